@@ -6,4 +6,6 @@
 //! (filled in as modules land)
 
 pub mod classify;
+pub mod kind;
 pub mod mail;
+pub mod request;

@@ -1,0 +1,5 @@
+//! The request domain, pure: the business-day [`calendar`], the legal clocks in [`deadlines`],
+//! the status [`lifecycle`] state machine and identity-verification [`token`]s. No I/O here;
+//! the store persists what these functions return and the sweeper feeds them the clock.
+
+pub mod calendar;

@@ -3,3 +3,4 @@
 //! the store persists what these functions return and the sweeper feeds them the clock.
 
 pub mod calendar;
+pub mod deadlines;

@@ -5,3 +5,8 @@
 pub mod calendar;
 pub mod deadlines;
 pub mod lifecycle;
+pub mod token;
+
+pub use calendar::BusinessCalendar;
+pub use deadlines::{compute_deadlines, Deadlines, Jurisdiction};
+pub use lifecycle::{DenialBasis, RequestState, Status, Transition, TransitionError};

@@ -1,11 +1,41 @@
 //! # privacy-inbox
 //!
-//! A daemon that runs a company's `privacy@` mailbox.
+//! A daemon that runs a company's `privacy@` mailbox: it reads the mailbox over IMAP, works
+//! out which privacy request each message makes, answers by SMTP with templated replies,
+//! tracks the legal deadlines and hands humans what a machine should not decide.
 //!
 //! # Layout
-//! (filled in as modules land)
+//!
+//! The data flow, and where each step lives:
+//!
+//! ```text
+//! IMAP mailbox ─fetch─▶ imap::fetch ─▶ intake::Intake::record_batch        [one SQLite transaction]
+//!                         │  mail::parse (owned Inbound), store::inbox (dedupe, cursor)
+//!                         │  mail::triage::automated ─▶ recorded as ignored, never answered
+//!                         │  intake::thread_of (references, subject tag) ─▶ event on the request
+//!                         │  classify::Classifier ─▶ handle | escalate | ignore
+//!                         └─ store::requests + request::deadlines + outbound::queue (outbox rows)
+//! outbound::outbox::send_due ─SMTP (outbound::smtp)─▶ consumer / staff (+ Bcc copy to ourselves)
+//! daemon::App::apply_moves ─▶ processed / quarantine mailbox
+//! ```
+//!
+//! - [`config`]: TOML → validated settings, every error at once.
+//! - [`clock`]: the current time, fixed by `PRIVACY_INBOX_NOW` for drills and tests.
+//! - [`daemon`]: one pass (`run --once`) and the IDLE loop with reconnects.
+//! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
+//! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
+//! - [`outbound`]: templates, composition, the outbox and SMTP.
 
+pub mod address;
 pub mod classify;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod imap;
+pub mod intake;
 pub mod kind;
 pub mod mail;
+pub mod outbound;
 pub mod request;
+pub mod store;

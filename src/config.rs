@@ -1,0 +1,820 @@
+//! TOML configuration → validated [`Settings`].
+//!
+//! Every section is read on its own so that errors in different sections are reported
+//! together, and semantic checks (ports, addresses, paths, secrets) are collected into one
+//! list. Each error names the file and the key. Relative paths are resolved against the
+//! directory of the config file. `privacy-inbox.sample.toml` documents every key.
+
+use anyhow::{anyhow, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Transport security for a mail connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain text; refused unless the host is loopback or `allow-insecure = true`.
+    None,
+    /// Plain connect, then upgrade with STARTTLS (required, never optional).
+    Starttls,
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+}
+
+/// How the password (or OAuth2 token) is obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// Written in the config file.
+    Literal(String),
+    /// Read from this environment variable at each login.
+    Env(String),
+    /// Printed on stdout by this shell command at each login.
+    Command(String),
+}
+
+/// Authentication for IMAP or SMTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No authentication (SMTP only; typical for a local relay).
+    None,
+    /// Username + password (IMAP LOGIN / SMTP AUTH PLAIN or LOGIN).
+    Password { username: String, secret: Secret },
+    /// SASL XOAUTH2 with an access token printed by a command.
+    OAuth2 {
+        username: String,
+        token_command: String,
+    },
+}
+
+/// Where and how to reach a server.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Transport security.
+    pub security: Security,
+    /// Extra CA certificate (PEM) trusted besides the built-in roots.
+    pub ca_file: Option<PathBuf>,
+    /// Credentials.
+    pub auth: Auth,
+}
+
+/// `[imap]`
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    /// Server and credentials.
+    pub endpoint: Endpoint,
+    /// The mailbox the bot reads (usually INBOX).
+    pub mailbox: String,
+    /// Where processed mail is moved (created if missing).
+    pub processed_mailbox: String,
+    /// Where mail that cannot be processed is moved (created if missing).
+    pub quarantine_mailbox: String,
+    /// Seconds between polls when IDLE is not available or fails.
+    pub poll_seconds: u64,
+    /// Seconds after which IDLE is re-issued (well below the 29-minute server limit).
+    pub idle_seconds: u64,
+    /// Mails fetched per `UID FETCH` batch.
+    pub batch_size: u32,
+    /// Mails larger than this (RFC822.SIZE) are not downloaded but quarantined.
+    pub max_message_bytes: u64,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// Server and credentials.
+    pub endpoint: Endpoint,
+    /// The From header of every reply, e.g. `Acme Privacy Team <privacy@example.test>`.
+    pub from: String,
+    /// The bare address of `from`.
+    pub from_address: String,
+    /// The domain used in our Message-IDs (the domain of `from`).
+    pub message_id_domain: String,
+    /// A copy of every reply is sent here in the same SMTP transaction (Bcc), so that a
+    /// crash between the server's acceptance and our bookkeeping can be recognised over
+    /// IMAP. `None` disables the copy (a crash in that window may then send a reply twice).
+    pub copy_to: Option<String>,
+    /// Parallel SMTP connections used by the outbox.
+    pub connections: u32,
+    /// Per-recipient limit on replies in 24 hours (anti-reflection).
+    pub per_recipient_per_day: u32,
+    /// Global limit on replies per hour.
+    pub global_per_hour: u32,
+}
+
+/// `[staff]`
+#[derive(Debug, Clone)]
+pub struct StaffSettings {
+    /// Addresses that receive escalations.
+    pub escalation_to: Vec<String>,
+    /// Addresses allowed to send staff commands (default: `escalation-to`).
+    pub members: Vec<String>,
+}
+
+/// `[classify]`
+#[derive(Debug, Clone)]
+pub struct ClassifySettings {
+    /// Minimum confidence for the bot to handle a request by itself.
+    pub threshold: f64,
+    /// Extra rule files an admin keeps (per language), added to the shipped ones.
+    pub rules_dir: Option<PathBuf>,
+}
+
+/// `[clock]`
+#[derive(Debug, Clone)]
+pub struct ClockSettings {
+    /// `ccpa` (default) or `gdpr`.
+    pub jurisdiction: String,
+    /// The business time zone (IANA name).
+    pub timezone: chrono_tz::Tz,
+    /// Extra non-business days an admin adds (YYYY-MM-DD).
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// Days before the due date at which staff are warned (default 10 and 3).
+    pub due_soon_days: Vec<i64>,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file it was read from.
+    pub source: PathBuf,
+    /// `[imap]`
+    pub imap: ImapSettings,
+    /// `[smtp]`
+    pub smtp: SmtpSettings,
+    /// `[staff]`
+    pub staff: StaffSettings,
+    /// `[store] path`: the SQLite database file.
+    pub store_path: PathBuf,
+    /// `[templates] dir`
+    pub templates_dir: PathBuf,
+    /// `[classify]`
+    pub classify: ClassifySettings,
+    /// `[clock]`
+    pub clock: ClockSettings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawImap {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<Security>,
+    username: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    password_command: Option<String>,
+    oauth2_token_command: Option<String>,
+    ca_file: Option<PathBuf>,
+    allow_insecure: Option<bool>,
+    mailbox: Option<String>,
+    processed_mailbox: Option<String>,
+    quarantine_mailbox: Option<String>,
+    poll_seconds: Option<u64>,
+    idle_seconds: Option<u64>,
+    batch_size: Option<u32>,
+    max_message_bytes: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<Security>,
+    username: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    password_command: Option<String>,
+    oauth2_token_command: Option<String>,
+    ca_file: Option<PathBuf>,
+    allow_insecure: Option<bool>,
+    from: Option<String>,
+    copy_to: Option<String>,
+    connections: Option<u32>,
+    per_recipient_per_day: Option<u32>,
+    global_per_hour: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStaff {
+    escalation_to: Option<Vec<String>>,
+    members: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTemplates {
+    dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawClassify {
+    threshold: Option<f64>,
+    rules_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawClock {
+    jurisdiction: Option<String>,
+    timezone: Option<String>,
+    holidays: Option<Vec<String>>,
+    due_soon_days: Option<Vec<i64>>,
+}
+
+const KNOWN_SECTIONS: &[&str] = &[
+    "imap",
+    "smtp",
+    "staff",
+    "store",
+    "templates",
+    "classify",
+    "clock",
+];
+
+/// Collects errors, each prefixed with the file name.
+struct Errors<'a> {
+    file: &'a Path,
+    list: Vec<String>,
+}
+
+impl Errors<'_> {
+    fn push(&mut self, key: &str, msg: impl std::fmt::Display) {
+        self.list
+            .push(format!("{}: `{key}`: {msg}", self.file.display()));
+    }
+}
+
+/// Reads and validates the config file, reporting every problem at once.
+pub fn load(path: &Path) -> Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("Cannot read config file {}", path.display()))?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text; `path` names the file in errors and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Settings> {
+    let root: toml::Table =
+        toml::from_str(text).map_err(|e| anyhow!("{}: invalid TOML: {e}", path.display()))?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let mut errs = Errors {
+        file: path,
+        list: Vec::new(),
+    };
+    for key in root.keys() {
+        if !KNOWN_SECTIONS.contains(&key.as_str()) {
+            errs.push(
+                key,
+                format!("unknown section (known: {})", KNOWN_SECTIONS.join(", ")),
+            );
+        }
+    }
+    let imap: RawImap = section(&root, "imap", &mut errs);
+    let smtp: RawSmtp = section(&root, "smtp", &mut errs);
+    let staff: RawStaff = section(&root, "staff", &mut errs);
+    let store: RawStore = section(&root, "store", &mut errs);
+    let templates: RawTemplates = section(&root, "templates", &mut errs);
+    let classify: RawClassify = section(&root, "classify", &mut errs);
+    let clock: RawClock = section(&root, "clock", &mut errs);
+
+    let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+    let imap_endpoint = endpoint(
+        "imap",
+        EndpointParts {
+            host: imap.host,
+            port: imap.port,
+            security: imap.security,
+            username: imap.username,
+            password: imap.password,
+            password_env: imap.password_env,
+            password_command: imap.password_command,
+            oauth2_token_command: imap.oauth2_token_command,
+            ca_file: imap.ca_file.map(resolve),
+            allow_insecure: imap.allow_insecure.unwrap_or(false),
+            auth_required: true,
+        },
+        &mut errs,
+    );
+    let smtp_endpoint = endpoint(
+        "smtp",
+        EndpointParts {
+            host: smtp.host,
+            port: smtp.port,
+            security: smtp.security,
+            username: smtp.username,
+            password: smtp.password,
+            password_env: smtp.password_env,
+            password_command: smtp.password_command,
+            oauth2_token_command: smtp.oauth2_token_command,
+            ca_file: smtp.ca_file.map(resolve),
+            allow_insecure: smtp.allow_insecure.unwrap_or(false),
+            auth_required: false,
+        },
+        &mut errs,
+    );
+
+    let from = smtp.from.unwrap_or_default();
+    let from_address = match crate::address::bare_address(&from) {
+        Some(a) => a,
+        None => {
+            if from.is_empty() {
+                errs.push(
+                    "smtp.from",
+                    "missing (e.g. \"Acme Privacy Team <privacy@example.test>\")",
+                );
+            } else {
+                errs.push("smtp.from", format!("`{from}` has no valid email address"));
+            }
+            String::new()
+        }
+    };
+    let message_id_domain = from_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_default();
+    let copy_to = match smtp.copy_to {
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => match crate::address::bare_address(&s) {
+            Some(a) => Some(a),
+            None => {
+                errs.push("smtp.copy-to", format!("`{s}` is not an email address"));
+                None
+            }
+        },
+        None => crate::address::plus_address(&from_address, "sent"),
+    };
+
+    let mut escalation_to = Vec::new();
+    match staff.escalation_to {
+        Some(list) if !list.is_empty() => {
+            for a in list {
+                match crate::address::bare_address(&a) {
+                    Some(b) => escalation_to.push(b),
+                    None => errs.push(
+                        "staff.escalation-to",
+                        format!("`{a}` is not an email address"),
+                    ),
+                }
+            }
+        }
+        _ => errs.push(
+            "staff.escalation-to",
+            "missing: at least one staff address must receive escalations",
+        ),
+    }
+    let mut members = Vec::new();
+    for a in staff.members.unwrap_or_default() {
+        match crate::address::bare_address(&a) {
+            Some(b) => members.push(b),
+            None => errs.push("staff.members", format!("`{a}` is not an email address")),
+        }
+    }
+    if members.is_empty() {
+        members = escalation_to.clone();
+    }
+
+    let store_path = match store.path {
+        Some(p) if !p.as_os_str().is_empty() => resolve(p),
+        _ => {
+            errs.push(
+                "store.path",
+                "missing (the SQLite file, e.g. \"privacy-inbox.sqlite3\")",
+            );
+            PathBuf::new()
+        }
+    };
+    let templates_dir = match templates.dir {
+        Some(p) if !p.as_os_str().is_empty() => {
+            let p = resolve(p);
+            if !p.is_dir() {
+                errs.push(
+                    "templates.dir",
+                    format!("{} is not a directory", p.display()),
+                );
+            }
+            p
+        }
+        _ => {
+            errs.push(
+                "templates.dir",
+                "missing (the folder with <lang>/ template files)",
+            );
+            PathBuf::new()
+        }
+    };
+
+    let threshold = classify.threshold.unwrap_or(0.6);
+    if !(0.0..=1.0).contains(&threshold) {
+        errs.push(
+            "classify.threshold",
+            format!("{threshold} is not between 0 and 1"),
+        );
+    }
+    let rules_dir = classify.rules_dir.map(resolve);
+    if let Some(d) = &rules_dir {
+        if !d.is_dir() {
+            errs.push(
+                "classify.rules-dir",
+                format!("{} is not a directory", d.display()),
+            );
+        }
+    }
+
+    let jurisdiction = clock.jurisdiction.unwrap_or_else(|| "ccpa".into());
+    if !matches!(jurisdiction.as_str(), "ccpa" | "gdpr") {
+        errs.push(
+            "clock.jurisdiction",
+            format!("`{jurisdiction}`: expected \"ccpa\" or \"gdpr\""),
+        );
+    }
+    let tz_name = clock
+        .timezone
+        .unwrap_or_else(|| "America/Los_Angeles".into());
+    let timezone = match tz_name.parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz,
+        Err(_) => {
+            errs.push(
+                "clock.timezone",
+                format!("`{tz_name}` is not an IANA time zone name"),
+            );
+            chrono_tz::UTC
+        }
+    };
+    let mut holidays = Vec::new();
+    for h in clock.holidays.unwrap_or_default() {
+        match chrono::NaiveDate::parse_from_str(&h, "%Y-%m-%d") {
+            Ok(d) => holidays.push(d),
+            Err(e) => errs.push(
+                "clock.holidays",
+                format!("`{h}` is not a YYYY-MM-DD date: {e}"),
+            ),
+        }
+    }
+    let due_soon_days = clock.due_soon_days.unwrap_or_else(|| vec![10, 3]);
+    if due_soon_days.iter().any(|d| *d < 0 || *d > 90) {
+        errs.push(
+            "clock.due-soon-days",
+            "each value must be between 0 and 90 days",
+        );
+    }
+
+    let mailbox = non_empty(imap.mailbox, "INBOX");
+    let processed_mailbox = non_empty(imap.processed_mailbox, "Processed");
+    let quarantine_mailbox = non_empty(imap.quarantine_mailbox, "Quarantine");
+    if processed_mailbox == mailbox {
+        errs.push("imap.processed-mailbox", "must differ from imap.mailbox");
+    }
+    if quarantine_mailbox == mailbox {
+        errs.push("imap.quarantine-mailbox", "must differ from imap.mailbox");
+    }
+    let batch_size = imap.batch_size.unwrap_or(500);
+    if batch_size == 0 {
+        errs.push("imap.batch-size", "must be at least 1");
+    }
+    let idle_seconds = imap.idle_seconds.unwrap_or(20 * 60);
+    if !(10..=28 * 60).contains(&idle_seconds) {
+        errs.push(
+            "imap.idle-seconds",
+            "must be between 10 and 1680 (servers drop IDLE at 29 minutes)",
+        );
+    }
+    let poll_seconds = imap.poll_seconds.unwrap_or(60);
+    if poll_seconds == 0 {
+        errs.push("imap.poll-seconds", "must be at least 1");
+    }
+    let connections = smtp.connections.unwrap_or(4);
+    if !(1..=32).contains(&connections) {
+        errs.push("smtp.connections", "must be between 1 and 32");
+    }
+
+    if !errs.list.is_empty() {
+        let n = errs.list.len();
+        return Err(anyhow!(
+            "{n} problem{} in the configuration:\n  {}",
+            if n == 1 { "" } else { "s" },
+            errs.list.join("\n  ")
+        ));
+    }
+    Ok(Settings {
+        source: path.to_path_buf(),
+        imap: ImapSettings {
+            endpoint: imap_endpoint,
+            mailbox,
+            processed_mailbox,
+            quarantine_mailbox,
+            poll_seconds,
+            idle_seconds,
+            batch_size,
+            max_message_bytes: imap.max_message_bytes.unwrap_or(25 * 1024 * 1024),
+        },
+        smtp: SmtpSettings {
+            endpoint: smtp_endpoint,
+            from,
+            from_address,
+            message_id_domain,
+            copy_to,
+            connections,
+            per_recipient_per_day: smtp.per_recipient_per_day.unwrap_or(5),
+            global_per_hour: smtp.global_per_hour.unwrap_or(2000),
+        },
+        staff: StaffSettings {
+            escalation_to,
+            members,
+        },
+        store_path,
+        templates_dir,
+        classify: ClassifySettings {
+            threshold,
+            rules_dir,
+        },
+        clock: ClockSettings {
+            jurisdiction,
+            timezone,
+            holidays,
+            due_soon_days,
+        },
+    })
+}
+
+fn non_empty(v: Option<String>, default: &str) -> String {
+    match v {
+        Some(s) if !s.trim().is_empty() => s,
+        _ => default.to_string(),
+    }
+}
+
+fn section<T: DeserializeOwned + Default>(root: &toml::Table, name: &str, errs: &mut Errors) -> T {
+    match root.get(name) {
+        None => T::default(),
+        Some(toml::Value::Table(t)) => match T::deserialize(t.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.push(name, e.to_string().trim_end());
+                T::default()
+            }
+        },
+        Some(_) => {
+            errs.push(name, "must be a table ([section])");
+            T::default()
+        }
+    }
+}
+
+struct EndpointParts {
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<Security>,
+    username: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    password_command: Option<String>,
+    oauth2_token_command: Option<String>,
+    ca_file: Option<PathBuf>,
+    allow_insecure: bool,
+    auth_required: bool,
+}
+
+fn endpoint(sec: &str, p: EndpointParts, errs: &mut Errors) -> Endpoint {
+    let host = p.host.unwrap_or_default();
+    if host.trim().is_empty() {
+        errs.push(&format!("{sec}.host"), "missing");
+    }
+    let port = match p.port {
+        Some(0) => {
+            errs.push(&format!("{sec}.port"), "must be 1-65535");
+            0
+        }
+        Some(port) => port,
+        None => {
+            errs.push(&format!("{sec}.port"), "missing");
+            0
+        }
+    };
+    let security = p.security.unwrap_or(Security::Tls);
+    if security == Security::None && !p.allow_insecure && !is_loopback(&host) && !host.is_empty() {
+        errs.push(
+            &format!("{sec}.security"),
+            format!("\"none\" sends the password in clear text to {host}; use \"tls\" or \"starttls\", or set {sec}.allow-insecure = true"),
+        );
+    }
+    if let Some(ca) = &p.ca_file {
+        if !ca.is_file() {
+            errs.push(
+                &format!("{sec}.ca-file"),
+                format!("{} is not a readable file", ca.display()),
+            );
+        }
+    }
+    let sources = [
+        p.password.is_some(),
+        p.password_env.is_some(),
+        p.password_command.is_some(),
+        p.oauth2_token_command.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if sources > 1 {
+        errs.push(
+            &format!("{sec}.password"),
+            "set only one of password, password-env, password-command, oauth2-token-command",
+        );
+    }
+    let username = p.username.unwrap_or_default();
+    let auth = if let Some(cmd) = p.oauth2_token_command {
+        Auth::OAuth2 {
+            username: username.clone(),
+            token_command: cmd,
+        }
+    } else if let Some(pw) = p.password {
+        Auth::Password {
+            username: username.clone(),
+            secret: Secret::Literal(pw),
+        }
+    } else if let Some(var) = p.password_env {
+        Auth::Password {
+            username: username.clone(),
+            secret: Secret::Env(var),
+        }
+    } else if let Some(cmd) = p.password_command {
+        Auth::Password {
+            username: username.clone(),
+            secret: Secret::Command(cmd),
+        }
+    } else {
+        if p.auth_required {
+            errs.push(
+                &format!("{sec}.password"),
+                "missing: set password, password-env, password-command or oauth2-token-command",
+            );
+        }
+        Auth::None
+    };
+    if !matches!(auth, Auth::None) && username.trim().is_empty() {
+        errs.push(&format!("{sec}.username"), "missing");
+    }
+    Endpoint {
+        host,
+        port,
+        security,
+        ca_file: p.ca_file,
+        auth,
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+impl Secret {
+    /// Resolves the secret now (environment variable or command output).
+    pub fn resolve(&self) -> Result<String> {
+        match self {
+            Secret::Literal(s) => Ok(s.clone()),
+            Secret::Env(var) => std::env::var(var)
+                .with_context(|| format!("Environment variable {var} (password-env) is not set")),
+            Secret::Command(cmd) => run_secret_command(cmd),
+        }
+    }
+}
+
+/// Runs a secret/token command with `sh -c` and returns its first output line.
+pub fn run_secret_command(cmd: &str) -> Result<String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("Cannot run secret command `{cmd}`"))?;
+    if !out.status.success() {
+        return Err(anyhow!(
+            "Secret command `{cmd}` failed with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8(out.stdout).context("Secret command printed non-UTF-8 output")?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    if line.is_empty() {
+        return Err(anyhow!("Secret command `{cmd}` printed nothing"));
+    }
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(extra: &str) -> String {
+        format!(
+            r#"
+[imap]
+host = "127.0.0.1"
+port = 10143
+security = "none"
+username = "privacy@example.test"
+password = "secret"
+mailbox = "INBOX"
+processed-mailbox = "Processed"
+[smtp]
+host = "127.0.0.1"
+port = 10025
+security = "none"
+from = "Acme Privacy Team <privacy@example.test>"
+[staff]
+escalation-to = ["staff@example.test"]
+[store]
+path = "privacy-inbox.sqlite3"
+[templates]
+dir = "."
+{extra}"#
+        )
+    }
+
+    #[test]
+    fn the_documented_keys_parse() {
+        let s = parse(&sample(""), Path::new("./x.toml")).expect("valid");
+        assert_eq!(s.imap.endpoint.port, 10143);
+        assert_eq!(s.smtp.from_address, "privacy@example.test");
+        assert_eq!(s.smtp.copy_to.as_deref(), Some("privacy+sent@example.test"));
+        assert_eq!(s.staff.members, vec!["staff@example.test".to_string()]);
+        assert_eq!(s.clock.due_soon_days, vec![10, 3]);
+    }
+
+    #[test]
+    fn every_error_is_reported_together_with_file_and_key() {
+        let text = sample("")
+            .replace("port = 10143", "port = 0")
+            .replace(
+                "from = \"Acme Privacy Team <privacy@example.test>\"",
+                "from = \"nobody\"",
+            )
+            .replace(
+                "escalation-to = [\"staff@example.test\"]",
+                "escalation-to = []\nbogus = 1",
+            );
+        let err = parse(&text, Path::new("conf/p.toml"))
+            .expect_err("invalid")
+            .to_string();
+        assert!(err.contains("conf/p.toml: `imap.port`"), "{err}");
+        assert!(err.contains("`smtp.from`"), "{err}");
+        assert!(err.contains("`staff`: unknown field `bogus`"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_to_a_remote_host_is_refused() {
+        let text = sample("").replace(
+            "host = \"127.0.0.1\"\nport = 10143",
+            "host = \"imap.example.com\"\nport = 143",
+        );
+        let err = parse(&text, Path::new("p.toml"))
+            .expect_err("insecure")
+            .to_string();
+        assert!(err.contains("`imap.security`"), "{err}");
+        let ok = text.replace(
+            "security = \"none\"\nusername",
+            "security = \"none\"\nallow-insecure = true\nusername",
+        );
+        parse(&ok, Path::new("p.toml")).expect("allowed explicitly");
+    }
+
+    #[test]
+    fn password_sources_are_exclusive() {
+        let text = sample("").replace(
+            "password = \"secret\"",
+            "password = \"a\"\npassword-env = \"B\"",
+        );
+        let err = parse(&text, Path::new("p.toml"))
+            .expect_err("two sources")
+            .to_string();
+        assert!(err.contains("set only one of"), "{err}");
+    }
+}

@@ -1,0 +1,333 @@
+//! The supervisor: one pass = intake (fetch, record, move) + outbox (send). `run --once` does
+//! one pass; the daemon repeats it, waiting in IMAP IDLE (or polling) between passes, backs
+//! off with jitter on errors and reconnects, and stops cleanly on SIGINT/SIGTERM after the
+//! batch in hand.
+
+use crate::classify::Classifier;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::imap::{self, Session};
+use crate::intake::{BatchStats, Intake};
+use crate::outbound::compose::Composer;
+use crate::outbound::outbox::{self, lock};
+use crate::outbound::queue::Mailer;
+use crate::outbound::smtp::Smtp;
+use crate::outbound::templates::Templates;
+use crate::request::calendar::BusinessCalendar;
+use crate::store::{inbox, Store};
+use anyhow::{Context, Result};
+use rand::Rng;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long recovery waits for our own copy of an unconfirmed mail to show up over IMAP
+/// before concluding the server never took it (Postfix's 250 means queued, not delivered).
+pub const COPY_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a pass needs, built once at start.
+pub struct App {
+    /// Settings.
+    pub settings: Settings,
+    /// The store.
+    pub store: Mutex<Store>,
+    /// The classifier.
+    pub classifier: Classifier,
+    /// Templates.
+    pub templates: Templates,
+    /// Message builder.
+    pub composer: Composer,
+    /// Business calendar.
+    pub calendar: BusinessCalendar,
+    /// SMTP client.
+    pub smtp: Smtp,
+    /// Time source.
+    pub clock: Clock,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone)]
+pub struct PassStats {
+    /// Mails fetched.
+    pub fetched: usize,
+    /// Intake counts.
+    pub intake: BatchStats,
+    /// Outbox round.
+    pub outbox: outbox::Round,
+}
+
+impl App {
+    /// Loads everything a pass needs; every start-up problem is reported before any I/O.
+    pub fn new(settings: Settings, clock: Clock) -> Result<App> {
+        let templates = Templates::load(&settings.templates_dir)?;
+        let classifier = Classifier::load(
+            settings.classify.rules_dir.as_deref(),
+            settings.classify.threshold,
+        )?;
+        let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?;
+        let calendar =
+            BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
+        let store = Store::open(&settings.store_path)?;
+        let smtp = Smtp::new(&settings.smtp)?;
+        Ok(App {
+            settings,
+            store: Mutex::new(store),
+            classifier,
+            templates,
+            composer,
+            calendar,
+            smtp,
+            clock,
+        })
+    }
+
+    fn intake(&self) -> Intake<'_> {
+        Intake {
+            settings: &self.settings,
+            classifier: &self.classifier,
+            mailer: Mailer {
+                templates: &self.templates,
+                composer: &self.composer,
+                per_recipient_per_day: self.settings.smtp.per_recipient_per_day,
+                global_per_hour: self.settings.smtp.global_per_hour,
+                now: self.clock.now(),
+            },
+            calendar: &self.calendar,
+        }
+    }
+
+    /// Fetches and records every new mail of the watched mailbox, then moves what was
+    /// recorded. Returns the session for reuse.
+    pub async fn intake_pass(&self, mut s: Session, stats: &mut PassStats) -> Result<Session> {
+        let mailbox = self.settings.imap.mailbox.clone();
+        let sel = imap::select(&mut s, &mailbox).await?;
+        let has_move = imap::has_capability(&mut s, "MOVE").await?;
+        let cursor = {
+            let st = lock(&self.store);
+            inbox::cursor(&st.conn, &mailbox)?
+        };
+        let after = match cursor {
+            Some(c) if c.uidvalidity == sel.uidvalidity => c.last_uid,
+            Some(c) => {
+                tracing::warn!(
+                    mailbox = %mailbox,
+                    old = c.uidvalidity,
+                    new = sel.uidvalidity,
+                    "UIDVALIDITY changed: rescanning the mailbox (Message-ID dedupe prevents double answers)"
+                );
+                let st = lock(&self.store);
+                inbox::drop_stale_moves(&st.conn, &mailbox, sel.uidvalidity)?;
+                0
+            }
+            None => 0,
+        };
+        // Moves left over from an interrupted pass.
+        self.apply_moves(&mut s, &mailbox, sel.uidvalidity, has_move)
+            .await?;
+        let metas = imap::list_new(&mut s, after).await?;
+        let max = self.settings.imap.max_message_bytes;
+        for chunk in metas.chunks(self.settings.imap.batch_size as usize) {
+            let (big, small): (Vec<&imap::Meta>, Vec<&imap::Meta>) =
+                chunk.iter().partition(|m| u64::from(m.size) > max);
+            let mut fetched = imap::fetch(
+                &mut s,
+                &small.iter().map(|m| m.uid).collect::<Vec<_>>(),
+                false,
+            )
+            .await?;
+            fetched.extend(
+                imap::fetch(&mut s, &big.iter().map(|m| m.uid).collect::<Vec<_>>(), true).await?,
+            );
+            fetched.sort_by_key(|f| f.uid);
+            stats.fetched += fetched.len();
+            let b = {
+                let intake = self.intake();
+                let mut st = lock(&self.store);
+                intake.record_batch(&mut st, &mailbox, sel.uidvalidity, &fetched)?
+            };
+            add_stats(&mut stats.intake, &b);
+            self.apply_moves(&mut s, &mailbox, sel.uidvalidity, has_move)
+                .await?;
+        }
+        Ok(s)
+    }
+
+    async fn apply_moves(
+        &self,
+        s: &mut Session,
+        mailbox: &str,
+        uidvalidity: u32,
+        has_move: bool,
+    ) -> Result<()> {
+        let pending = {
+            let st = lock(&self.store);
+            inbox::pending_moves(&st.conn, mailbox, uidvalidity)?
+        };
+        for (target, uids) in pending {
+            imap::move_uids(s, &uids, &target, has_move)
+                .await
+                .with_context(|| format!("Cannot move {} mails to {target}", uids.len()))?;
+            let st = lock(&self.store);
+            inbox::mark_moved(&st.conn, mailbox, uidvalidity, &uids)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what the outbox holds. Rows whose last attempt had an unknown outcome are first
+    /// looked up over IMAP (our Bcc copy), so a crash never sends a reply twice.
+    pub async fn outbox_pass(&self, s: Option<&mut Session>, stats: &mut PassStats) -> Result<()> {
+        let now = self.clock.now();
+        let unknown = outbox::unconfirmed(&self.store, now)?;
+        let mut delivered = HashSet::new();
+        if !unknown.is_empty() && self.settings.smtp.copy_to.is_some() {
+            if let Some(s) = s {
+                delivered = self.find_copies(s, &unknown).await?;
+            }
+        }
+        let round = outbox::send_due(
+            &self.store,
+            &self.smtp,
+            now,
+            self.settings.smtp.connections as usize,
+            &delivered,
+        )
+        .await?;
+        if round.sent + round.confirmed + round.deferred + round.failed.len() > 0 {
+            tracing::info!(
+                sent = round.sent,
+                confirmed = round.confirmed,
+                deferred = round.deferred,
+                failed = round.failed.len(),
+                "Outbox round"
+            );
+        }
+        stats.outbox.sent += round.sent;
+        stats.outbox.confirmed += round.confirmed;
+        stats.outbox.deferred += round.deferred;
+        stats.outbox.failed.extend(round.failed);
+        Ok(())
+    }
+
+    async fn find_copies(&self, s: &mut Session, ids: &[String]) -> Result<HashSet<String>> {
+        let boxes = [
+            self.settings.imap.mailbox.clone(),
+            self.settings.imap.processed_mailbox.clone(),
+        ];
+        let deadline = tokio::time::Instant::now() + COPY_GRACE;
+        let mut found = HashSet::new();
+        loop {
+            for b in &boxes {
+                imap::select(s, b).await?;
+                let missing: Vec<String> = ids
+                    .iter()
+                    .filter(|i| !found.contains(*i))
+                    .cloned()
+                    .collect();
+                found.extend(imap::find_message_ids(s, &missing).await?);
+            }
+            if found.len() == ids.len() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        imap::select(s, &self.settings.imap.mailbox).await?;
+        tracing::info!(
+            unknown = ids.len(),
+            found = found.len(),
+            "Checked unconfirmed mails for our own copies"
+        );
+        Ok(found)
+    }
+
+    /// One full pass: fetch all new mail, process it, send everything queued.
+    pub async fn run_once(&self) -> Result<PassStats> {
+        let mut stats = PassStats::default();
+        let s = imap::open(&self.settings.imap).await?;
+        let mut s = self.intake_pass(s, &mut stats).await?;
+        self.outbox_pass(Some(&mut s), &mut stats).await?;
+        imap::logout(s).await;
+        Ok(stats)
+    }
+
+    /// The daemon: passes forever, IDLE (or polling) in between, until `stop` fires.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        let mut failures: u32 = 0;
+        while !*stop.borrow() {
+            match self.session_loop(&mut stop).await {
+                Ok(()) => break,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let wait = backoff(failures);
+                    tracing::error!(error = %format!("{e:#}"), retry_in = ?wait, "Mail loop failed; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+        tracing::info!("Stopped");
+        Ok(())
+    }
+
+    async fn session_loop(&self, stop: &mut watch::Receiver<bool>) -> Result<()> {
+        let mut s = imap::open(&self.settings.imap).await?;
+        let has_idle = imap::has_capability(&mut s, "IDLE").await?;
+        tracing::info!(idle = has_idle, "Connected to IMAP");
+        loop {
+            let mut stats = PassStats::default();
+            s = self.intake_pass(s, &mut stats).await?;
+            if stats.fetched > 0 {
+                tracing::info!(fetched = stats.fetched, intake = ?stats.intake, "Intake pass");
+            }
+            self.outbox_pass(Some(&mut s), &mut stats).await?;
+            if *stop.borrow() {
+                imap::logout(s).await;
+                return Ok(());
+            }
+            let pending = {
+                let st = lock(&self.store);
+                crate::store::outbox::counts(&st.conn)?
+                    .iter()
+                    .any(|(status, n)| (status == "queued" || status == "sending") && *n > 0)
+            };
+            let limit = if pending {
+                Duration::from_secs(15)
+            } else {
+                Duration::from_secs(self.settings.imap.idle_seconds)
+            };
+            if has_idle {
+                s = imap::idle(s, limit, stop).await?;
+            } else {
+                let wait = limit.min(Duration::from_secs(self.settings.imap.poll_seconds));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            if *stop.borrow() {
+                imap::logout(s).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn add_stats(total: &mut BatchStats, b: &BatchStats) {
+    total.requests += b.requests;
+    total.replies += b.replies;
+    total.ignored += b.ignored;
+    total.escalated += b.escalated;
+    total.quarantined += b.quarantined;
+    total.duplicates += b.duplicates;
+    total.own_copies += b.own_copies;
+}
+
+/// Reconnect backoff: 1 s doubling to 5 minutes, with jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let base = 1u64 << failures.min(9);
+    let secs = base.min(300);
+    let jitter = rand::rng().random_range(0..=secs * 250);
+    Duration::from_millis(secs * 1000 - secs * 125 + jitter)
+}

@@ -1,0 +1,433 @@
+//! The IMAP edge: connect (plain, STARTTLS or TLS with rustls; LOGIN or XOAUTH2), and the
+//! few operations intake needs, each bounded by a timeout because async-imap has none.
+
+use crate::config::{Auth, Endpoint, ImapSettings, Security};
+use anyhow::{anyhow, bail, Context, Result};
+use async_imap::types::Fetch;
+use futures::TryStreamExt;
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Timeout for one IMAP command: async-imap has no timeouts of its own, and a server or NAT
+/// that silently drops the connection would otherwise hang the daemon forever.
+pub const IMAP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout for a large `UID FETCH` of bodies (a batch can be many megabytes).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// Timeout for the TCP connect and TLS handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A byte stream, plain or TLS.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Stream for T {}
+
+/// A logged-in IMAP session.
+pub type Session = async_imap::Session<Box<dyn Stream>>;
+
+async fn timed<T, E: Into<anyhow::Error>>(
+    what: &str,
+    limit: Duration,
+    fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(anyhow!("IMAP {what} timed out after {limit:?}")),
+        Ok(r) => r.map_err(|e| e.into().context(format!("IMAP {what} failed"))),
+    }
+}
+
+/// A rustls client config trusting the built-in web roots plus an optional CA file.
+pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca_file {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
+            .with_context(|| format!("Cannot read CA file {}", ca.display()))?;
+        let mut n = 0;
+        for c in certs {
+            let c = c.with_context(|| format!("Bad certificate in {}", ca.display()))?;
+            roots
+                .add(c)
+                .with_context(|| format!("Unusable certificate in {}", ca.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            bail!("No certificate found in CA file {}", ca.display());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+async fn tls_wrap(tcp: TcpStream, ep: &Endpoint) -> Result<Box<dyn Stream>> {
+    let cfg = tls_config(ep.ca_file.as_deref())?;
+    let name = rustls_pki_types::ServerName::try_from(ep.host.clone())
+        .map_err(|e| anyhow!("Bad TLS server name {}: {e}", ep.host))?;
+    let conn = tokio_rustls::TlsConnector::from(cfg);
+    let tls = timed("TLS handshake", CONNECT_TIMEOUT, conn.connect(name, tcp)).await?;
+    Ok(Box::new(tls))
+}
+
+/// SASL XOAUTH2 (Gmail, Microsoft 365).
+struct XOAuth2 {
+    user: String,
+    token: String,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    }
+}
+
+/// Connects, upgrades to TLS as configured and logs in.
+pub async fn connect(ep: &Endpoint) -> Result<Session> {
+    let addr = (ep.host.as_str(), ep.port);
+    let tcp = timed("connect", CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .with_context(|| format!("Cannot reach IMAP server {}:{}", ep.host, ep.port))?;
+    tcp.set_nodelay(true).ok();
+    let stream: Box<dyn Stream> = match ep.security {
+        Security::Tls => tls_wrap(tcp, ep).await?,
+        Security::None => Box::new(tcp),
+        Security::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client).await?;
+            timed(
+                "STARTTLS",
+                IMAP_TIMEOUT,
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await
+            .context("The server refused STARTTLS")?;
+            tls_wrap(client.into_inner(), ep).await?
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if ep.security != Security::Starttls {
+        greeting(&mut client).await?;
+    }
+    let session = match &ep.auth {
+        Auth::Password { username, secret } => {
+            let pw = secret.resolve()?;
+            match tokio::time::timeout(IMAP_TIMEOUT, client.login(username, pw)).await {
+                Err(_) => bail!("IMAP login timed out"),
+                Ok(Err((e, _))) => bail!("IMAP login as {username} refused: {e}"),
+                Ok(Ok(s)) => s,
+            }
+        }
+        Auth::OAuth2 {
+            username,
+            token_command,
+        } => {
+            let token = crate::config::run_secret_command(token_command)?;
+            let auth = XOAuth2 {
+                user: username.clone(),
+                token,
+            };
+            match tokio::time::timeout(IMAP_TIMEOUT, client.authenticate("XOAUTH2", auth)).await {
+                Err(_) => bail!("IMAP XOAUTH2 authentication timed out"),
+                Ok(Err((e, _))) => bail!("IMAP XOAUTH2 authentication as {username} refused: {e}"),
+                Ok(Ok(s)) => s,
+            }
+        }
+        Auth::None => bail!("IMAP needs credentials"),
+    };
+    Ok(session)
+}
+
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+    client: &mut async_imap::Client<T>,
+) -> Result<()> {
+    match tokio::time::timeout(IMAP_TIMEOUT, client.read_response()).await {
+        Err(_) => bail!("IMAP server sent no greeting"),
+        Ok(Err(e)) => Err(anyhow!("IMAP greeting: {e}")),
+        Ok(Ok(None)) => bail!("IMAP server closed the connection before its greeting"),
+        Ok(Ok(Some(_))) => Ok(()),
+    }
+}
+
+/// What SELECT told us.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected {
+    /// UIDVALIDITY of the mailbox.
+    pub uidvalidity: u32,
+    /// UIDNEXT, when the server says.
+    pub uid_next: Option<u32>,
+    /// Messages in the mailbox.
+    pub exists: u32,
+}
+
+/// Selects a mailbox (read-write).
+pub async fn select(s: &mut Session, mailbox: &str) -> Result<Selected> {
+    let mb = timed("SELECT", IMAP_TIMEOUT, s.select(quote(mailbox))).await?;
+    drain(s);
+    Ok(Selected {
+        uidvalidity: mb
+            .uid_validity
+            .ok_or_else(|| anyhow!("The server reported no UIDVALIDITY for {mailbox}"))?,
+        uid_next: mb.uid_next,
+        exists: mb.exists,
+    })
+}
+
+/// Drops queued unsolicited responses (the channel is bounded and we do not use them).
+pub fn drain(s: &mut Session) {
+    while s.unsolicited_responses.try_recv().is_ok() {}
+}
+
+/// Creates each mailbox that does not exist yet.
+pub async fn ensure_mailboxes(s: &mut Session, names: &[&str]) -> Result<()> {
+    let existing: Vec<String> = {
+        let list = timed("LIST", IMAP_TIMEOUT, s.list(Some(""), Some("*"))).await?;
+        timed("LIST", IMAP_TIMEOUT, list.try_collect::<Vec<_>>())
+            .await?
+            .iter()
+            .map(|n| n.name().to_string())
+            .collect()
+    };
+    for name in names {
+        if !existing.iter().any(|e| e == name) {
+            if let Err(e) = timed("CREATE", IMAP_TIMEOUT, s.create(quote(name))).await {
+                // Another process may have created it in between.
+                tracing::debug!(mailbox = name, error = %format!("{e:#}"), "CREATE failed");
+            }
+        }
+    }
+    drain(s);
+    Ok(())
+}
+
+/// Metadata of one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// UID.
+    pub uid: u32,
+    /// RFC822.SIZE.
+    pub size: u32,
+}
+
+/// UIDs and sizes of messages with UID > `after` (one `UID FETCH` for the whole range).
+pub async fn list_new(s: &mut Session, after: u32) -> Result<Vec<Meta>> {
+    let range = format!("{}:*", after.saturating_add(1));
+    let fetches: Vec<Fetch> = {
+        let stream = timed(
+            "UID FETCH",
+            IMAP_TIMEOUT,
+            s.uid_fetch(&range, "(UID RFC822.SIZE)"),
+        )
+        .await?;
+        timed("UID FETCH", FETCH_TIMEOUT, stream.try_collect()).await?
+    };
+    drain(s);
+    let mut out: Vec<Meta> = fetches
+        .iter()
+        .filter_map(|f| {
+            let uid = f.uid?;
+            // `n:*` also returns the last message when none is newer than n.
+            (uid > after).then_some(Meta {
+                uid,
+                size: f.size.unwrap_or(0),
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| m.uid);
+    out.dedup_by_key(|m| m.uid);
+    Ok(out)
+}
+
+/// One downloaded message.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// UID.
+    pub uid: u32,
+    /// RFC822.SIZE.
+    pub size: u32,
+    /// The server's INTERNALDATE.
+    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The whole message (`BODY.PEEK[]`: never sets \Seen), or just its header when
+    /// `header_only`.
+    pub raw: Vec<u8>,
+    /// True when only the header was fetched (the message is over the size limit).
+    pub header_only: bool,
+}
+
+/// Fetches the given UIDs (one `UID FETCH` per call); `header_only` fetches headers only.
+pub async fn fetch(s: &mut Session, uids: &[u32], header_only: bool) -> Result<Vec<Fetched>> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = uid_set(uids);
+    let items = if header_only {
+        "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER])"
+    } else {
+        "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])"
+    };
+    let fetches: Vec<Fetch> = {
+        let stream = timed("UID FETCH", IMAP_TIMEOUT, s.uid_fetch(&set, items)).await?;
+        timed("UID FETCH", FETCH_TIMEOUT, stream.try_collect()).await?
+    };
+    drain(s);
+    let wanted: HashSet<u32> = uids.iter().copied().collect();
+    let mut out = Vec::with_capacity(fetches.len());
+    for f in fetches {
+        let Some(uid) = f.uid else { continue };
+        if !wanted.contains(&uid) {
+            continue;
+        }
+        let raw = if header_only { f.header() } else { f.body() };
+        out.push(Fetched {
+            uid,
+            size: f.size.unwrap_or(0),
+            internal_date: f.internal_date().map(|d| d.with_timezone(&chrono::Utc)),
+            raw: raw.map(<[u8]>::to_vec).unwrap_or_default(),
+            header_only,
+        });
+    }
+    out.sort_by_key(|f| f.uid);
+    Ok(out)
+}
+
+/// Moves UIDs to another mailbox: UID MOVE, or COPY + \Deleted + UID EXPUNGE without MOVE.
+pub async fn move_uids(s: &mut Session, uids: &[u32], target: &str, has_move: bool) -> Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    for chunk in uids.chunks(1000) {
+        let set = uid_set(chunk);
+        if has_move {
+            timed("UID MOVE", IMAP_TIMEOUT, s.uid_mv(&set, quote(target))).await?;
+        } else {
+            timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, quote(target))).await?;
+            {
+                let st = timed(
+                    "UID STORE",
+                    IMAP_TIMEOUT,
+                    s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
+                )
+                .await?;
+                timed("UID STORE", IMAP_TIMEOUT, st.try_collect::<Vec<_>>()).await?;
+            }
+            let ex = timed("UID EXPUNGE", IMAP_TIMEOUT, s.uid_expunge(&set)).await?;
+            timed("UID EXPUNGE", IMAP_TIMEOUT, ex.try_collect::<Vec<_>>()).await?;
+        }
+        drain(s);
+    }
+    Ok(())
+}
+
+/// Whether the server advertises a capability.
+pub async fn has_capability(s: &mut Session, cap: &str) -> Result<bool> {
+    let caps = timed("CAPABILITY", IMAP_TIMEOUT, s.capabilities()).await?;
+    drain(s);
+    Ok(caps.has_str(cap))
+}
+
+/// Searches the selected mailbox for messages with one of these Message-IDs.
+pub async fn find_message_ids(s: &mut Session, ids: &[String]) -> Result<HashSet<String>> {
+    let mut found = HashSet::new();
+    for id in ids {
+        let clean: String = id
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+            .collect();
+        let q = format!("HEADER Message-ID \"{clean}\"");
+        let hits = timed("UID SEARCH", IMAP_TIMEOUT, s.uid_search(&q)).await?;
+        if !hits.is_empty() {
+            found.insert(id.clone());
+        }
+    }
+    drain(s);
+    Ok(found)
+}
+
+/// Logs out politely (errors ignored: the connection is going away anyway).
+pub async fn logout(mut s: Session) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+}
+
+/// Waits in IDLE until the server reports something or `limit` passes, or `stop` fires.
+/// Returns the session for further use.
+pub async fn idle(
+    s: Session,
+    limit: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<Session> {
+    let mut handle = s.idle();
+    timed("IDLE", IMAP_TIMEOUT, handle.init()).await?;
+    {
+        let (fut, interrupt) = handle.wait_with_timeout(limit);
+        tokio::select! {
+            r = fut => { r.context("IMAP IDLE failed")?; }
+            _ = stop.changed() => { drop(interrupt); }
+        }
+    }
+    let s = timed("IDLE DONE", IMAP_TIMEOUT, handle.done()).await?;
+    Ok(s)
+}
+
+/// Settings-level convenience: connect and make sure our mailboxes exist.
+pub async fn open(settings: &ImapSettings) -> Result<Session> {
+    let mut s = connect(&settings.endpoint).await?;
+    ensure_mailboxes(
+        &mut s,
+        &[
+            settings.mailbox.as_str(),
+            settings.processed_mailbox.as_str(),
+            settings.quarantine_mailbox.as_str(),
+        ],
+    )
+    .await?;
+    Ok(s)
+}
+
+/// A compact UID set: `1:5,7,9:12`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted: Vec<u32> = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Quotes a mailbox name for IMAP.
+pub fn quote(name: &str) -> String {
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[5, 1, 2, 3, 7, 9, 10]), "1:3,5,7,9:10");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[]), "");
+    }
+}

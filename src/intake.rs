@@ -1,0 +1,576 @@
+//! Intake: decides what each fetched mail is and records the decision, in one transaction
+//! per batch together with the requests it opens and the replies it queues.
+//!
+//! Per mail: duplicate? → our own copy coming back? → parseable? → machine-made? →
+//! part of an existing request's thread? → classify → open a request and queue the
+//! acknowledgement (handle) or the staff escalation (escalate), or record it (ignore).
+
+use crate::classify::{Action, Classification, Classifier};
+use crate::clock;
+use crate::config::Settings;
+use crate::imap::Fetched;
+use crate::kind::Kind;
+use crate::mail::{self, Inbound};
+use crate::outbound::queue::{Job, Mailer, Queued};
+use crate::request::calendar::BusinessCalendar;
+use crate::request::deadlines::{compute_deadlines, Jurisdiction};
+use crate::store::inbox::{self, Cursor, InboxRow};
+use crate::store::{add_event, requests, Store};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// What intake needs besides the store.
+pub struct Intake<'a> {
+    /// Settings.
+    pub settings: &'a Settings,
+    /// The classifier.
+    pub classifier: &'a Classifier,
+    /// Outbox access.
+    pub mailer: Mailer<'a>,
+    /// The business calendar.
+    pub calendar: &'a BusinessCalendar,
+}
+
+/// Counts of one batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Requests opened.
+    pub requests: usize,
+    /// Mails on existing threads.
+    pub replies: usize,
+    /// Machine-made or otherwise ignored.
+    pub ignored: usize,
+    /// Sent to staff.
+    pub escalated: usize,
+    /// Quarantined.
+    pub quarantined: usize,
+    /// Seen before.
+    pub duplicates: usize,
+    /// Our own copies coming back.
+    pub own_copies: usize,
+}
+
+/// The key a mail is deduplicated on: its Message-ID, or a hash of its bytes.
+pub fn message_key(message_id: Option<&str>, raw: &[u8]) -> String {
+    match message_id {
+        Some(id) if !id.trim().is_empty() => format!("mid:{}", id.trim()),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+    }
+}
+
+/// Parses a mail with a panic guard: a bug in a dependency must not take the daemon down.
+pub fn parse_isolated(raw: &[u8]) -> Result<Inbound> {
+    match std::panic::catch_unwind(|| mail::parse(raw)) {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!("The mail parser panicked on this message")),
+    }
+}
+
+impl Intake<'_> {
+    /// Records a batch of fetched mails and advances the cursor, in one transaction.
+    pub fn record_batch(
+        &self,
+        store: &mut Store,
+        mailbox: &str,
+        uidvalidity: u32,
+        batch: &[Fetched],
+    ) -> Result<BatchStats> {
+        let mut stats = BatchStats::default();
+        let tx = store.begin()?;
+        let mut last_uid = inbox::cursor(&tx, mailbox)?
+            .filter(|c| c.uidvalidity == uidvalidity)
+            .map(|c| c.last_uid)
+            .unwrap_or(0);
+        for f in batch {
+            let row = self
+                .decide(&tx, mailbox, uidvalidity, f, &mut stats)
+                .with_context(|| format!("Cannot process UID {} of {mailbox}", f.uid))?;
+            inbox::insert(&tx, &row)?;
+            last_uid = last_uid.max(f.uid);
+        }
+        inbox::set_cursor(
+            &tx,
+            mailbox,
+            Cursor {
+                uidvalidity,
+                last_uid,
+            },
+        )?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    fn decide(
+        &self,
+        tx: &Connection,
+        mailbox: &str,
+        uidvalidity: u32,
+        f: &Fetched,
+        stats: &mut BatchStats,
+    ) -> Result<InboxRow> {
+        let now = self.mailer.now;
+        let received = f.internal_date.unwrap_or(now);
+        let s = &self.settings.imap;
+        let mut row = InboxRow {
+            mailbox: mailbox.to_string(),
+            uidvalidity,
+            uid: f.uid,
+            internal_date: clock::fmt(received),
+            fetched_at: clock::fmt(now),
+            size: u64::from(f.size),
+            raw: Some(f.raw.clone()),
+            move_to: s.processed_mailbox.clone(),
+            ..InboxRow::default()
+        };
+
+        if f.header_only {
+            row.message_key = message_key(None, &f.raw);
+            row.disposition = "quarantined".into();
+            row.reason = format!(
+                "{} bytes is over the {} byte limit (imap.max-message-bytes); only the header was kept",
+                f.size, s.max_message_bytes
+            );
+            row.move_to = s.quarantine_mailbox.clone();
+            self.notify_quarantine(tx, &row, &f.raw)?;
+            stats.quarantined += 1;
+            return Ok(row);
+        }
+
+        let parsed = parse_isolated(&f.raw);
+        let mail = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                row.message_key = message_key(None, &f.raw);
+                row.disposition = "quarantined".into();
+                row.reason = format!("Cannot parse: {e:#}");
+                row.move_to = s.quarantine_mailbox.clone();
+                self.notify_quarantine(tx, &row, &f.raw)?;
+                stats.quarantined += 1;
+                return Ok(row);
+            }
+        };
+        row.message_key = message_key(mail.message_id.as_deref(), &f.raw);
+        row.message_id = mail.message_id.clone();
+        row.sender = mail.from.clone().unwrap_or_default();
+        row.subject = mail.subject.chars().take(500).collect();
+
+        if inbox::seen_key(tx, &row.message_key)? {
+            row.disposition = "duplicate".into();
+            row.reason = "Already recorded under the same Message-ID".into();
+            row.raw = None;
+            stats.duplicates += 1;
+            return Ok(row);
+        }
+        if let Some(id) = &mail.message_id {
+            if crate::store::outbox::confirm_by_message_id(tx, id, &clock::fmt(now))? {
+                row.disposition = "own_copy".into();
+                row.reason = "Our own copy of a mail we sent".into();
+                row.request_id = inbox::request_for_message_id(tx, id)?;
+                stats.own_copies += 1;
+                return Ok(row);
+            }
+        }
+        if let Some(why) = mail::triage::automated(&mail) {
+            row.disposition = "ignored".into();
+            row.reason = format!("Machine-made: {why}");
+            stats.ignored += 1;
+            return Ok(row);
+        }
+        let Some(sender) = mail.from.clone() else {
+            row.disposition = "quarantined".into();
+            row.reason = "No usable From address".into();
+            row.move_to = s.quarantine_mailbox.clone();
+            self.notify_quarantine(tx, &row, &f.raw)?;
+            stats.quarantined += 1;
+            return Ok(row);
+        };
+
+        if let Some(request_id) = self.thread_of(tx, &mail)? {
+            row.request_id = Some(request_id.clone());
+            row.disposition = "reply".into();
+            row.reason = "Reply on an existing request".into();
+            add_event(
+                tx,
+                &request_id,
+                &clock::fmt(now),
+                "mail_in",
+                &sender,
+                &format!("Reply received: {}", row.subject),
+            )?;
+            stats.replies += 1;
+            return Ok(row);
+        }
+
+        let c = self.classifier.classify(&mail);
+        row.classification = serde_json::to_string(&c).unwrap_or_default();
+        match c.action {
+            Action::Ignore => {
+                row.disposition = "ignored".into();
+                row.reason = format!("Classifier: {}", c.reasons.join("; "));
+                stats.ignored += 1;
+            }
+            Action::Handle | Action::Escalate => {
+                let escalate = c.action == Action::Escalate;
+                let id = self.open_request(tx, &mail, &sender, received, &c, &f.raw)?;
+                row.request_id = Some(id);
+                if escalate {
+                    row.disposition = "escalated".into();
+                    row.reason = format!("Sent to staff: {}", escalation_reason(&c));
+                    stats.escalated += 1;
+                } else {
+                    row.disposition = "request".into();
+                    row.reason = "Request opened and acknowledged".into();
+                    stats.requests += 1;
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// The request an incoming mail continues, by its references or its subject tag (the tag
+    /// counts only when the sender is the requester: anyone can type a tag).
+    fn thread_of(&self, tx: &Connection, mail: &Inbound) -> Result<Option<String>> {
+        for id in mail.in_reply_to.iter().chain(mail.references.iter()) {
+            if let Some(r) = inbox::request_for_message_id(tx, id)? {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(tag) = subject_tag(&mail.subject) {
+            if let Some(r) = requests::get(tx, &tag)? {
+                let from = mail.from.as_deref().map(crate::address::base_address);
+                if from.as_deref() == Some(crate::address::base_address(&r.requester).as_str()) {
+                    return Ok(Some(r.id));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn open_request(
+        &self,
+        tx: &Connection,
+        mail: &Inbound,
+        sender: &str,
+        received: DateTime<Utc>,
+        c: &Classification,
+        raw: &[u8],
+    ) -> Result<String> {
+        let now = self.mailer.now;
+        let now_s = clock::fmt(now);
+        let year = chrono::Datelike::year(&received.with_timezone(&self.settings.clock.timezone));
+        let id = requests::next_id(tx, year)?;
+        let jurisdiction: Jurisdiction = self
+            .settings
+            .clock
+            .jurisdiction
+            .parse()
+            .unwrap_or(Jurisdiction::Ccpa);
+        // A mail without a recognised kind is held to the longest ordinary clock until
+        // staff decide what it is.
+        let clock_kinds: Vec<Kind> = if c.kinds.is_empty() {
+            vec![Kind::Access]
+        } else {
+            c.kinds.clone()
+        };
+        let d = compute_deadlines(&clock_kinds, received, jurisdiction, self.calendar)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let escalate = c.action == Action::Escalate;
+        let req = requests::Request {
+            id: id.clone(),
+            status: "received".into(),
+            kinds: c.kinds.clone(),
+            requester: sender.to_string(),
+            requester_name: mail.from_name.clone().unwrap_or_default(),
+            language: c.language.clone(),
+            jurisdiction: jurisdiction.as_str().to_string(),
+            received_at: clock::fmt(received),
+            confirm_by: d.confirm_by.map(clock::fmt),
+            due_at: clock::fmt(d.respond_by),
+            extended_due_at: d.extended_respond_by.map(clock::fmt),
+            extended: false,
+            escalated: escalate,
+            escalation_reason: if escalate {
+                escalation_reason(c)
+            } else {
+                String::new()
+            },
+            verified: false,
+            agent: c.agent,
+            subject: mail.subject.chars().take(500).collect(),
+            origin_message_id: mail.message_id.clone(),
+            assignee: String::new(),
+            denial_basis: None,
+            responded_at: None,
+            created_at: now_s.clone(),
+            updated_at: now_s.clone(),
+        };
+        requests::insert(tx, &req)?;
+        add_event(
+            tx,
+            &id,
+            &now_s,
+            "received",
+            sender,
+            &serde_json::json!({
+                "kinds": c.kinds,
+                "confidence": c.confidence,
+                "reasons": c.reasons,
+                "message_id": mail.message_id,
+            })
+            .to_string(),
+        )?;
+        let refs: Vec<String> = mail
+            .references
+            .iter()
+            .cloned()
+            .chain(mail.message_id.clone())
+            .collect();
+        let facts = self.facts(&req);
+        if escalate {
+            let data = EscalationData {
+                facts: &facts,
+                reason: escalation_reason(c),
+                confidence: format!("{:.2}", c.confidence),
+                reasons: c.reasons.clone(),
+                excerpt: excerpt(&mail.new_text, 1500),
+            };
+            for staff in &self.settings.staff.escalation_to {
+                self.mailer.queue(
+                    tx,
+                    &Job {
+                        template: "escalation",
+                        lang: "en",
+                        data: &data,
+                        to: staff,
+                        audience: "staff",
+                        request_id: Some(&id),
+                        in_reply_to: None,
+                        references: &[],
+                        attach: Some(raw),
+                        reply_to: None,
+                    },
+                )?;
+            }
+            add_event(tx, &id, &now_s, "escalated", "bot", &data.reason)?;
+        } else {
+            let queued = self.mailer.queue(
+                tx,
+                &Job {
+                    template: "acknowledgement",
+                    lang: &c.language,
+                    data: &facts,
+                    to: sender,
+                    audience: "consumer",
+                    request_id: Some(&id),
+                    in_reply_to: mail.message_id.as_deref(),
+                    references: &refs,
+                    attach: None,
+                    reply_to: None,
+                },
+            )?;
+            match queued {
+                Queued::Yes(mid) => {
+                    let mut r = req.clone();
+                    r.status = "acknowledged".into();
+                    r.updated_at = now_s.clone();
+                    requests::update(tx, &r)?;
+                    add_event(
+                        tx,
+                        &id,
+                        &now_s,
+                        "acknowledged",
+                        "bot",
+                        &format!("Acknowledgement queued as <{mid}>"),
+                    )?;
+                }
+                Queued::RateLimited(why) => {
+                    add_event(tx, &id, &now_s, "reply_suppressed", "bot", &why)?;
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    /// The template variables every request mail shares.
+    pub fn facts(&self, r: &requests::Request) -> RequestFacts {
+        let tz = self.settings.clock.timezone;
+        let date = |s: &str| {
+            clock::parse(s)
+                .map(|t| t.with_timezone(&tz).format("%B %-d, %Y").to_string())
+                .unwrap_or_else(|_| s.to_string())
+        };
+        let lang = r.language.as_str();
+        let labels: Vec<String> = r
+            .kinds
+            .iter()
+            .map(|k| self.mailer.templates.kind_label(lang, *k))
+            .collect();
+        RequestFacts {
+            request_id: r.id.clone(),
+            requester: r.requester.clone(),
+            requester_name: r.requester_name.clone(),
+            kinds: r.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+            kind_labels: labels,
+            received_date: date(&r.received_at),
+            due_date: date(
+                r.extended_due_at
+                    .as_deref()
+                    .filter(|_| r.extended)
+                    .unwrap_or(&r.due_at),
+            ),
+            status: r.status.clone(),
+            original_subject: r.subject.clone(),
+            team: team_name(&self.settings.smtp.from),
+            needs_verification: r.kinds.iter().any(|k| !k.is_opt_out()),
+            agent: r.agent,
+        }
+    }
+
+    fn notify_quarantine(&self, tx: &Connection, row: &InboxRow, raw: &[u8]) -> Result<()> {
+        let data = QuarantineData {
+            reason: row.reason.clone(),
+            sender: row.sender.clone(),
+            subject: row.subject.clone(),
+            size: row.size,
+            mailbox: self.settings.imap.quarantine_mailbox.clone(),
+            team: team_name(&self.settings.smtp.from),
+        };
+        // The attachment is capped: a quarantined mail may be huge or hostile.
+        let attach = (raw.len() <= 1024 * 1024).then_some(raw);
+        for staff in &self.settings.staff.escalation_to {
+            self.mailer.queue(
+                tx,
+                &Job {
+                    template: "quarantine",
+                    lang: "en",
+                    data: &data,
+                    to: staff,
+                    audience: "staff",
+                    request_id: None,
+                    in_reply_to: None,
+                    references: &[],
+                    attach,
+                    reply_to: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Template variables shared by every request mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestFacts {
+    /// `PRIV-2026-00001`
+    pub request_id: String,
+    /// The requester's address.
+    pub requester: String,
+    /// The requester's display name ("" when unknown).
+    pub requester_name: String,
+    /// Kinds, wire names.
+    pub kinds: Vec<String>,
+    /// Kinds, in the mail's language.
+    pub kind_labels: Vec<String>,
+    /// Received, as a date in the business time zone.
+    pub received_date: String,
+    /// Due, as a date in the business time zone.
+    pub due_date: String,
+    /// Current status.
+    pub status: String,
+    /// Subject of the consumer's mail.
+    pub original_subject: String,
+    /// Our team's name (display name of smtp.from).
+    pub team: String,
+    /// The request includes a kind that requires identity verification.
+    pub needs_verification: bool,
+    /// Sent by an authorized agent.
+    pub agent: bool,
+}
+
+#[derive(Serialize)]
+struct EscalationData<'a> {
+    #[serde(flatten)]
+    facts: &'a RequestFacts,
+    reason: String,
+    confidence: String,
+    reasons: Vec<String>,
+    excerpt: String,
+}
+
+#[derive(Serialize)]
+struct QuarantineData {
+    reason: String,
+    sender: String,
+    subject: String,
+    size: u64,
+    mailbox: String,
+    team: String,
+}
+
+fn escalation_reason(c: &Classification) -> String {
+    if c.agent {
+        "Sent by an authorized agent or on someone else's behalf".into()
+    } else if c.kinds.is_empty() {
+        "Not a recognisable privacy request (question, complaint or other mail)".into()
+    } else if c.question {
+        "A privacy request that also asks a question".into()
+    } else {
+        format!("Low confidence ({:.2})", c.confidence)
+    }
+}
+
+/// The display name of a From header, or the whole value.
+pub fn team_name(from: &str) -> String {
+    match from.split_once('<') {
+        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"').to_string(),
+        _ => from.trim().to_string(),
+    }
+}
+
+/// The first `max` characters of a text, on a char boundary.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let t: String = text.chars().take(max).collect();
+    if text.chars().count() > max {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
+
+/// The request tag in a subject: `[PRIV-2026-00001]` → `PRIV-2026-00001`.
+pub fn subject_tag(subject: &str) -> Option<String> {
+    let start = subject.find("[PRIV-")?;
+    let rest = &subject[start + 1..];
+    let end = rest.find(']')?;
+    let tag = &rest[..end];
+    let ok = tag.len() <= 20
+        && tag
+            .split('-')
+            .skip(1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    ok.then(|| tag.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_in_subjects() {
+        assert_eq!(
+            subject_tag("Re: [PRIV-2026-00012] We received").as_deref(),
+            Some("PRIV-2026-00012")
+        );
+        assert_eq!(subject_tag("[PRIV-x] no"), None);
+        assert_eq!(subject_tag("nothing"), None);
+    }
+
+    #[test]
+    fn keys_prefer_the_message_id() {
+        assert_eq!(message_key(Some("a@b"), b"x"), "mid:a@b");
+        assert!(message_key(None, b"x").starts_with("sha256:"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Queues templated mails in the outbox, inside the caller's transaction: renders the
+//! template, composes the message with threading headers and a stable Message-ID, and
+//! applies the anti-reflection limits to consumer mail.
+
+use crate::clock;
+use crate::outbound::compose::{AutoKind, Composer, Outgoing};
+use crate::outbound::templates::Templates;
+use crate::store::outbox::{self as q, NewMail};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+/// Everything needed to queue mail.
+pub struct Mailer<'a> {
+    /// Compiled templates.
+    pub templates: &'a Templates,
+    /// Message builder.
+    pub composer: &'a Composer,
+    /// Replies to one consumer address per 24 hours, at most.
+    pub per_recipient_per_day: u32,
+    /// Consumer replies per hour, at most, overall.
+    pub global_per_hour: u32,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// One mail to queue.
+pub struct Job<'a, T: Serialize> {
+    /// Template name (`acknowledgement`, `escalation`, ...).
+    pub template: &'a str,
+    /// Preferred language.
+    pub lang: &'a str,
+    /// Template variables.
+    pub data: &'a T,
+    /// Recipient.
+    pub to: &'a str,
+    /// `consumer` or `staff`.
+    pub audience: &'a str,
+    /// Request ID (tag in the subject), if any.
+    pub request_id: Option<&'a str>,
+    /// Message being answered.
+    pub in_reply_to: Option<&'a str>,
+    /// Thread references.
+    pub references: &'a [String],
+    /// Original mail to attach as message/rfc822.
+    pub attach: Option<&'a [u8]>,
+    /// Reply-To header, when replies should go to a special address.
+    pub reply_to: Option<&'a str>,
+}
+
+/// What happened to a queue attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// Queued with this Message-ID.
+    Yes(String),
+    /// Not queued: the recipient (or everyone) got too many replies lately.
+    RateLimited(String),
+}
+
+impl Mailer<'_> {
+    /// Renders, composes and queues one mail.
+    pub fn queue<T: Serialize>(&self, tx: &Connection, job: &Job<T>) -> Result<Queued> {
+        if job.audience == "consumer" {
+            let day_ago = clock::fmt(self.now - Duration::hours(24));
+            let to_them = q::count_to_since(tx, job.to, &day_ago)?;
+            if to_them >= i64::from(self.per_recipient_per_day) {
+                return Ok(Queued::RateLimited(format!(
+                    "{to_them} replies to this address in the last 24 hours (limit {})",
+                    self.per_recipient_per_day
+                )));
+            }
+            let hour_ago = clock::fmt(self.now - Duration::hours(1));
+            let all = q::count_consumer_since(tx, &hour_ago)?;
+            if all >= i64::from(self.global_per_hour) {
+                return Ok(Queued::RateLimited(format!(
+                    "{all} consumer replies in the last hour (global limit {})",
+                    self.global_per_hour
+                )));
+            }
+        }
+        let rendered = self
+            .templates
+            .render(job.template, job.lang, job.data)
+            .with_context(|| format!("Cannot render template `{}`", job.template))?;
+        let message_id = self
+            .composer
+            .new_message_id(job.request_id.unwrap_or(job.template));
+        let raw = self.composer.build(
+            &message_id,
+            &Outgoing {
+                to: job.to,
+                rendered: &rendered,
+                tag: job.request_id,
+                in_reply_to: job.in_reply_to,
+                references: job.references,
+                auto: if job.audience == "consumer" {
+                    AutoKind::Replied
+                } else {
+                    AutoKind::Generated
+                },
+                attach_rfc822: job.attach,
+                reply_to: job.reply_to,
+            },
+        )?;
+        q::enqueue(
+            tx,
+            &NewMail {
+                message_id: message_id.clone(),
+                request_id: job.request_id.map(str::to_string),
+                purpose: job.template.to_string(),
+                audience: job.audience.to_string(),
+                recipient: job.to.to_string(),
+                raw,
+            },
+            &clock::fmt(self.now),
+        )?;
+        Ok(Queued::Yes(message_id))
+    }
+}

@@ -1,0 +1,77 @@
+//! SQLite storage: schema and numbered migrations ([`schema`]), and the queries the rest of
+//! the bot uses, grouped by table ([`inbox`], [`requests`], [`outbox`]).
+//!
+//! Conventions: `STRICT` tables, explicit column lists, times as UTC RFC 3339 text
+//! ([`crate::clock::fmt`]), WAL mode, one transaction per fetched batch. Every change to a
+//! request is also written to the append-only `events` table (the audit log).
+
+pub mod inbox;
+pub mod outbox;
+pub mod requests;
+pub mod schema;
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+pub use rusqlite::Transaction;
+
+/// The database handle. Not `Sync`: the daemon keeps it behind a mutex.
+pub struct Store {
+    /// The open connection.
+    pub conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings the schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("Cannot create directory {}", dir.display()))?;
+            }
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("Cannot open the store {}", path.display()))?;
+        Self::setup(conn).with_context(|| format!("Cannot prepare the store {}", path.display()))
+    }
+
+    /// An in-memory store, for unit tests.
+    pub fn in_memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// Starts a transaction (IMMEDIATE, so two processes never interleave writes).
+    pub fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Appends an event to a request's audit log.
+pub fn add_event(
+    tx: &Connection,
+    request_id: &str,
+    at: &str,
+    kind: &str,
+    actor: &str,
+    detail: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (request_id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![request_id, at, kind, actor, detail],
+    )
+    .context("Cannot record an event")?;
+    Ok(())
+}

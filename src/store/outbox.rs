@@ -1,0 +1,196 @@
+//! The `outbox` table: every mail the bot sends, fully rendered, queued in the same
+//! transaction as the decision that caused it. Only the sender in `outbound::outbox` talks
+//! SMTP; it marks a row `sending` before it connects and `sent` after the server took it.
+
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A mail to send.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    /// Our Message-ID (without brackets); stable across retries.
+    pub message_id: String,
+    /// The request it belongs to.
+    pub request_id: Option<String>,
+    /// acknowledgement | escalation | verification | ...
+    pub purpose: String,
+    /// consumer | staff
+    pub audience: String,
+    /// Envelope recipient.
+    pub recipient: String,
+    /// The whole RFC 5322 message.
+    pub raw: Vec<u8>,
+}
+
+/// A queued row.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Row ID.
+    pub id: i64,
+    /// Our Message-ID.
+    pub message_id: String,
+    /// Envelope recipient.
+    pub recipient: String,
+    /// What it is for.
+    pub purpose: String,
+    /// The request.
+    pub request_id: Option<String>,
+    /// The message.
+    pub raw: Vec<u8>,
+    /// `queued` or `sending` (sending = a previous attempt's outcome is unknown).
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// Queues a mail.
+pub fn enqueue(conn: &Connection, m: &NewMail, now: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO outbox (message_id, request_id, purpose, audience, recipient, raw, status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
+        params![m.message_id, m.request_id, m.purpose, m.audience, m.recipient, m.raw, now],
+    )?;
+    Ok(())
+}
+
+/// Rows ready to go (queued or unconfirmed, next attempt due), oldest first.
+pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Queued>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, message_id, recipient, purpose, request_id, raw, status, attempts FROM outbox
+         WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit as i64], |r| {
+        Ok(Queued {
+            id: r.get(0)?,
+            message_id: r.get(1)?,
+            recipient: r.get(2)?,
+            purpose: r.get(3)?,
+            request_id: r.get(4)?,
+            raw: r.get(5)?,
+            status: r.get(6)?,
+            attempts: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks rows as being sent: from now until `sent`, their fate is unknown after a crash.
+pub fn mark_sending(conn: &Connection, ids: &[i64], now: &str) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+    )?;
+    for id in ids {
+        stmt.execute(params![id, now])?;
+    }
+    Ok(())
+}
+
+/// The server took it (or its copy was seen in our mailbox).
+pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = '' WHERE id = ?1 AND status <> 'sent'",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Marks sent by Message-ID (our copy came back over IMAP). Returns true if it was ours.
+pub fn confirm_by_message_id(conn: &Connection, message_id: &str, now: &str) -> Result<bool> {
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM outbox WHERE message_id = ?1",
+            params![message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        Some(id) => {
+            mark_sent(conn, id, now)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// A transient failure: try again at `next`.
+pub fn retry_later(conn: &Connection, id: i64, next: &str, error: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+        params![id, next, error],
+    )?;
+    Ok(())
+}
+
+/// A permanent failure: never retried.
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
+        params![id, error],
+    )?;
+    Ok(())
+}
+
+/// Mails to `recipient` queued since `since` (for the per-recipient limit).
+pub fn count_to_since(conn: &Connection, recipient: &str, since: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND created_at >= ?2 AND audience = 'consumer'",
+        params![recipient, since],
+        |r| r.get(0),
+    )?)
+}
+
+/// Consumer mails queued since `since` (for the global limit).
+pub fn count_consumer_since(conn: &Connection, since: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE created_at >= ?1 AND audience = 'consumer'",
+        params![since],
+        |r| r.get(0),
+    )?)
+}
+
+/// Rows by status.
+pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let mut stmt =
+        conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Summary of one sent or queued mail, for timelines.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// Our Message-ID.
+    pub message_id: String,
+    /// What for.
+    pub purpose: String,
+    /// To whom.
+    pub recipient: String,
+    /// queued | sending | sent | failed
+    pub status: String,
+    /// Queued at.
+    pub created_at: String,
+    /// Accepted by the server at.
+    pub sent_at: Option<String>,
+    /// Last error, if any.
+    pub last_error: String,
+}
+
+/// The mails of one request, oldest first.
+pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Summary>> {
+    let mut stmt = conn.prepare(
+        "SELECT message_id, purpose, recipient, status, created_at, sent_at, last_error FROM outbox
+         WHERE request_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![request_id], |r| {
+        Ok(Summary {
+            message_id: r.get(0)?,
+            purpose: r.get(1)?,
+            recipient: r.get(2)?,
+            status: r.get(3)?,
+            created_at: r.get(4)?,
+            sent_at: r.get(5)?,
+            last_error: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

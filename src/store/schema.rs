@@ -1,0 +1,136 @@
+//! Numbered migrations, each applied in its own transaction; `PRAGMA user_version` records
+//! how many have run. Never edit a shipped migration: add the next one.
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+
+/// The migrations, in order. Index + 1 is the schema version after applying it.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the intake path.
+    r#"
+CREATE TABLE cursors (
+    mailbox      TEXT PRIMARY KEY,
+    uidvalidity  INTEGER NOT NULL,
+    last_uid     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE inbox (
+    id              INTEGER PRIMARY KEY,
+    message_key     TEXT NOT NULL,
+    message_id      TEXT,
+    mailbox         TEXT NOT NULL,
+    uidvalidity     INTEGER NOT NULL,
+    uid             INTEGER NOT NULL,
+    internal_date   TEXT NOT NULL,
+    fetched_at      TEXT NOT NULL,
+    sender          TEXT NOT NULL DEFAULT '',
+    subject         TEXT NOT NULL DEFAULT '',
+    size            INTEGER NOT NULL DEFAULT 0,
+    raw             BLOB,
+    disposition     TEXT NOT NULL,
+    reason          TEXT NOT NULL DEFAULT '',
+    request_id      TEXT,
+    classification  TEXT NOT NULL DEFAULT '',
+    move_to         TEXT NOT NULL DEFAULT '',
+    moved           INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (mailbox, uidvalidity, uid)
+) STRICT;
+CREATE INDEX inbox_message_key ON inbox (message_key);
+CREATE INDEX inbox_message_id ON inbox (message_id);
+CREATE INDEX inbox_pending_moves ON inbox (mailbox, moved) WHERE moved = 0;
+
+CREATE TABLE counters (
+    year  INTEGER PRIMARY KEY,
+    last  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE requests (
+    id                 TEXT PRIMARY KEY,
+    requester          TEXT NOT NULL,
+    requester_name     TEXT NOT NULL DEFAULT '',
+    kinds              TEXT NOT NULL DEFAULT '',
+    language           TEXT NOT NULL DEFAULT 'en',
+    status             TEXT NOT NULL,
+    jurisdiction       TEXT NOT NULL,
+    received_at        TEXT NOT NULL,
+    confirm_by         TEXT,
+    due_at             TEXT NOT NULL,
+    extended_due_at    TEXT,
+    extended           INTEGER NOT NULL DEFAULT 0,
+    escalated          INTEGER NOT NULL DEFAULT 0,
+    escalation_reason  TEXT NOT NULL DEFAULT '',
+    verified           INTEGER NOT NULL DEFAULT 0,
+    token_hash         TEXT,
+    agent              INTEGER NOT NULL DEFAULT 0,
+    subject            TEXT NOT NULL DEFAULT '',
+    origin_message_id  TEXT,
+    assignee           TEXT NOT NULL DEFAULT '',
+    denial_basis       TEXT,
+    responded_at       TEXT,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+) STRICT;
+CREATE INDEX requests_status ON requests (status, due_at);
+CREATE INDEX requests_requester ON requests (requester);
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    request_id  TEXT NOT NULL REFERENCES requests (id),
+    at          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX events_request ON events (request_id, id);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY,
+    message_id       TEXT NOT NULL UNIQUE,
+    request_id       TEXT,
+    purpose          TEXT NOT NULL,
+    audience         TEXT NOT NULL,
+    recipient        TEXT NOT NULL,
+    raw              BLOB NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'queued',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT NOT NULL,
+    last_error       TEXT NOT NULL DEFAULT '',
+    created_at       TEXT NOT NULL,
+    sent_at          TEXT
+) STRICT;
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox (recipient, created_at);
+CREATE INDEX outbox_request ON outbox (request_id);
+
+CREATE TABLE notices (
+    request_id  TEXT NOT NULL,
+    notice      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (request_id, notice)
+) STRICT;
+"#,
+];
+
+/// Applies every migration the database has not seen yet.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(0);
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "The store has schema version {current}, newer than this program knows ({}); upgrade privacy-inbox",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("Migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -169,7 +169,7 @@ pub struct Selected {
 
 /// Selects a mailbox (read-write).
 pub async fn select(s: &mut Session, mailbox: &str) -> Result<Selected> {
-    let mb = timed("SELECT", IMAP_TIMEOUT, s.select(quote(mailbox))).await?;
+    let mb = timed("SELECT", IMAP_TIMEOUT, s.select(mailbox)).await?;
     drain(s);
     Ok(Selected {
         uidvalidity: mb
@@ -197,7 +197,7 @@ pub async fn ensure_mailboxes(s: &mut Session, names: &[&str]) -> Result<()> {
     };
     for name in names {
         if !existing.iter().any(|e| e == name) {
-            if let Err(e) = timed("CREATE", IMAP_TIMEOUT, s.create(quote(name))).await {
+            if let Err(e) = timed("CREATE", IMAP_TIMEOUT, s.create(name)).await {
                 // Another process may have created it in between.
                 tracing::debug!(mailbox = name, error = %format!("{e:#}"), "CREATE failed");
             }
@@ -305,9 +305,9 @@ pub async fn move_uids(s: &mut Session, uids: &[u32], target: &str, has_move: bo
     for chunk in uids.chunks(1000) {
         let set = uid_set(chunk);
         if has_move {
-            timed("UID MOVE", IMAP_TIMEOUT, s.uid_mv(&set, quote(target))).await?;
+            timed("UID MOVE", IMAP_TIMEOUT, s.uid_mv(&set, target)).await?;
         } else {
-            timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, quote(target))).await?;
+            timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, target)).await?;
             {
                 let st = timed(
                     "UID STORE",
@@ -412,12 +412,6 @@ pub fn uid_set(uids: &[u32]) -> String {
         i += 1;
     }
     parts.join(",")
-}
-
-/// Quotes a mailbox name for IMAP.
-pub fn quote(name: &str) -> String {
-    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-    format!("\"{escaped}\"")
 }
 
 #[cfg(test)]

@@ -238,3 +238,127 @@ async fn a_killed_daemon_answers_nothing_twice_after_restart() {
     }
     assert_eq!(requests_json(&config).as_array().map(Vec::len), Some(n));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    // Lower the size limit so an ordinary large mail is "too big".
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(
+        "processed-mailbox = \"Processed\"",
+        "processed-mailbox = \"Processed\"\nmax-message-bytes = 20000",
+    );
+    std::fs::write(&config, text).expect("write config");
+
+    stack
+        .append("privacy", "INBOX", "this line is not a mail at all\r\n")
+        .await;
+    let big_body = "Please delete my data. ".repeat(2000);
+    stack
+        .append(
+            "privacy",
+            "INBOX",
+            mail(
+                "consumer@example.test",
+                "big-1@consumer.example.test",
+                "Delete my data",
+                "",
+                &big_body,
+            ),
+        )
+        .await;
+    stack
+        .append(
+            "privacy",
+            "INBOX",
+            mail(
+                "consumer2@example.test",
+                "ok-1@consumer.example.test",
+                "Delete",
+                "",
+                "Please delete my account and all my personal data.",
+            ),
+        )
+        .await;
+
+    run_once(&config);
+
+    assert_eq!(
+        stack.count("privacy", "Quarantine").await,
+        2,
+        "both bad mails quarantined"
+    );
+    assert_eq!(
+        stack.count("privacy", "Processed").await,
+        1,
+        "the good one processed"
+    );
+    let staff = stack
+        .wait_for("staff", "INBOX", 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(staff.len(), 2, "one notice per quarantined mail");
+    for raw in &staff {
+        let s = String::from_utf8_lossy(raw);
+        assert!(
+            header(&s, "Subject").is_some_and(|v| v.starts_with("Quarantined mail")),
+            "{s}"
+        );
+        assert_eq!(header(&s, "Auto-Submitted"), Some("auto-generated"));
+    }
+    // The consumer with the oversized mail is not answered automatically; the other one is.
+    stack
+        .wait_for("consumer2", "INBOX", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(stack.count("consumer", "INBOX").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_and_a_bad_config_are_reported_clearly() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replacen("password = \"secret\"", "password = \"wrong\"", 1),
+    )
+    .expect("write config");
+    let out = common::run_bin(
+        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("IMAP login as privacy@example.test refused"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &config,
+        "[imap]\nport = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\n",
+    )
+    .expect("write");
+    let out = common::run_bin(
+        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = config.display().to_string();
+    for needle in [
+        "`imap`",
+        "`smtp.port`",
+        "`smtp.from`",
+        "`staff.escalation-to`",
+        "`store.path`",
+        "`templates.dir`",
+    ] {
+        assert!(
+            err.contains(&format!("{file}: {needle}")),
+            "missing {needle} in:\n{err}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use crate::mail::{self, Inbound};
 use crate::outbound::queue::{Job, Mailer, Queued};
 use crate::request::calendar::BusinessCalendar;
 use crate::request::deadlines::{compute_deadlines, Jurisdiction};
+use crate::request::token;
 use crate::store::inbox::{self, Cursor, InboxRow};
 use crate::store::{add_event, requests, Store};
 use anyhow::{Context, Result};
@@ -191,7 +192,6 @@ impl Intake<'_> {
         if let Some(request_id) = self.thread_of(tx, &mail)? {
             row.request_id = Some(request_id.clone());
             row.disposition = "reply".into();
-            row.reason = "Reply on an existing request".into();
             add_event(
                 tx,
                 &request_id,
@@ -200,6 +200,7 @@ impl Intake<'_> {
                 &sender,
                 &format!("Reply received: {}", row.subject),
             )?;
+            row.reason = self.handle_reply(tx, &mail, &request_id, &sender, &f.raw)?;
             stats.replies += 1;
             return Ok(row);
         }
@@ -328,34 +329,16 @@ impl Intake<'_> {
             .cloned()
             .chain(mail.message_id.clone())
             .collect();
-        let facts = self.facts(&req);
         if escalate {
-            let data = EscalationData {
-                facts: &facts,
-                reason: escalation_reason(c),
-                confidence: format!("{:.2}", c.confidence),
-                reasons: c.reasons.clone(),
-                excerpt: excerpt(&mail.new_text, 1500),
-            };
-            for staff in &self.settings.staff.escalation_to {
-                self.mailer.queue(
-                    tx,
-                    &Job {
-                        template: "escalation",
-                        lang: "en",
-                        data: &data,
-                        to: staff,
-                        audience: "staff",
-                        request_id: Some(&id),
-                        in_reply_to: None,
-                        references: &[],
-                        attach: Some(raw),
-                        reply_to: None,
-                    },
-                )?;
-            }
-            add_event(tx, &id, &now_s, "escalated", "bot", &data.reason)?;
+            self.escalate(tx, &req, &escalation_reason(c), c, &mail.new_text, raw)?;
         } else {
+            let needs_verification = req.kinds.iter().any(|k| !k.is_opt_out());
+            let token = needs_verification.then(token::new_token);
+            let mut facts = self.facts(&req);
+            facts.verify_tag = token.as_deref().map(token::tagged).unwrap_or_default();
+            let reply_to = token
+                .as_deref()
+                .and_then(|t| token::plus_address(&self.settings.smtp.from_address, t));
             let queued = self.mailer.queue(
                 tx,
                 &Job {
@@ -368,15 +351,22 @@ impl Intake<'_> {
                     in_reply_to: mail.message_id.as_deref(),
                     references: &refs,
                     attach: None,
-                    reply_to: None,
+                    reply_to: reply_to.as_deref(),
                 },
             )?;
             match queued {
                 Queued::Yes(mid) => {
                     let mut r = req.clone();
-                    r.status = "acknowledged".into();
+                    r.status = if needs_verification {
+                        "awaiting_verification".into()
+                    } else {
+                        "acknowledged".into()
+                    };
                     r.updated_at = now_s.clone();
                     requests::update(tx, &r)?;
+                    if let Some(t) = &token {
+                        requests::set_token_hash(tx, &id, Some(&token::hash_token(t)))?;
+                    }
                     add_event(
                         tx,
                         &id,
@@ -385,6 +375,26 @@ impl Intake<'_> {
                         "bot",
                         &format!("Acknowledgement queued as <{mid}>"),
                     )?;
+                    if needs_verification {
+                        add_event(
+                            tx,
+                            &id,
+                            &now_s,
+                            "verification_requested",
+                            "bot",
+                            "Token sent with the acknowledgement",
+                        )?;
+                    } else {
+                        // Opt-outs never need verification (CCPA §7060(b)): straight to staff.
+                        self.escalate(
+                            tx,
+                            &r,
+                            "Ready to action: an opt-out, no verification needed",
+                            c,
+                            &mail.new_text,
+                            raw,
+                        )?;
+                    }
                 }
                 Queued::RateLimited(why) => {
                     add_event(tx, &id, &now_s, "reply_suppressed", "bot", &why)?;
@@ -392,6 +402,167 @@ impl Intake<'_> {
             }
         }
         Ok(id)
+    }
+
+    /// Flags a request as escalated and mails staff, with the mail that caused it attached.
+    fn escalate(
+        &self,
+        tx: &Connection,
+        req: &requests::Request,
+        reason: &str,
+        c: &Classification,
+        new_text: &str,
+        raw: &[u8],
+    ) -> Result<()> {
+        let now_s = clock::fmt(self.mailer.now);
+        let mut r = requests::get(tx, &req.id)?.unwrap_or_else(|| req.clone());
+        r.escalated = true;
+        r.escalation_reason = reason.to_string();
+        r.updated_at = now_s.clone();
+        requests::update(tx, &r)?;
+        let facts = self.facts(&r);
+        let data = EscalationData {
+            facts: &facts,
+            reason: reason.to_string(),
+            confidence: format!("{:.2}", c.confidence),
+            reasons: c.reasons.clone(),
+            excerpt: excerpt(new_text, 1500),
+        };
+        let attach = (raw.len() <= 5 * 1024 * 1024).then_some(raw);
+        for staff in &self.settings.staff.escalation_to {
+            self.mailer.queue(
+                tx,
+                &Job {
+                    template: "escalation",
+                    lang: "en",
+                    data: &data,
+                    to: staff,
+                    audience: "staff",
+                    request_id: Some(&r.id),
+                    in_reply_to: None,
+                    references: &[],
+                    attach,
+                    reply_to: None,
+                },
+            )?;
+        }
+        add_event(tx, &r.id, &now_s, "escalated", "bot", reason)?;
+        Ok(())
+    }
+
+    /// A mail on an existing request's thread: verification, or something for staff.
+    /// Returns what was done, in words.
+    fn handle_reply(
+        &self,
+        tx: &Connection,
+        mail: &Inbound,
+        request_id: &str,
+        sender: &str,
+        raw: &[u8],
+    ) -> Result<String> {
+        let Some(mut r) = requests::get(tx, request_id)? else {
+            return Ok("Reply to an unknown request".into());
+        };
+        let now_s = clock::fmt(self.mailer.now);
+        let c = self.classifier.classify(mail);
+        if self.settings.staff.members.iter().any(|m| m == sender) {
+            return Ok("Staff mail on the thread (recorded)".into());
+        }
+        let same_sender =
+            crate::address::base_address(sender) == crate::address::base_address(&r.requester);
+        let auth_failure = authentication_failure(mail);
+        if r.status == "awaiting_verification" {
+            let haystack = format!(
+                "{}\n{}\n{}\n{}",
+                mail.subject,
+                mail.to.join(" "),
+                mail.new_text,
+                mail.quoted_text
+            );
+            let presented = token::find_token(&haystack);
+            let stored = requests::token_hash(tx, request_id)?;
+            let valid =
+                matches!((&presented, &stored), (Some(p), Some(h)) if token::verify_token(p, h));
+            let problem = if !same_sender {
+                Some(format!(
+                    "Verification reply from another address ({})",
+                    crate::address::mask(sender)
+                ))
+            } else if let Some(why) = auth_failure {
+                Some(format!("Suspected spoofing: {why}"))
+            } else if !valid {
+                Some("Reply without a valid verification token".to_string())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.escalate(tx, &r, &problem, &c, &mail.new_text, raw)?;
+                return Ok(format!("Not verified: {problem}"));
+            }
+            r.status = "verified".into();
+            r.verified = true;
+            r.updated_at = now_s.clone();
+            requests::update(tx, &r)?;
+            // Single use: the token is gone once it has served.
+            requests::set_token_hash(tx, request_id, None)?;
+            add_event(
+                tx,
+                request_id,
+                &now_s,
+                "verified",
+                sender,
+                "Verified by email: reply from the requester's address with the token",
+            )?;
+            let facts = self.facts(&r);
+            let refs: Vec<String> = mail
+                .references
+                .iter()
+                .cloned()
+                .chain(mail.message_id.clone())
+                .collect();
+            self.mailer.queue(
+                tx,
+                &Job {
+                    template: "verified",
+                    lang: &r.language,
+                    data: &facts,
+                    to: &r.requester,
+                    audience: "consumer",
+                    request_id: Some(request_id),
+                    in_reply_to: mail.message_id.as_deref(),
+                    references: &refs,
+                    attach: None,
+                    reply_to: None,
+                },
+            )?;
+            if c.question {
+                self.escalate(
+                    tx,
+                    &r,
+                    "Verified; the consumer also asks a question",
+                    &c,
+                    &mail.new_text,
+                    raw,
+                )?;
+            } else {
+                self.escalate(tx, &r, "Verified: ready to action", &c, &mail.new_text, raw)?;
+            }
+            return Ok("Verified".into());
+        }
+        if !same_sender || auth_failure.is_some() || c.question || !c.kinds.is_empty() {
+            let why = if !same_sender {
+                "Mail on the thread from another address".to_string()
+            } else if let Some(a) = auth_failure {
+                format!("Suspected spoofing: {a}")
+            } else if c.question {
+                "The consumer asks a question in the thread".to_string()
+            } else {
+                "The consumer writes again about the request".to_string()
+            };
+            self.escalate(tx, &r, &why, &c, &mail.new_text, raw)?;
+            return Ok(format!("Sent to staff: {why}"));
+        }
+        Ok("Reply recorded on the request".into())
     }
 
     /// The template variables every request mail shares.
@@ -425,6 +596,7 @@ impl Intake<'_> {
             original_subject: r.subject.clone(),
             team: team_name(&self.settings.smtp.from),
             needs_verification: r.kinds.iter().any(|k| !k.is_opt_out()),
+            verify_tag: String::new(),
             agent: r.agent,
         }
     }
@@ -486,6 +658,8 @@ pub struct RequestFacts {
     pub team: String,
     /// The request includes a kind that requires identity verification.
     pub needs_verification: bool,
+    /// `VERIFY-<token>` to keep in the reply's subject ("" when no verification is asked).
+    pub verify_tag: String,
     /// Sent by an authorized agent.
     pub agent: bool,
 }
@@ -508,6 +682,25 @@ struct QuarantineData {
     size: u64,
     mailbox: String,
     team: String,
+}
+
+/// `Some(what failed)` when the receiving server's `Authentication-Results` shows an SPF,
+/// DKIM or DMARC failure for this mail.
+pub fn authentication_failure(mail: &Inbound) -> Option<String> {
+    for (name, value) in &mail.headers {
+        if name != "authentication-results" {
+            continue;
+        }
+        let v = value.to_ascii_lowercase();
+        for check in ["dmarc", "spf", "dkim"] {
+            for verdict in ["fail", "softfail", "permerror"] {
+                if v.contains(&format!("{check}={verdict}")) {
+                    return Some(format!("{check}={verdict} in Authentication-Results"));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn escalation_reason(c: &Classification) -> String {

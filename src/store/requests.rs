@@ -255,3 +255,24 @@ pub fn events(conn: &Connection, id: &str) -> Result<Vec<Event>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Stores (or clears, with `None`) the hash of a request's verification token.
+pub fn set_token_hash(conn: &Connection, id: &str, hash: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE requests SET token_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    Ok(())
+}
+
+/// The hash of a request's verification token, if one is outstanding.
+pub fn token_hash(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT token_hash FROM requests WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}

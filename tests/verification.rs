@@ -1,0 +1,255 @@
+//! Identity verification by email on the real mail stack: the consumer's reply verifies the
+//! request; a reply from another address or with a failed DMARC check does not; an opt-out
+//! never asks for verification.
+
+mod common;
+
+use common::MailStack;
+use std::path::Path;
+use std::time::Duration;
+
+fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let mut out: Option<String> = None;
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = out.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if out.is_some() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            if n.eq_ignore_ascii_case(name) {
+                out = Some(v.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+fn run_once(config: &Path) {
+    let out = common::run_bin(
+        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "run --once: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn request(config: &Path, requester: &str) -> serde_json::Value {
+    let out = common::run_bin(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "requests",
+            "list",
+            "--json",
+        ],
+        &[],
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["requester"] == requester)
+        .cloned()
+        .unwrap_or_else(|| panic!("no request from {requester}: {list:#}"))
+}
+
+fn first_mail(from: &str, id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: privacy@example.test\r\nSubject: Privacy request\r\nMessage-ID: <{id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// A reply as a mail client writes it: Re: subject, threading headers, to the Reply-To.
+fn reply_to_ack(ack: &str, from: &str, extra: &str, body: &str) -> (String, String) {
+    let subject = header(ack, "Subject").expect("ack subject");
+    let ack_id = header(ack, "Message-ID").expect("ack id");
+    let to = header(ack, "Reply-To").unwrap_or_else(|| "privacy@example.test".into());
+    let to_addr = to
+        .rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>').to_string())
+        .unwrap_or(to.clone());
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <reply-{}@consumer.example.test>\r\n\
+         In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n{extra}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n> (quoted acknowledgement)\r\n",
+        rand_suffix()
+    );
+    (raw, to_addr)
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumers_reply_verifies_and_nobody_elses_does() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    for (user, id) in [
+        ("consumer", "v-1@c.example.test"),
+        ("consumer2", "v-2@c.example.test"),
+        ("consumer3", "v-3@c.example.test"),
+    ] {
+        stack
+            .send(
+                first_mail(
+                    &format!("{user}@example.test"),
+                    id,
+                    "Please delete all personal data you hold about me.",
+                ),
+                &format!("{user}@example.test"),
+                "privacy@example.test",
+            )
+            .await;
+    }
+    // An opt-out: acknowledged, never asked to verify, and sent to staff as ready to action.
+    stack
+        .send(
+            first_mail(
+                "consumer4@example.test",
+                "v-4@c.example.test",
+                "Do not sell or share my personal information.",
+            ),
+            "consumer4@example.test",
+            "privacy@example.test",
+        )
+        .await;
+    stack
+        .wait_for("privacy", "INBOX", 4, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+
+    let ack1 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    let subject = header(&ack1, "Subject").expect("subject");
+    assert!(
+        subject.contains("VERIFY-"),
+        "the acknowledgement asks for verification: {subject}"
+    );
+    assert!(
+        header(&ack1, "Reply-To").is_some_and(|r| r.contains("privacy+verify-")),
+        "Reply-To plus-address"
+    );
+    assert_eq!(
+        request(&config, "consumer@example.test")["status"],
+        "awaiting_verification"
+    );
+    let optout = request(&config, "consumer4@example.test");
+    assert_eq!(optout["status"], "acknowledged", "{optout}");
+    let ack4 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer4", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    assert!(
+        !header(&ack4, "Subject")
+            .unwrap_or_default()
+            .contains("VERIFY-"),
+        "no verification for an opt-out"
+    );
+
+    // 1: the consumer replies from their address: verified.
+    let (raw, to) = reply_to_ack(&ack1, "consumer@example.test", "", "Yes, this is me.");
+    stack.send(raw, "consumer@example.test", &to).await;
+    // 2: someone else replies with consumer2's acknowledgement (forwarded to them): not verified.
+    let ack2 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer2", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    let (raw, to) = reply_to_ack(&ack2, "attacker@example.test", "", "Confirming.");
+    stack.send(raw, "attacker@example.test", &to).await;
+    // 3: consumer3's address, but the receiving server saw DMARC fail: not verified.
+    let ack3 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer3", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    let (raw, to) = reply_to_ack(
+        &ack3,
+        "consumer3@example.test",
+        "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n",
+        "Confirmed.",
+    );
+    stack.send(raw, "consumer3@example.test", &to).await;
+    stack
+        .wait_for("privacy", "INBOX", 3, Duration::from_secs(30))
+        .await;
+    // Let our own Bcc copies from the first pass arrive too, so the count above is replies.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    run_once(&config);
+
+    let r1 = request(&config, "consumer@example.test");
+    assert_eq!(r1["status"], "verified", "{r1}");
+    assert_eq!(r1["verified"], true);
+    let r2 = request(&config, "consumer2@example.test");
+    assert_eq!(r2["verified"], false, "{r2}");
+    assert_eq!(r2["escalated"], true, "{r2}");
+    let r3 = request(&config, "consumer3@example.test");
+    assert_eq!(r3["verified"], false, "{r3}");
+    assert_eq!(r3["escalated"], true, "{r3}");
+
+    let got = stack
+        .wait_for("consumer", "INBOX", 2, Duration::from_secs(30))
+        .await;
+    let verified_mail = String::from_utf8_lossy(&got[1]).to_string();
+    assert!(
+        header(&verified_mail, "Subject").is_some_and(|s| s.contains("confirmed")),
+        "{verified_mail}"
+    );
+    // Replies never open new requests.
+    let out = common::run_bin(
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "requests",
+            "list",
+            "--json",
+        ],
+        &[],
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(4));
+    // Staff: the opt-out (ready), consumer's verified request, and the two refused verifications.
+    let staff = stack
+        .wait_for("staff", "INBOX", 4, Duration::from_secs(30))
+        .await;
+    let subjects: Vec<String> = staff
+        .iter()
+        .map(|r| header(&String::from_utf8_lossy(r), "Subject").unwrap_or_default())
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("another address")),
+        "{subjects:#?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("spoofing")),
+        "{subjects:#?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("opt-out")),
+        "{subjects:#?}"
+    );
+}

@@ -55,6 +55,8 @@ pub struct PassStats {
     pub intake: BatchStats,
     /// Outbox round.
     pub outbox: outbox::Round,
+    /// Sweeper.
+    pub sweep: crate::sweep::SweepStats,
 }
 
 impl App {
@@ -240,11 +242,23 @@ impl App {
         Ok(found)
     }
 
+    /// Runs the sweeper (clock notices, reminders, expiry, digest).
+    pub fn sweep(&self, stats: &mut PassStats) -> Result<()> {
+        let intake = self.intake();
+        let mut st = lock(&self.store);
+        stats.sweep = intake.sweep(&mut st)?;
+        if stats.sweep != crate::sweep::SweepStats::default() {
+            tracing::info!(sweep = ?stats.sweep, "Sweep");
+        }
+        Ok(())
+    }
+
     /// One full pass: fetch all new mail, process it, send everything queued.
     pub async fn run_once(&self) -> Result<PassStats> {
         let mut stats = PassStats::default();
         let s = imap::open(&self.settings.imap).await?;
         let mut s = self.intake_pass(s, &mut stats).await?;
+        self.sweep(&mut stats)?;
         self.outbox_pass(Some(&mut s), &mut stats).await?;
         imap::logout(s).await;
         Ok(stats)
@@ -281,6 +295,7 @@ impl App {
             if stats.fetched > 0 {
                 tracing::info!(fetched = stats.fetched, intake = ?stats.intake, "Intake pass");
             }
+            self.sweep(&mut stats)?;
             self.outbox_pass(Some(&mut s), &mut stats).await?;
             if *stop.borrow() {
                 imap::logout(s).await;

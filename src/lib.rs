@@ -25,6 +25,7 @@
 //! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
 //! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
 //! - [`outbound`]: templates, composition, the outbox and SMTP.
+//! - [`sweep`]: due-soon/overdue notices, verification reminders and expiry, the daily digest.
 
 pub mod address;
 pub mod classify;
@@ -39,3 +40,4 @@ pub mod mail;
 pub mod outbound;
 pub mod request;
 pub mod store;
+pub mod sweep;

@@ -253,3 +253,89 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
         "{subjects:#?}"
     );
 }
+
+fn run_once_at(config: &Path, now: &str) {
+    let out = common::run_bin(
+        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
+        &[("PRIVACY_INBOX_NOW", now)],
+    );
+    assert!(
+        out.status.success(),
+        "run --once at {now}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn deadline_notices(stack: &MailStack) -> Vec<String> {
+    stack
+        .fetch_all("staff", "INBOX")
+        .await
+        .iter()
+        .filter_map(|r| header(&String::from_utf8_lossy(r), "Subject"))
+        .filter(|s| s.contains("Deadline:"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_get_one_due_soon_notice_per_threshold_and_none_on_reruns() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    stack
+        .send(
+            first_mail(
+                "consumer@example.test",
+                "clock-1@c.example.test",
+                "Please delete all personal data you hold about me.",
+            ),
+            "consumer@example.test",
+            "privacy@example.test",
+        )
+        .await;
+    stack
+        .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+    let ack = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    let (raw, to) = reply_to_ack(&ack, "consumer@example.test", "", "It is me.");
+    stack.send(raw, "consumer@example.test", &to).await;
+    stack
+        .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+    let r = request(&config, "consumer@example.test");
+    assert_eq!(r["status"], "verified", "{r}");
+    let received =
+        chrono::DateTime::parse_from_rfc3339(r["received_at"].as_str().expect("received_at"))
+            .expect("RFC 3339");
+    assert!(deadline_notices(&stack).await.is_empty());
+
+    let at = |days: i64| (received + chrono::Duration::days(days)).to_rfc3339();
+    // 36 days after receipt: 9 days left, the 10-day threshold is crossed.
+    run_once_at(&config, &at(36));
+    run_once_at(&config, &at(36));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n = deadline_notices(&stack).await;
+    assert_eq!(n.len(), 1, "one notice for the 10-day threshold: {n:#?}");
+    assert!(n[0].contains("threshold 10"), "{n:#?}");
+    // 43 days: 2 days left, the 3-day threshold; re-runs (even a day later) add nothing.
+    run_once_at(&config, &at(43));
+    run_once_at(&config, &at(43));
+    run_once_at(
+        &config,
+        &(received + chrono::Duration::days(43) + chrono::Duration::hours(5)).to_rfc3339(),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n = deadline_notices(&stack).await;
+    assert_eq!(
+        n.len(),
+        2,
+        "one more notice for the 3-day threshold: {n:#?}"
+    );
+    assert!(n.iter().any(|s| s.contains("threshold 3")), "{n:#?}");
+}

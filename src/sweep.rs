@@ -1,0 +1,267 @@
+//! The sweeper: the clocks' side of the lifecycle. Runs once in every `run --once` and on
+//! every daemon pass; each notice is sent once per threshold (recorded in `notices` in the
+//! same transaction that queues it), so re-runs and restarts never repeat one.
+//!
+//! - staff: due soon (each `clock.due-soon-days` threshold), overdue, and a daily digest;
+//! - consumers: a verification reminder after [`REMINDER_DAYS`], and after [`EXPIRY_DAYS`]
+//!   without verification the request is closed as unverifiable with a notice.
+
+use crate::clock;
+use crate::intake::Intake;
+use crate::outbound::queue::Job;
+use crate::request::deadlines::due_status;
+use crate::request::token;
+use crate::store::{add_event, requests, Store};
+use anyhow::Result;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+/// Days after the acknowledgement before a consumer who has not verified is reminded.
+pub const REMINDER_DAYS: i64 = 7;
+/// Days after the acknowledgement before an unverified request is closed as unverifiable.
+pub const EXPIRY_DAYS: i64 = 30;
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepStats {
+    /// Staff notices queued (due soon, overdue).
+    pub staff_notices: usize,
+    /// Verification reminders queued.
+    pub reminders: usize,
+    /// Requests closed as unverifiable.
+    pub expired: usize,
+    /// Digests queued.
+    pub digests: usize,
+}
+
+/// Records a notice; false when it was recorded before (so it must not be sent again).
+fn first_time(tx: &Connection, request_id: &str, notice: &str, now: &str) -> Result<bool> {
+    Ok(tx.execute(
+        "INSERT OR IGNORE INTO notices (request_id, notice, at) VALUES (?1, ?2, ?3)",
+        params![request_id, notice, now],
+    )? == 1)
+}
+
+#[derive(Serialize)]
+struct ClockNotice<'a> {
+    #[serde(flatten)]
+    facts: &'a crate::intake::RequestFacts,
+    days_left: i64,
+    what: String,
+}
+
+#[derive(Serialize)]
+struct Digest {
+    date: String,
+    count: usize,
+    requests: Vec<DigestLine>,
+    team: String,
+}
+
+#[derive(Serialize)]
+struct DigestLine {
+    id: String,
+    status: String,
+    kinds: String,
+    due_date: String,
+    days_left: i64,
+    escalated: bool,
+}
+
+impl Intake<'_> {
+    /// One sweep over every open request, in one transaction.
+    pub fn sweep(&self, store: &mut Store) -> Result<SweepStats> {
+        let mut stats = SweepStats::default();
+        let now = self.mailer.now;
+        let now_s = clock::fmt(now);
+        let tx = store.begin()?;
+        let open = requests::list(
+            &tx,
+            &requests::Filter {
+                open_only: true,
+                ..Default::default()
+            },
+        )?;
+        let thresholds: Vec<u32> = self
+            .settings
+            .clock
+            .due_soon_days
+            .iter()
+            .filter_map(|d| u32::try_from(*d).ok())
+            .collect();
+        let mut digest = Vec::new();
+        for r in open {
+            let due_s = r
+                .extended_due_at
+                .clone()
+                .filter(|_| r.extended)
+                .unwrap_or_else(|| r.due_at.clone());
+            let due = clock::parse(&due_s)?;
+            let st = due_status(due, now, &thresholds, self.calendar);
+            let facts = self.facts(&r);
+            digest.push(DigestLine {
+                id: r.id.clone(),
+                status: r.status.clone(),
+                kinds: requests::kinds_text(&r.kinds),
+                due_date: facts.due_date.clone(),
+                days_left: st.days_left,
+                escalated: r.escalated,
+            });
+            let mut staff_notice = |what: String, key: String| -> Result<()> {
+                if first_time(&tx, &r.id, &key, &now_s)? {
+                    let data = ClockNotice {
+                        facts: &facts,
+                        days_left: st.days_left,
+                        what: what.clone(),
+                    };
+                    for to in &self.settings.staff.escalation_to {
+                        self.mailer.queue(
+                            &tx,
+                            &Job {
+                                template: "clock",
+                                lang: "en",
+                                data: &data,
+                                to,
+                                audience: "staff",
+                                request_id: Some(&r.id),
+                                in_reply_to: None,
+                                references: &[],
+                                attach: None,
+                                reply_to: None,
+                            },
+                        )?;
+                    }
+                    add_event(&tx, &r.id, &now_s, "clock_notice", "bot", &what)?;
+                    stats.staff_notices += 1;
+                }
+                Ok(())
+            };
+            if st.overdue {
+                staff_notice(
+                    format!("OVERDUE since {}", facts.due_date),
+                    format!("overdue:{due_s}"),
+                )?;
+            } else if let Some(t) = st.crossed.last() {
+                // Only the tightest threshold crossed is announced; the wider ones are
+                // recorded as done so they are not sent late.
+                for wider in &st.crossed {
+                    if wider != t {
+                        first_time(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
+                    }
+                }
+                staff_notice(
+                    format!(
+                        "Due in {} day(s), on {} (threshold {t} days)",
+                        st.days_left, facts.due_date
+                    ),
+                    format!("due_soon:{t}:{due_s}"),
+                )?;
+            }
+            if r.status == "awaiting_verification" {
+                let since = clock::parse(&r.created_at).unwrap_or(now);
+                let days = (now - since).num_days();
+                if days >= EXPIRY_DAYS {
+                    let mut closed = r.clone();
+                    closed.status = "closed_unverifiable".into();
+                    closed.denial_basis = Some("unverifiable".into());
+                    closed.responded_at = Some(now_s.clone());
+                    closed.updated_at = now_s.clone();
+                    requests::update(&tx, &closed)?;
+                    requests::set_token_hash(&tx, &r.id, None)?;
+                    add_event(
+                        &tx,
+                        &r.id,
+                        &now_s,
+                        "closed_unverifiable",
+                        "bot",
+                        &format!("Not verified within {EXPIRY_DAYS} days"),
+                    )?;
+                    let f = self.facts(&closed);
+                    self.mailer.queue(
+                        &tx,
+                        &Job {
+                            template: "closed_unverifiable",
+                            lang: &r.language,
+                            data: &f,
+                            to: &r.requester,
+                            audience: "consumer",
+                            request_id: Some(&r.id),
+                            in_reply_to: r.origin_message_id.as_deref(),
+                            references: &[],
+                            attach: None,
+                            reply_to: None,
+                        },
+                    )?;
+                    stats.expired += 1;
+                } else if days >= REMINDER_DAYS
+                    && first_time(&tx, &r.id, "verify_reminder", &now_s)?
+                {
+                    // We keep only the token's hash, so the reminder carries a fresh token
+                    // and the old one stops working.
+                    let t = token::new_token();
+                    requests::set_token_hash(&tx, &r.id, Some(&token::hash_token(&t)))?;
+                    let mut f = self.facts(&r);
+                    f.verify_tag = token::tagged(&t);
+                    let reply_to = token::plus_address(&self.settings.smtp.from_address, &t);
+                    self.mailer.queue(
+                        &tx,
+                        &Job {
+                            template: "verification_reminder",
+                            lang: &r.language,
+                            data: &f,
+                            to: &r.requester,
+                            audience: "consumer",
+                            request_id: Some(&r.id),
+                            in_reply_to: r.origin_message_id.as_deref(),
+                            references: &[],
+                            attach: None,
+                            reply_to: reply_to.as_deref(),
+                        },
+                    )?;
+                    add_event(
+                        &tx,
+                        &r.id,
+                        &now_s,
+                        "verification_reminder",
+                        "bot",
+                        "Reminder sent with a new token",
+                    )?;
+                    stats.reminders += 1;
+                }
+            }
+        }
+        let today = now
+            .with_timezone(&self.settings.clock.timezone)
+            .format("%Y-%m-%d")
+            .to_string();
+        if !digest.is_empty() && first_time(&tx, "*", &format!("digest:{today}"), &now_s)? {
+            digest.sort_by(|a, b| a.days_left.cmp(&b.days_left).then(a.id.cmp(&b.id)));
+            let data = Digest {
+                date: today,
+                count: digest.len(),
+                requests: digest,
+                team: crate::intake::team_name(&self.settings.smtp.from),
+            };
+            for to in &self.settings.staff.escalation_to {
+                self.mailer.queue(
+                    &tx,
+                    &Job {
+                        template: "digest",
+                        lang: "en",
+                        data: &data,
+                        to,
+                        audience: "staff",
+                        request_id: None,
+                        in_reply_to: None,
+                        references: &[],
+                        attach: None,
+                        reply_to: None,
+                    },
+                )?;
+            }
+            stats.digests += 1;
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+}

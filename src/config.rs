@@ -138,6 +138,18 @@ pub struct ClockSettings {
     pub due_soon_days: Vec<i64>,
 }
 
+/// `[verification]`
+#[derive(Debug, Clone)]
+pub struct VerificationSettings {
+    /// Days after the acknowledgement before an unverified consumer is reminded.
+    pub reminder_days: i64,
+    /// Days after the acknowledgement before an unverified request is closed.
+    pub expiry_days: i64,
+    /// Optional CSV of `email,account number`: a consumer listed there must also give their
+    /// account number in the verification reply (a second data point).
+    pub account_directory: Option<PathBuf>,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -157,6 +169,8 @@ pub struct Settings {
     pub classify: ClassifySettings,
     /// `[clock]`
     pub clock: ClockSettings,
+    /// `[verification]`
+    pub verification: VerificationSettings,
 }
 
 #[derive(Deserialize, Default)]
@@ -236,7 +250,16 @@ struct RawClock {
     due_soon_days: Option<Vec<i64>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawVerification {
+    reminder_days: Option<i64>,
+    expiry_days: Option<i64>,
+    account_directory: Option<PathBuf>,
+}
+
 const KNOWN_SECTIONS: &[&str] = &[
+    "verification",
     "imap",
     "smtp",
     "staff",
@@ -298,6 +321,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     let templates: RawTemplates = section(&root, "templates", &mut errs);
     let classify: RawClassify = section(&root, "classify", &mut errs);
     let clock: RawClock = section(&root, "clock", &mut errs);
+    let verification: RawVerification = section(&root, "verification", &mut errs);
 
     let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
 
@@ -481,6 +505,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         );
     }
 
+    let reminder_days = verification.reminder_days.unwrap_or(7);
+    let expiry_days = verification.expiry_days.unwrap_or(30);
+    if reminder_days < 1 || expiry_days <= reminder_days || expiry_days > 365 {
+        errs.push(
+            "verification.expiry-days",
+            "need 1 <= reminder-days < expiry-days <= 365",
+        );
+    }
+    let account_directory = verification.account_directory.map(resolve);
+    if let Some(p) = &account_directory {
+        if let Err(e) = crate::accounts::Directory::load(p) {
+            errs.push("verification.account-directory", format!("{e:#}"));
+        }
+    }
+
     let mailbox = non_empty(imap.mailbox, "INBOX");
     let processed_mailbox = non_empty(imap.processed_mailbox, "Processed");
     let quarantine_mailbox = non_empty(imap.quarantine_mailbox, "Quarantine");
@@ -555,6 +594,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             timezone,
             holidays,
             due_soon_days,
+        },
+        verification: VerificationSettings {
+            reminder_days,
+            expiry_days,
+            account_directory,
         },
     })
 }

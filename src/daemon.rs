@@ -44,6 +44,8 @@ pub struct App {
     pub smtp: Smtp,
     /// Time source.
     pub clock: Clock,
+    /// Account directory for the second verification data point.
+    pub accounts: Option<crate::accounts::Directory>,
 }
 
 /// What one pass did.
@@ -72,7 +74,14 @@ impl App {
             BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
         let store = Store::open(&settings.store_path)?;
         let smtp = Smtp::new(&settings.smtp)?;
+        let accounts = settings
+            .verification
+            .account_directory
+            .as_deref()
+            .map(crate::accounts::Directory::load)
+            .transpose()?;
         Ok(App {
+            accounts,
             settings,
             store: Mutex::new(store),
             classifier,
@@ -96,6 +105,7 @@ impl App {
                 now: self.clock.now(),
             },
             calendar: &self.calendar,
+            accounts: self.accounts.as_ref(),
         }
     }
 

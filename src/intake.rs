@@ -33,6 +33,8 @@ pub struct Intake<'a> {
     pub mailer: Mailer<'a>,
     /// The business calendar.
     pub calendar: &'a BusinessCalendar,
+    /// The account directory, when one is configured.
+    pub accounts: Option<&'a crate::accounts::Directory>,
 }
 
 /// Counts of one batch.
@@ -336,6 +338,7 @@ impl Intake<'_> {
             let token = needs_verification.then(token::new_token);
             let mut facts = self.facts(&req);
             facts.verify_tag = token.as_deref().map(token::tagged).unwrap_or_default();
+            facts.ask_account = needs_verification && self.account_on_file(sender).is_some();
             let reply_to = token
                 .as_deref()
                 .and_then(|t| token::plus_address(&self.settings.smtp.from_address, t));
@@ -483,6 +486,10 @@ impl Intake<'_> {
             let stored = requests::token_hash(tx, request_id)?;
             let valid =
                 matches!((&presented, &stored), (Some(p), Some(h)) if token::verify_token(p, h));
+            let account_ok = match self.account_on_file(&r.requester) {
+                Some(expected) => crate::accounts::Directory::matches(expected, &mail.new_text),
+                None => true,
+            };
             let problem = if !same_sender {
                 Some(format!(
                     "Verification reply from another address ({})",
@@ -492,6 +499,11 @@ impl Intake<'_> {
                 Some(format!("Suspected spoofing: {why}"))
             } else if !valid {
                 Some("Reply without a valid verification token".to_string())
+            } else if !account_ok {
+                Some(
+                    "The account number in the reply does not match the account directory"
+                        .to_string(),
+                )
             } else {
                 None
             };
@@ -565,6 +577,11 @@ impl Intake<'_> {
         Ok("Reply recorded on the request".into())
     }
 
+    /// The account number on file for an address, when a directory is configured.
+    pub fn account_on_file(&self, address: &str) -> Option<&str> {
+        self.accounts.and_then(|d| d.account_of(address))
+    }
+
     /// The template variables every request mail shares.
     pub fn facts(&self, r: &requests::Request) -> RequestFacts {
         let tz = self.settings.clock.timezone;
@@ -597,6 +614,7 @@ impl Intake<'_> {
             team: team_name(&self.settings.smtp.from),
             needs_verification: r.kinds.iter().any(|k| !k.is_opt_out()),
             verify_tag: String::new(),
+            ask_account: false,
             agent: r.agent,
         }
     }
@@ -660,6 +678,8 @@ pub struct RequestFacts {
     pub needs_verification: bool,
     /// `VERIFY-<token>` to keep in the reply's subject ("" when no verification is asked).
     pub verify_tag: String,
+    /// The consumer is asked for their account number too (second data point).
+    pub ask_account: bool,
     /// Sent by an authorized agent.
     pub agent: bool,
 }

@@ -27,6 +27,7 @@
 //! - [`outbound`]: templates, composition, the outbox and SMTP.
 //! - [`sweep`]: due-soon/overdue notices, verification reminders and expiry, the daily digest.
 
+pub mod accounts;
 pub mod address;
 pub mod classify;
 pub mod cli;

@@ -3,7 +3,7 @@
 //! same transaction that queues it), so re-runs and restarts never repeat one.
 //!
 //! - staff: due soon (each `clock.due-soon-days` threshold), overdue, and a daily digest;
-//! - consumers: a verification reminder after [`REMINDER_DAYS`], and after [`EXPIRY_DAYS`]
+//! - consumers: a verification reminder after `verification.reminder-days` (7), and after `verification.expiry-days` (30)
 //!   without verification the request is closed as unverifiable with a notice.
 
 use crate::clock;
@@ -15,11 +15,6 @@ use crate::store::{add_event, requests, Store};
 use anyhow::Result;
 use rusqlite::{params, Connection};
 use serde::Serialize;
-
-/// Days after the acknowledgement before a consumer who has not verified is reminded.
-pub const REMINDER_DAYS: i64 = 7;
-/// Days after the acknowledgement before an unverified request is closed as unverifiable.
-pub const EXPIRY_DAYS: i64 = 30;
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +155,8 @@ impl Intake<'_> {
             if r.status == "awaiting_verification" {
                 let since = clock::parse(&r.created_at).unwrap_or(now);
                 let days = (now - since).num_days();
-                if days >= EXPIRY_DAYS {
+                let v = &self.settings.verification;
+                if days >= v.expiry_days {
                     let mut closed = r.clone();
                     closed.status = "closed_unverifiable".into();
                     closed.denial_basis = Some("unverifiable".into());
@@ -174,7 +170,7 @@ impl Intake<'_> {
                         &now_s,
                         "closed_unverifiable",
                         "bot",
-                        &format!("Not verified within {EXPIRY_DAYS} days"),
+                        &format!("Not verified within {} days", v.expiry_days),
                     )?;
                     let f = self.facts(&closed);
                     self.mailer.queue(
@@ -193,7 +189,7 @@ impl Intake<'_> {
                         },
                     )?;
                     stats.expired += 1;
-                } else if days >= REMINDER_DAYS
+                } else if days >= v.reminder_days
                     && first_time(&tx, &r.id, "verify_reminder", &now_s)?
                 {
                     // We keep only the token's hash, so the reminder carries a fresh token

@@ -339,3 +339,78 @@ async fn staff_get_one_due_soon_notice_per_threshold_and_none_on_reruns() {
     );
     assert!(n.iter().any(|s| s.contains("threshold 3")), "{n:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_number_is_the_second_data_point_when_a_directory_is_configured() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("accounts.csv"),
+        "email,account\nconsumer@example.test,AC-111222\nconsumer2@example.test,AC-333444\n",
+    )
+    .expect("write directory");
+    let config = stack.write_config(
+        dir.path(),
+        "[verification]\naccount-directory = \"accounts.csv\"\n",
+    );
+    for (user, id) in [
+        ("consumer", "acct-1@c.example.test"),
+        ("consumer2", "acct-2@c.example.test"),
+    ] {
+        stack
+            .send(
+                first_mail(
+                    &format!("{user}@example.test"),
+                    id,
+                    "I want a copy of all the personal data you have about me.",
+                ),
+                &format!("{user}@example.test"),
+                "privacy@example.test",
+            )
+            .await;
+    }
+    stack
+        .wait_for("privacy", "INBOX", 2, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+    let ack1 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    assert!(
+        ack1.contains("account number"),
+        "the acknowledgement asks for the account number"
+    );
+    let ack2 = String::from_utf8_lossy(
+        &stack
+            .wait_for("consumer2", "INBOX", 1, Duration::from_secs(30))
+            .await[0],
+    )
+    .to_string();
+    let (raw, to) = reply_to_ack(
+        &ack1,
+        "consumer@example.test",
+        "",
+        "It is me, account AC-999999.",
+    );
+    stack.send(raw, "consumer@example.test", &to).await;
+    let (raw, to) = reply_to_ack(
+        &ack2,
+        "consumer2@example.test",
+        "",
+        "It is me, my account is AC 333444.",
+    );
+    stack.send(raw, "consumer2@example.test", &to).await;
+    stack
+        .wait_for("privacy", "INBOX", 2, Duration::from_secs(30))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    run_once(&config);
+    let r1 = request(&config, "consumer@example.test");
+    assert_eq!(r1["verified"], false, "{r1}");
+    assert_eq!(r1["escalated"], true, "{r1}");
+    let r2 = request(&config, "consumer2@example.test");
+    assert_eq!(r2["status"], "verified", "{r2}");
+}

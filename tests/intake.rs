@@ -298,14 +298,14 @@ async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
     let staff = stack
         .wait_for("staff", "INBOX", 2, Duration::from_secs(30))
         .await;
-    assert_eq!(staff.len(), 2, "one notice per quarantined mail");
-    for raw in &staff {
-        let s = String::from_utf8_lossy(raw);
-        assert!(
-            header(&s, "Subject").is_some_and(|v| v.starts_with("Quarantined mail")),
-            "{s}"
-        );
-        assert_eq!(header(&s, "Auto-Submitted"), Some("auto-generated"));
+    let quarantine: Vec<String> = staff
+        .iter()
+        .map(|raw| String::from_utf8_lossy(raw).to_string())
+        .filter(|s| header(s, "Subject").is_some_and(|v| v.starts_with("Quarantined mail")))
+        .collect();
+    assert_eq!(quarantine.len(), 2, "one notice per quarantined mail");
+    for s in &quarantine {
+        assert_eq!(header(s, "Auto-Submitted"), Some("auto-generated"));
     }
     // The consumer with the oversized mail is not answered automatically; the other one is.
     stack

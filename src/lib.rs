@@ -8,4 +8,3 @@
 pub mod classify;
 pub mod kind;
 pub mod mail;
-pub mod request;

@@ -1,0 +1,263 @@
+//! Classification: a parsed [`Inbound`] → [`Classification`] (what the mail asks for, and
+//! whether the bot may handle it alone). Pure: no I/O after [`Classifier::load`].
+//!
+//! Steps: triage (machine-made → `ignore`), fold the subject and new text to lower-case
+//! ASCII and split it into sentences ([`normalize`]), detect the language ([`lang`]), run the
+//! rules ([`rules`], data in `rules/*.toml`) sentence by sentence with negation and
+//! earlier-request handling ([`analyze`]), then decide ([`Classifier::classify`]).
+
+pub mod analyze;
+mod cli;
+pub mod lang;
+pub mod normalize;
+pub mod rules;
+
+pub use cli::run_cli;
+
+use crate::kind::Kind;
+use crate::mail::{parse::is_forward_subject, parse::is_reply_subject, triage, Inbound};
+use rules::{RuleSet, Signal};
+use serde::Serialize;
+use std::path::Path;
+
+/// Default confidence needed for `handle`.
+pub const DEFAULT_HANDLE_THRESHOLD: f64 = 0.6;
+
+/// What the bot does with a mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A clear request the bot may acknowledge by itself.
+    Handle,
+    /// A human must read it.
+    Escalate,
+    /// Machine-made: never answered.
+    Ignore,
+}
+
+impl Action {
+    /// Wire name: `handle`, `escalate`, `ignore`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Handle => "handle",
+            Action::Escalate => "escalate",
+            Action::Ignore => "ignore",
+        }
+    }
+}
+
+/// The classifier's verdict on one mail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// What to do with the mail.
+    pub action: Action,
+    /// The request kinds found in the new text, in canonical order (empty if none).
+    pub kinds: Vec<Kind>,
+    /// Detected language code (`en`, `es`, `de`, `fr`, or another rule file's language).
+    pub language: String,
+    /// Someone acting for another person (authorized agent, lawyer, agency, relative).
+    pub agent: bool,
+    /// Machine-made mail (auto-reply, bounce, list mail…); then `action` is `ignore`.
+    pub automated: bool,
+    /// For `ignore`: how sure the mail is machine-made. Otherwise: the evidence for the
+    /// weakest kind found (0 when none). `handle` needs at least the configured threshold.
+    pub confidence: f64,
+    /// Why: the rules that fired and on which words, what was negated or set aside, and
+    /// why the mail is escalated.
+    pub reasons: Vec<String>,
+    /// The new text asks something a human must answer.
+    pub question: bool,
+    /// Signals that fired (`agent`, `reminder`, `complaint`, `legal`, `phishing`, `question`).
+    pub signals: Vec<String>,
+    /// Kinds that were mentioned but did not count (negated, earlier request, phishing).
+    pub set_aside: Vec<Kind>,
+    /// The new text carries a forwarded mail.
+    pub forwarded: bool,
+}
+
+/// The rules plus options; build once, classify many.
+#[derive(Debug)]
+pub struct Classifier {
+    rules: RuleSet,
+    /// Confidence needed for `handle` (0–1); below it the mail is escalated.
+    pub handle_threshold: f64,
+}
+
+impl Classifier {
+    /// The shipped rules with the default threshold.
+    pub fn builtin() -> anyhow::Result<Classifier> {
+        Classifier::load(None, DEFAULT_HANDLE_THRESHOLD)
+    }
+
+    /// The shipped rules plus an admin's rule directory (`*.toml`, same format; a rule with
+    /// a shipped rule's id replaces it). Every invalid rule is reported with file and line.
+    pub fn load(
+        extra_rules_dir: Option<&Path>,
+        handle_threshold: f64,
+    ) -> anyhow::Result<Classifier> {
+        if !(0.0..=1.0).contains(&handle_threshold) {
+            anyhow::bail!("Handle threshold must be between 0 and 1, got {handle_threshold}");
+        }
+        Ok(Classifier {
+            rules: rules::load(extra_rules_dir)?,
+            handle_threshold,
+        })
+    }
+
+    /// Classifies one mail. Never fails: a mail it cannot read is escalated.
+    pub fn classify(&self, mail: &Inbound) -> Classification {
+        let new_text = text_clip(&mail.new_text);
+        let folded_body = normalize::fold(new_text);
+        let (language, stop_hits) = lang::detect(&folded_body, &self.rules.languages);
+        let mut c = Classification {
+            action: Action::Escalate,
+            kinds: Vec::new(),
+            language: language.to_string(),
+            agent: false,
+            automated: false,
+            confidence: 0.0,
+            reasons: Vec::new(),
+            question: false,
+            signals: Vec::new(),
+            set_aside: Vec::new(),
+            forwarded: mail.forwarded,
+        };
+        if let Some(why) = triage::automated(mail) {
+            c.action = Action::Ignore;
+            c.automated = true;
+            c.confidence = if why.contains("subject") { 0.9 } else { 0.99 };
+            c.reasons.push(format!("automated: {why}"));
+            return c;
+        }
+        if stop_hits == 0 {
+            c.reasons.push(format!(
+                "language: no stop words found, assuming {language}"
+            ));
+        }
+
+        // The subject counts when it is the sender's own (not "Re:" to an older mail).
+        let subject = subject_for_rules(&mail.subject);
+        let mut text = normalize::fold(subject);
+        text.push_str("\n\n");
+        text.push_str(&folded_body);
+        let sentences = normalize::sentences(&text);
+        let flat = text.replace('\n', " ");
+        let ev = analyze::analyze(&self.rules, &flat, &sentences);
+
+        let mut escalate: Vec<String> = Vec::new();
+        let mut kinds = ev.kinds.clone();
+        for (sig, _, _) in &ev.signals {
+            let name = sig.as_str().to_string();
+            if !c.signals.contains(&name) {
+                c.signals.push(name);
+            }
+        }
+        if ev.strength(Signal::Phishing) >= 0.8 {
+            if kinds.remove(&Kind::Delete).is_some() {
+                c.reasons
+                    .push("delete set aside: the mail reads like phishing or spam".into());
+                c.set_aside.push(Kind::Delete);
+            }
+            escalate.push("looks like phishing or spam".into());
+        }
+        c.agent = ev.has(Signal::Agent);
+        if c.agent {
+            escalate.push("sent by someone acting for another person".into());
+        }
+        if let Some(orig) = mail.forwarded_from.as_deref() {
+            if mail.from.as_deref() != Some(orig) {
+                c.reasons.push(format!("forwarded mail from {orig}"));
+                if !internal_forward(mail) {
+                    c.agent = true;
+                }
+                escalate.push("forwarded on behalf of another sender".into());
+            } else {
+                c.reasons
+                    .push("the sender forwarded their own earlier mail".into());
+            }
+        } else if mail.forwarded {
+            c.reasons
+                .push("forwarded mail: its text was read as the request".into());
+        }
+        for (sig, why) in [
+            (Signal::Reminder, "refers to an earlier request"),
+            (Signal::Complaint, "complaint"),
+            (Signal::Legal, "legal notice"),
+        ] {
+            if ev.has(sig) {
+                escalate.push(why.into());
+            }
+        }
+        c.question = !ev.questions.is_empty();
+        for q in ev.questions.iter().take(3) {
+            c.reasons.push(format!("question: \"{q}\""));
+        }
+        if c.question {
+            escalate.push("asks a question".into());
+        }
+        c.kinds = kinds.keys().copied().collect();
+        c.confidence = kinds.values().map(|k| k.score).fold(f64::NAN, f64::min);
+        if c.confidence.is_nan() {
+            c.confidence = 0.0;
+        }
+        c.confidence = (c.confidence.min(0.99) * 100.0).round() / 100.0;
+        for (k, why) in &ev.set_aside {
+            if !kinds.contains_key(k) && !c.set_aside.contains(k) {
+                c.set_aside.push(*k);
+                c.reasons.push(format!("{k} set aside: {why}"));
+            }
+        }
+        c.reasons.extend(ev.reasons);
+        if c.kinds.is_empty() {
+            escalate.push("no privacy request found".into());
+        } else if c.confidence < self.handle_threshold {
+            escalate.push(format!(
+                "low confidence {:.2} < {:.2}",
+                c.confidence, self.handle_threshold
+            ));
+        }
+        if escalate.is_empty() {
+            c.action = Action::Handle;
+        } else {
+            c.action = Action::Escalate;
+            c.reasons.push(format!("escalate: {}", escalate.join("; ")));
+        }
+        c
+    }
+}
+
+fn text_clip(s: &str) -> &str {
+    crate::mail::text::clip(s, normalize::MAX_CLASSIFY)
+}
+
+/// The subject as rule input: empty for replies and our own tagged threads; forward
+/// prefixes removed.
+fn subject_for_rules(subject: &str) -> &str {
+    if is_reply_subject(subject) || subject.to_ascii_lowercase().contains("[priv-") {
+        return "";
+    }
+    let mut s = subject.trim();
+    while is_forward_subject(s) {
+        s = s
+            .split_once([':', ' '])
+            .map(|(_, r)| r.trim())
+            .unwrap_or("");
+    }
+    crate::mail::text::clip(s, 500)
+}
+
+/// A forward from a colleague at our own domain (a recipient's domain).
+fn internal_forward(mail: &Inbound) -> bool {
+    let Some(from_domain) = mail
+        .from
+        .as_deref()
+        .and_then(|f| f.rsplit_once('@'))
+        .map(|(_, d)| d)
+    else {
+        return false;
+    };
+    mail.to
+        .iter()
+        .filter_map(|t| t.rsplit_once('@').map(|(_, d)| d))
+        .any(|d| d == from_domain)
+}

@@ -1,29 +1,42 @@
-//! A first classifier: phrase patterns per kind (English and Spanish, common German and
-//! French), negation-aware, reading only the new text of a mail. It returns an action
-//! (handle | escalate | ignore), the kinds, and the reasons that fired.
+//! Classification: a parsed [`Inbound`] → [`Classification`] (what the mail asks for, and
+//! whether the bot may handle it alone). Pure: no I/O after [`Classifier::load`].
+//!
+//! Steps: triage (machine-made → `ignore`), fold the subject and new text to lower-case
+//! ASCII and split it into sentences ([`normalize`]), detect the language ([`lang`]), run the
+//! rules ([`rules`], data in `rules/*.toml`) sentence by sentence with negation and
+//! earlier-request handling ([`analyze`]), then decide ([`Classifier::classify`]).
+
+pub mod analyze;
+mod cli;
+pub mod lang;
+pub mod normalize;
+pub mod rules;
+
+pub use cli::run_cli;
 
 use crate::kind::Kind;
-use crate::mail::{triage, Inbound};
-use anyhow::Result;
-use regex::{Regex, RegexSet};
+use crate::mail::{parse::is_forward_subject, parse::is_reply_subject, triage, Inbound};
+use rules::{RuleSet, Signal};
 use serde::Serialize;
-use std::io::Write;
 use std::path::Path;
 
-/// What the bot should do with a mail.
+/// Default confidence needed for `handle`.
+pub const DEFAULT_HANDLE_THRESHOLD: f64 = 0.6;
+
+/// What the bot does with a mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// A clear request the bot may acknowledge by itself.
     Handle,
-    /// A person must read it.
+    /// A human must read it.
     Escalate,
     /// Machine-made: never answered.
     Ignore,
 }
 
 impl Action {
-    /// The wire name.
+    /// Wire name: `handle`, `escalate`, `ignore`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Handle => "handle",
@@ -33,309 +46,218 @@ impl Action {
     }
 }
 
-/// The classifier's decision about one mail.
-#[derive(Debug, Clone, Serialize)]
+/// The classifier's verdict on one mail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Classification {
-    /// handle | escalate | ignore
+    /// What to do with the mail.
     pub action: Action,
-    /// Kinds asked for.
+    /// The request kinds found in the new text, in canonical order (empty if none).
     pub kinds: Vec<Kind>,
-    /// Detected language.
+    /// Detected language code (`en`, `es`, `de`, `fr`, or another rule file's language).
     pub language: String,
-    /// Sent by someone acting for another person.
+    /// Someone acting for another person (authorized agent, lawyer, agency, relative).
     pub agent: bool,
-    /// Machine-made.
+    /// Machine-made mail (auto-reply, bounce, list mail…); then `action` is `ignore`.
     pub automated: bool,
-    /// Asks a question a person must answer.
-    pub question: bool,
-    /// 0–1.
+    /// For `ignore`: how sure the mail is machine-made. Otherwise: the evidence for the
+    /// weakest kind found (0 when none). `handle` needs at least the configured threshold.
     pub confidence: f64,
-    /// Which rules fired, on which words.
+    /// Why: the rules that fired and on which words, what was negated or set aside, and
+    /// why the mail is escalated.
     pub reasons: Vec<String>,
+    /// The new text asks something a human must answer.
+    pub question: bool,
+    /// Signals that fired (`agent`, `reminder`, `complaint`, `legal`, `phishing`, `question`).
+    pub signals: Vec<String>,
+    /// Kinds that were mentioned but did not count (negated, earlier request, phishing).
+    pub set_aside: Vec<Kind>,
+    /// The new text carries a forwarded mail.
+    pub forwarded: bool,
 }
 
-struct KindRule {
-    kind: Kind,
-    re: Regex,
-}
-
-/// The compiled rules.
+/// The rules plus options; build once, classify many.
+#[derive(Debug)]
 pub struct Classifier {
-    kinds: Vec<KindRule>,
-    set: RegexSet,
-    negation: Regex,
-    agent: Regex,
-    question: Regex,
-    phishing: Regex,
-    threshold: f64,
+    rules: RuleSet,
+    /// Confidence needed for `handle` (0–1); below it the mail is escalated.
+    pub handle_threshold: f64,
 }
-
-const KIND_PATTERNS: &[(Kind, &str)] = &[
-    (
-        Kind::Delete,
-        r"(?i)\b(delete|erase|remove|wipe|destroy|purge)\b[^.!?\n]{0,60}\b(my|all|any)\b[^.!?\n]{0,40}\b(data|information|info|account|details|records|profile|personal)|\b(deletion|erasure)\b[^.!?\n]{0,40}\b(data|information|account|request)|right to (be forgotten|erasure|delete)|\bclose (and delete )?my account|\b(borr(en|ar|ado|e)|elimin(en|ar|ación|e)|supri(man|mir|sión))\b[^.!?\n]{0,60}\b(mis|mi|todos|toda|datos|informaci[oó]n|cuenta)|\b(l[öo]sch(en|ung)|löschen)\b|\b(supprim(er|ez|ez toutes)|effacement|effacer)\b",
-    ),
-    (
-        Kind::Access,
-        r"(?i)\b(copy|access|export|download|disclos\w+|portab\w+|categories)\b[^.!?\n]{0,60}\b(my|all|the)?\b[^.!?\n]{0,40}\b(data|information|info|records)\b|\bwhat (personal )?(data|information|info)\b[^.!?\n]{0,40}\b(you|do you)|right to (know|access)|subject access request|\bDSAR\b|\bacceso\b[^.!?\n]{0,40}\b(datos|informaci[oó]n)|\bcopia\b[^.!?\n]{0,40}\b(datos|informaci[oó]n)|qu[eé] (datos|informaci[oó]n)\b|\bauskunft\b|\bdroit d'acc[eè]s|\bcopie de (mes|toutes)",
-    ),
-    (
-        Kind::Correct,
-        r"(?i)\b(correct|rectif\w+|update|fix|amend)\b[^.!?\n]{0,60}\b(my|the)\b[^.!?\n]{0,40}\b(data|information|address|name|email|details|record)|\bis (wrong|incorrect|inaccurate|out of date)|\b(corrij\w+|rectifi\w+|corregir)\b|\bberichtig\w+|\brectification\b",
-    ),
-    (
-        Kind::OptOutSale,
-        r"(?i)do not (sell|share)|don'?t (sell|share)|\bopt(-| )?out\b[^.!?\n]{0,40}\b(sale|selling|sharing|share)|stop (selling|sharing)|\bsale of my\b|global privacy control|\bGPC\b|no (vendan|compartan)|\bno vender\b|\bexclusi[oó]n\b[^.!?\n]{0,40}\bventa|nicht verkaufen|ne (vendez|partagez) pas",
-    ),
-    (
-        Kind::OptOutMarketing,
-        r"(?i)\bunsubscribe\b|stop (sending|emailing|the) (me )?(emails|e-mails|marketing|newsletters?|promotions?|offers)|stop (the )?(marketing|promotional|newsletter)|remove me from (your|the) (mailing|email|marketing)|\bno more (emails|marketing|newsletters)|direct marketing|\bdarme de baja\b|\bdar(se)? de baja\b|\bno (me )?(env[ií]en|manden) (m[aá]s )?(correos|publicidad|promociones)|\bwerbung\b|\bwiderspruch\b|\bd[ée]sinscri\w+|\bprospection\b",
-    ),
-    (
-        Kind::LimitSensitive,
-        r"(?i)\blimit\b[^.!?\n]{0,60}\bsensitive|\bsensitive (personal )?(data|information)\b[^.!?\n]{0,60}\b(limit|restrict|stop|use)|\blimitar\b[^.!?\n]{0,60}\bsensibles|\bdatos (personales )?sensibles\b",
-    ),
-];
 
 impl Classifier {
     /// The shipped rules with the default threshold.
-    pub fn builtin() -> Result<Classifier> {
-        Self::load(None, 0.6)
+    pub fn builtin() -> anyhow::Result<Classifier> {
+        Classifier::load(None, DEFAULT_HANDLE_THRESHOLD)
     }
 
-    /// The shipped rules; `extra_rules_dir` is reserved for admin rule files.
-    pub fn load(extra_rules_dir: Option<&Path>, handle_threshold: f64) -> Result<Classifier> {
-        if let Some(d) = extra_rules_dir {
-            if !d.is_dir() {
-                anyhow::bail!("Rules folder {} does not exist", d.display());
-            }
+    /// The shipped rules plus an admin's rule directory (`*.toml`, same format; a rule with
+    /// a shipped rule's id replaces it). Every invalid rule is reported with file and line.
+    pub fn load(
+        extra_rules_dir: Option<&Path>,
+        handle_threshold: f64,
+    ) -> anyhow::Result<Classifier> {
+        if !(0.0..=1.0).contains(&handle_threshold) {
+            anyhow::bail!("Handle threshold must be between 0 and 1, got {handle_threshold}");
         }
-        let kinds = KIND_PATTERNS
-            .iter()
-            .map(|(k, p)| {
-                Ok(KindRule {
-                    kind: *k,
-                    re: Regex::new(p)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let set = RegexSet::new(KIND_PATTERNS.iter().map(|(_, p)| *p))?;
         Ok(Classifier {
-            kinds,
-            set,
-            negation: Regex::new(r"(?i)\b(do not|don't|dont|never|no|not)\s+(\w+\s+){0,2}$")?,
-            agent: Regex::new(
-                r"(?i)\b(on behalf of|authori[sz]ed agent|my client|power of attorney|en nombre de|im auftrag|au nom de)\b",
-            )?,
-            question: Regex::new(r"\?")?,
-            phishing: Regex::new(
-                r"(?i)(verify your account|account (will|may) be (deleted|suspended|closed)|click (here|the link)|confirm your (password|identity) (at|via)|https?://)",
-            )?,
-            threshold: handle_threshold,
+            rules: rules::load(extra_rules_dir)?,
+            handle_threshold,
         })
     }
 
-    /// Classifies one parsed mail.
+    /// Classifies one mail. Never fails: a mail it cannot read is escalated.
     pub fn classify(&self, mail: &Inbound) -> Classification {
-        let text: String = format!("{}\n{}", mail.subject, mail.new_text)
-            .chars()
-            .take(50_000)
-            .collect();
-        let language = detect_language(&text);
-        if let Some(why) = triage::automated(mail) {
-            return Classification {
-                action: Action::Ignore,
-                kinds: vec![],
-                language,
-                agent: false,
-                automated: true,
-                question: false,
-                confidence: 0.99,
-                reasons: vec![format!("automated: {why}")],
-            };
-        }
-        let mut kinds = Vec::new();
-        let mut reasons = Vec::new();
-        for i in self.set.matches(&text).iter() {
-            let Some(rule) = self.kinds.get(i) else {
-                continue;
-            };
-            let mut hit = false;
-            for m in rule.re.find_iter(&text) {
-                let before = &text[..m.start()];
-                let window: String = before
-                    .chars()
-                    .rev()
-                    .take(30)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                if self.negation.is_match(&window) && rule.kind != Kind::OptOutSale {
-                    reasons.push(format!("{}: negated \"{}\"", rule.kind, m.as_str()));
-                    continue;
-                }
-                reasons.push(format!("{}: \"{}\"", rule.kind, m.as_str()));
-                hit = true;
-                break;
-            }
-            if hit {
-                kinds.push(rule.kind);
-            }
-        }
-        kinds.sort();
-        kinds.dedup();
-        let agent = self.agent.is_match(&text);
-        let question = self.question.is_match(&mail.new_text);
-        let phishing = self.phishing.is_match(&text);
-        if phishing && kinds.contains(&Kind::Delete) {
-            kinds.retain(|k| *k != Kind::Delete);
-            reasons.push(
-                "delete dropped: the mail looks like phishing or a notice (links, account threats)"
-                    .into(),
-            );
-        }
-        let mut confidence: f64 = if kinds.is_empty() { 0.2 } else { 0.85 };
-        if phishing {
-            confidence -= 0.3;
-        }
-        if mail.new_text.trim().is_empty() {
-            confidence -= 0.3;
-        }
-        let confidence = confidence.clamp(0.0, 1.0);
-        let action = if kinds.is_empty() || agent || confidence < self.threshold {
-            Action::Escalate
-        } else {
-            Action::Handle
-        };
-        if agent {
-            reasons.push("agent: writes on someone else's behalf".into());
-        }
-        Classification {
-            action,
-            kinds,
-            language,
-            agent,
+        let new_text = text_clip(&mail.new_text);
+        let folded_body = normalize::fold(new_text);
+        let (language, stop_hits) = lang::detect(&folded_body, &self.rules.languages);
+        let mut c = Classification {
+            action: Action::Escalate,
+            kinds: Vec::new(),
+            language: language.to_string(),
+            agent: false,
             automated: false,
-            question,
-            confidence,
-            reasons,
+            confidence: 0.0,
+            reasons: Vec::new(),
+            question: false,
+            signals: Vec::new(),
+            set_aside: Vec::new(),
+            forwarded: mail.forwarded,
+        };
+        if let Some(why) = triage::automated(mail) {
+            c.action = Action::Ignore;
+            c.automated = true;
+            c.confidence = if why.contains("subject") { 0.9 } else { 0.99 };
+            c.reasons.push(format!("automated: {why}"));
+            return c;
         }
+        if stop_hits == 0 {
+            c.reasons.push(format!(
+                "language: no stop words found, assuming {language}"
+            ));
+        }
+
+        // The subject counts when it is the sender's own (not "Re:" to an older mail).
+        let subject = subject_for_rules(&mail.subject);
+        let mut text = normalize::fold(subject);
+        text.push_str("\n\n");
+        text.push_str(&folded_body);
+        let sentences = normalize::sentences(&text);
+        let flat = text.replace('\n', " ");
+        let ev = analyze::analyze(&self.rules, &flat, &sentences);
+
+        let mut escalate: Vec<String> = Vec::new();
+        let mut kinds = ev.kinds.clone();
+        for (sig, _, _) in &ev.signals {
+            let name = sig.as_str().to_string();
+            if !c.signals.contains(&name) {
+                c.signals.push(name);
+            }
+        }
+        if ev.strength(Signal::Phishing) >= 0.8 {
+            if kinds.remove(&Kind::Delete).is_some() {
+                c.reasons
+                    .push("delete set aside: the mail reads like phishing or spam".into());
+                c.set_aside.push(Kind::Delete);
+            }
+            escalate.push("looks like phishing or spam".into());
+        }
+        c.agent = ev.has(Signal::Agent);
+        if c.agent {
+            escalate.push("sent by someone acting for another person".into());
+        }
+        if let Some(orig) = mail.forwarded_from.as_deref() {
+            if mail.from.as_deref() != Some(orig) {
+                c.reasons.push(format!("forwarded mail from {orig}"));
+                if !internal_forward(mail) {
+                    c.agent = true;
+                }
+                escalate.push("forwarded on behalf of another sender".into());
+            } else {
+                c.reasons
+                    .push("the sender forwarded their own earlier mail".into());
+            }
+        } else if mail.forwarded {
+            c.reasons
+                .push("forwarded mail: its text was read as the request".into());
+        }
+        for (sig, why) in [
+            (Signal::Reminder, "refers to an earlier request"),
+            (Signal::Complaint, "complaint"),
+            (Signal::Legal, "legal notice"),
+        ] {
+            if ev.has(sig) {
+                escalate.push(why.into());
+            }
+        }
+        c.question = !ev.questions.is_empty();
+        for q in ev.questions.iter().take(3) {
+            c.reasons.push(format!("question: \"{q}\""));
+        }
+        if c.question {
+            escalate.push("asks a question".into());
+        }
+        c.kinds = kinds.keys().copied().collect();
+        c.confidence = kinds.values().map(|k| k.score).fold(f64::NAN, f64::min);
+        if c.confidence.is_nan() {
+            c.confidence = 0.0;
+        }
+        c.confidence = (c.confidence.min(0.99) * 100.0).round() / 100.0;
+        for (k, why) in &ev.set_aside {
+            if !kinds.contains_key(k) && !c.set_aside.contains(k) {
+                c.set_aside.push(*k);
+                c.reasons.push(format!("{k} set aside: {why}"));
+            }
+        }
+        c.reasons.extend(ev.reasons);
+        if c.kinds.is_empty() {
+            escalate.push("no privacy request found".into());
+        } else if c.confidence < self.handle_threshold {
+            escalate.push(format!(
+                "low confidence {:.2} < {:.2}",
+                c.confidence, self.handle_threshold
+            ));
+        }
+        if escalate.is_empty() {
+            c.action = Action::Handle;
+        } else {
+            c.action = Action::Escalate;
+            c.reasons.push(format!("escalate: {}", escalate.join("; ")));
+        }
+        c
     }
 }
 
-/// Stop-word scoring over en/es/de/fr.
-pub fn detect_language(text: &str) -> String {
-    const WORDS: &[(&str, &[&str])] = &[
-        (
-            "en",
-            &[
-                "the", "and", "my", "you", "please", "your", "data", "of", "to", "i",
-            ],
-        ),
-        (
-            "es",
-            &[
-                "el",
-                "la",
-                "los",
-                "mis",
-                "datos",
-                "por",
-                "favor",
-                "que",
-                "de",
-                "mi",
-                "y",
-                "información",
-            ],
-        ),
-        (
-            "de",
-            &[
-                "der", "die", "und", "ich", "meine", "sie", "bitte", "daten", "nicht", "mit",
-            ],
-        ),
-        (
-            "fr",
-            &[
-                "le", "les", "et", "je", "mes", "vous", "données", "de", "pas", "mon",
-            ],
-        ),
-    ];
-    let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(2000)
-        .collect();
-    let mut best = ("en", 0usize);
-    for (lang, list) in WORDS {
-        let n = words.iter().filter(|w| list.contains(w)).count();
-        if n > best.1 {
-            best = (lang, n);
-        }
-    }
-    best.0.to_string()
+fn text_clip(s: &str) -> &str {
+    crate::mail::text::clip(s, normalize::MAX_CLASSIFY)
 }
 
-/// `classify` CLI: one line per file (JSON with `json`). Returns false if any file failed.
-pub fn run_cli(
-    classifier: &Classifier,
-    files: &[String],
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<bool> {
-    let mut ok = true;
-    for file in files {
-        let raw = if file == "-" {
-            let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-        } else {
-            std::fs::read(file)
-        };
-        let raw = match raw {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("privacy-inbox: {file}: {e}");
-                ok = false;
-                continue;
-            }
-        };
-        let mail = match crate::intake::parse_isolated(&raw) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("privacy-inbox: {file}: {e:#}");
-                ok = false;
-                continue;
-            }
-        };
-        let c = classifier.classify(&mail);
-        if json {
-            let v = serde_json::json!({
-                "file": file,
-                "action": c.action,
-                "kinds": c.kinds,
-                "language": c.language,
-                "agent": c.agent,
-                "automated": c.automated,
-                "confidence": (c.confidence * 100.0).round() / 100.0,
-                "reasons": c.reasons,
-                "question": c.question,
-            });
-            writeln!(out, "{v}")?;
-        } else {
-            let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
-            writeln!(
-                out,
-                "{file}: {} [{}] lang={} confidence={:.2}{}",
-                c.action.as_str(),
-                kinds.join(","),
-                c.language,
-                c.confidence,
-                if c.agent { " agent" } else { "" }
-            )?;
-        }
+/// The subject as rule input: empty for replies and our own tagged threads; forward
+/// prefixes removed.
+fn subject_for_rules(subject: &str) -> &str {
+    if is_reply_subject(subject) || subject.to_ascii_lowercase().contains("[priv-") {
+        return "";
     }
-    Ok(ok)
+    let mut s = subject.trim();
+    while is_forward_subject(s) {
+        s = s
+            .split_once([':', ' '])
+            .map(|(_, r)| r.trim())
+            .unwrap_or("");
+    }
+    crate::mail::text::clip(s, 500)
+}
+
+/// A forward from a colleague at our own domain (a recipient's domain).
+fn internal_forward(mail: &Inbound) -> bool {
+    let Some(from_domain) = mail
+        .from
+        .as_deref()
+        .and_then(|f| f.rsplit_once('@'))
+        .map(|(_, d)| d)
+    else {
+        return false;
+    };
+    mail.to
+        .iter()
+        .filter_map(|t| t.rsplit_once('@').map(|(_, d)| d))
+        .any(|d| d == from_domain)
 }

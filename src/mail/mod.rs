@@ -1,6 +1,7 @@
 //! Inbound mail: parsing raw RFC 5322 bytes into an owned [`Inbound`], telling machine-made
 //! mail apart ([`triage`]), and separating the new text from quotes and signatures ([`text`]).
 
+pub mod html;
 pub mod parse;
 pub mod text;
 pub mod triage;
@@ -43,6 +44,10 @@ pub struct Inbound {
     pub quoted_text: String,
     /// MIME types of the non-body parts (attachments, message/rfc822, delivery-status, ...).
     pub part_types: Vec<String>,
+    /// True when `new_text` contains a forwarded mail (inline "Forwarded message" block).
+    pub forwarded: bool,
+    /// The From address of the forwarded mail, lower-cased, when one could be read.
+    pub forwarded_from: Option<String>,
 }
 
 impl Inbound {

@@ -1,0 +1,227 @@
+//! Sentence-level evidence: which rules fire where, which of them are negated ("do NOT
+//! delete my account") or only mention an earlier request, which signals fire, and which
+//! sentences ask a question. One `RegexSet` pass per sentence finds the candidate rules;
+//! only those are then run to locate the words.
+
+use super::rules::{Rule, RuleSet, Signal, Target};
+use crate::kind::Kind;
+use std::collections::BTreeMap;
+
+/// How far back (bytes of folded text) a negation cue may stand before a request.
+const NEGATION_REACH: usize = 60;
+/// How far after a request a trailing negation cue is looked for (German "… nicht").
+const POST_NEGATION_REACH: usize = 30;
+/// The most words quoted from the mail in one reason.
+const QUOTE_MAX: usize = 70;
+
+/// Evidence for one kind.
+#[derive(Debug, Default, Clone)]
+pub struct KindEvidence {
+    /// Combined score, `1 - Π(1 - weight)` over the distinct rules that fired.
+    pub score: f64,
+    /// The rule ids that counted.
+    pub rules: Vec<String>,
+}
+
+/// Everything the sentence pass found.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    pub kinds: BTreeMap<Kind, KindEvidence>,
+    /// Kinds that were only negated or only mentioned in a reminder.
+    pub set_aside: BTreeMap<Kind, String>,
+    /// Signals that fired: (signal, rule id, rule weight).
+    pub signals: Vec<(Signal, String, f64)>,
+    /// Sentences that ask something a human must answer.
+    pub questions: Vec<String>,
+    pub reasons: Vec<String>,
+}
+
+impl Evidence {
+    pub fn has(&self, signal: Signal) -> bool {
+        self.signals.iter().any(|(s, _, _)| *s == signal)
+    }
+
+    /// Combined strength of one signal, `1 - Π(1 - weight)` over distinct rules.
+    pub fn strength(&self, signal: Signal) -> f64 {
+        1.0 - self
+            .signals
+            .iter()
+            .filter(|(s, _, _)| *s == signal)
+            .fold(1.0, |acc, (_, _, w)| acc * (1.0 - w))
+    }
+}
+
+/// Analyses the folded text (already split into `sentences`).
+pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evidence {
+    let mut ev = Evidence::default();
+    for &(start, end) in sentences {
+        let Some(s) = text.get(start..end) else {
+            continue;
+        };
+        let asks = s.ends_with('?') || s.contains("? ");
+        let matched = rules.set.matches(s);
+        if !matched.matched_any() && !asks {
+            continue;
+        }
+        let mut kind_hits: Vec<(&Rule, &str)> = Vec::new();
+        let mut sentence_signals: Vec<Signal> = Vec::new();
+        for idx in matched.iter() {
+            let Some(rule) = rules.rules.get(idx) else {
+                continue;
+            };
+            if rule.unless.as_ref().is_some_and(|u| u.is_match(s)) {
+                continue;
+            }
+            match rule.target {
+                Target::Signal(sig) => {
+                    if let Some(m) = rule.regex.find(s) {
+                        sentence_signals.push(sig);
+                        if ev.signals.iter().any(|(_, id, _)| *id == rule.id) {
+                            continue;
+                        }
+                        ev.reasons.push(format!(
+                            "signal {} by {} on \"{}\"",
+                            sig.as_str(),
+                            rule.id,
+                            quote(m.as_str())
+                        ));
+                        ev.signals.push((sig, rule.id.clone(), rule.weight));
+                    }
+                }
+                Target::Kind(kind) => {
+                    let mut negated = None;
+                    let mut found = None;
+                    for m in rule.regex.find_iter(s).take(4) {
+                        match negation(rules, rule, s, m.start(), m.end()) {
+                            Some(cue) => negated = Some((m.as_str(), cue)),
+                            None => {
+                                found = Some(m.as_str());
+                                break;
+                            }
+                        }
+                    }
+                    match (found, negated) {
+                        (Some(words), _) => kind_hits.push((rule, words)),
+                        (None, Some((words, cue))) => {
+                            ev.reasons.push(format!(
+                                "negated: {} ({}) on \"{}\" by \"{}\"",
+                                rule.id,
+                                kind,
+                                quote(words),
+                                cue.trim()
+                            ));
+                            ev.set_aside.entry(kind).or_insert_with(|| "negated".into());
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+        }
+        let reminder = sentence_signals.contains(&Signal::Reminder);
+        let mut counted = false;
+        for (rule, words) in kind_hits {
+            let Target::Kind(kind) = rule.target else {
+                continue;
+            };
+            if reminder {
+                ev.reasons.push(format!(
+                    "earlier request only: {} ({kind}) on \"{}\"",
+                    rule.id,
+                    quote(words)
+                ));
+                ev.set_aside
+                    .entry(kind)
+                    .or_insert_with(|| "mentioned as an earlier request".into());
+                continue;
+            }
+            counted = true;
+            let entry = ev.kinds.entry(kind).or_default();
+            if !entry.rules.contains(&rule.id) {
+                entry.score = 1.0 - (1.0 - entry.score) * (1.0 - rule.weight);
+                entry.rules.push(rule.id.clone());
+                ev.reasons.push(format!(
+                    "{kind} {:.2} by {} on \"{}\"",
+                    rule.weight,
+                    rule.id,
+                    quote(words)
+                ));
+            }
+        }
+        // A question that is itself a request ("Could you delete my data?") is not a question.
+        if (asks || sentence_signals.contains(&Signal::Question)) && !counted && !reminder {
+            ev.questions.push(quote(s));
+        }
+    }
+    for k in ev.kinds.keys() {
+        ev.set_aside.remove(k);
+    }
+    ev
+}
+
+/// The negation cue that cancels a request matched at `start..end`, if any: a cue between
+/// the start of its clause and the end of the match, or (German word order) a trailing cue
+/// before the next clause break.
+fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> Option<String> {
+    if !rule.negatable {
+        return None;
+    }
+    let neg = rules.negation.as_ref()?;
+    let before = s.get(..start).unwrap_or("");
+    let mut clause_start = before
+        .rfind([',', ';', ':', '(', ')', '"'])
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    if let Some(br) = &rules.clause_break {
+        if let Some(m) = br.find_iter(before).last() {
+            clause_start = clause_start.max(m.end());
+        }
+    }
+    let mut from = clause_start.max(start.saturating_sub(NEGATION_REACH));
+    while from < start && !s.is_char_boundary(from) {
+        from += 1;
+    }
+    if let Some(window) = s.get(from..end) {
+        let cleaned;
+        let window = match &rules.negation_exception {
+            Some(ex) if ex.is_match(window) => {
+                cleaned = ex.replace_all(window, |c: &regex::Captures| " ".repeat(c[0].len()));
+                cleaned.as_ref()
+            }
+            _ => window,
+        };
+        if let Some(m) = neg.find(window) {
+            return Some(m.as_str().to_string());
+        }
+    }
+    let post = rules.post_negation.as_ref()?;
+    let after = s.get(end..).unwrap_or("");
+    let mut stop = after
+        .find([',', ';', ':', '(', '.'])
+        .unwrap_or(after.len())
+        .min(POST_NEGATION_REACH);
+    if let Some(br) = &rules.clause_break {
+        if let Some(m) = br.find(after) {
+            stop = stop.min(m.start());
+        }
+    }
+    while stop > 0 && !after.is_char_boundary(stop) {
+        stop -= 1;
+    }
+    after
+        .get(..stop)
+        .and_then(|w| post.find(w))
+        .map(|m| m.as_str().to_string())
+}
+
+/// A short excerpt of mail text for a reason line.
+pub fn quote(s: &str) -> String {
+    let s = s.trim();
+    if s.len() <= QUOTE_MAX {
+        return s.replace('"', "'");
+    }
+    let mut end = QUOTE_MAX;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", s.get(..end).unwrap_or("").replace('"', "'"))
+}

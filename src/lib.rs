@@ -26,6 +26,11 @@
 //! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
 //! - [`outbound`]: templates, composition, the outbox and SMTP.
 //! - [`sweep`]: due-soon/overdue notices, verification reminders and expiry, the daily digest.
+//! - [`mail`]: raw bytes → [`mail::Inbound`] ([`mail::parse`]), machine-made mail
+//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]).
+//! - [`classify`]: pure `Inbound` → [`classify::Classification`] (action, kinds, language,
+//!   agent, question, confidence, reasons); rules are data in `rules/*.toml`.
+//! - [`kind`]: the shared request [`kind::Kind`].
 
 pub mod accounts;
 pub mod address;

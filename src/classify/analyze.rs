@@ -1,7 +1,7 @@
 //! Sentence-level evidence: which rules fire where, which of them are negated ("do NOT
 //! delete my account") or only mention an earlier request, which signals fire, and which
-//! sentences ask a question. One `RegexSet` pass per sentence finds the candidate rules;
-//! only those are then run to locate the words.
+//! sentences ask a question. One `RegexSet` pass over the text finds the candidate rules;
+//! only those are then run to locate the words and assign them to sentences.
 
 use super::rules::{Rule, RuleSet, Signal, Target};
 use crate::kind::Kind;
@@ -54,27 +54,33 @@ impl Evidence {
 /// Analyses the folded text (already split into `sentences`).
 pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evidence {
     let mut ev = Evidence::default();
-    for &(start, end) in sentences {
+    let candidates = candidates_by_sentence(rules, text, sentences);
+    for (si, &(start, end)) in sentences.iter().enumerate() {
         let Some(s) = text.get(start..end) else {
             continue;
         };
         let asks = s.ends_with('?') || s.contains("? ");
-        let matched = rules.set.matches(s);
-        if !matched.matched_any() && !asks {
+        let matched = candidates.get(si).map(Vec::as_slice).unwrap_or(&[]);
+        if matched.is_empty() && !asks {
             continue;
         }
         let mut kind_hits: Vec<(&Rule, &str)> = Vec::new();
         let mut sentence_signals: Vec<Signal> = Vec::new();
-        for idx in matched.iter() {
+        for &idx in matched {
             let Some(rule) = rules.rules.get(idx) else {
                 continue;
             };
-            if rule.unless.as_ref().is_some_and(|u| u.is_match(s)) {
+            if rule
+                .unless
+                .as_ref()
+                .is_some_and(|u| u.is_match(s.as_bytes()))
+            {
                 continue;
             }
             match rule.target {
                 Target::Signal(sig) => {
-                    if let Some(m) = rule.regex.find(s) {
+                    if let Some(m) = rule.regex.find(s.as_bytes()) {
+                        let words = s.get(m.range()).unwrap_or("");
                         sentence_signals.push(sig);
                         if ev.signals.iter().any(|(_, id, _)| *id == rule.id) {
                             continue;
@@ -83,7 +89,7 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                             "signal {} by {} on \"{}\"",
                             sig.as_str(),
                             rule.id,
-                            quote(m.as_str())
+                            quote(words)
                         ));
                         ev.signals.push((sig, rule.id.clone(), rule.weight));
                     }
@@ -91,11 +97,12 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                 Target::Kind(kind) => {
                     let mut negated = None;
                     let mut found = None;
-                    for m in rule.regex.find_iter(s).take(4) {
+                    for m in rule.regex.find_iter(s.as_bytes()).take(4) {
+                        let words = s.get(m.range()).unwrap_or("");
                         match negation(rules, rule, s, m.start(), m.end()) {
-                            Some(cue) => negated = Some((m.as_str(), cue)),
+                            Some(cue) => negated = Some((words, cue)),
                             None => {
-                                found = Some(m.as_str());
+                                found = Some(words);
                                 break;
                             }
                         }
@@ -158,6 +165,51 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
     ev
 }
 
+/// For each sentence, the rules whose pattern matches inside it. One `RegexSet` scan over
+/// the whole text picks the few candidate rules; each candidate is then located once and
+/// its matches assigned to sentences (a rule whose match straddles a sentence boundary is
+/// re-checked sentence by sentence).
+fn candidates_by_sentence(
+    rules: &RuleSet,
+    text: &str,
+    sentences: &[(usize, usize)],
+) -> Vec<Vec<usize>> {
+    let mut per: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
+    for idx in rules.set.matches(text.as_bytes()).iter() {
+        let Some(rule) = rules.rules.get(idx) else {
+            continue;
+        };
+        let mut straddles = false;
+        for m in rule.regex.find_iter(text.as_bytes()) {
+            let si = sentences.partition_point(|&(_, e)| e <= m.start());
+            match (sentences.get(si), per.get_mut(si)) {
+                (Some(&(s, e)), Some(list)) if m.start() >= s && m.end() <= e => {
+                    if list.last() != Some(&idx) {
+                        list.push(idx);
+                    }
+                }
+                _ => {
+                    straddles = true;
+                    break;
+                }
+            }
+        }
+        if straddles {
+            for (si, &(s, e)) in sentences.iter().enumerate() {
+                let hit = text
+                    .get(s..e)
+                    .is_some_and(|t| rule.regex.is_match(t.as_bytes()));
+                if let Some(list) = per.get_mut(si) {
+                    if hit && !list.contains(&idx) {
+                        list.push(idx);
+                    }
+                }
+            }
+        }
+    }
+    per
+}
+
 /// The negation cue that cancels a request matched at `start..end`, if any: a cue between
 /// the start of its clause and the end of the match, or (German word order) a trailing cue
 /// before the next clause break.
@@ -172,7 +224,7 @@ fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> 
         .map(|p| p + 1)
         .unwrap_or(0);
     if let Some(br) = &rules.clause_break {
-        if let Some(m) = br.find_iter(before).last() {
+        if let Some(m) = br.find_iter(before.as_bytes()).last() {
             clause_start = clause_start.max(m.end());
         }
     }
@@ -181,16 +233,16 @@ fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> 
         from += 1;
     }
     if let Some(window) = s.get(from..end) {
-        let cleaned;
-        let window = match &rules.negation_exception {
-            Some(ex) if ex.is_match(window) => {
-                cleaned = ex.replace_all(window, |c: &regex::Captures| " ".repeat(c[0].len()));
-                cleaned.as_ref()
+        let mut bytes = window.as_bytes().to_vec();
+        if let Some(ex) = &rules.negation_exception {
+            for m in ex.find_iter(window.as_bytes()) {
+                if let Some(span) = bytes.get_mut(m.range()) {
+                    span.fill(b' ');
+                }
             }
-            _ => window,
-        };
-        if let Some(m) = neg.find(window) {
-            return Some(m.as_str().to_string());
+        }
+        if let Some(m) = neg.find(&bytes) {
+            return Some(String::from_utf8_lossy(m.as_bytes()).into_owned());
         }
     }
     let post = rules.post_negation.as_ref()?;
@@ -200,7 +252,7 @@ fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> 
         .unwrap_or(after.len())
         .min(POST_NEGATION_REACH);
     if let Some(br) = &rules.clause_break {
-        if let Some(m) = br.find(after) {
+        if let Some(m) = br.find(after.as_bytes()) {
             stop = stop.min(m.start());
         }
     }
@@ -209,8 +261,8 @@ fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> 
     }
     after
         .get(..stop)
-        .and_then(|w| post.find(w))
-        .map(|m| m.as_str().to_string())
+        .and_then(|w| post.find(w.as_bytes()))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
 }
 
 /// A short excerpt of mail text for a reason line.

@@ -79,6 +79,7 @@ pub struct Classification {
 #[derive(Debug)]
 pub struct Classifier {
     rules: RuleSet,
+    stopwords: std::collections::HashMap<String, u64>,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }
@@ -98,8 +99,10 @@ impl Classifier {
         if !(0.0..=1.0).contains(&handle_threshold) {
             anyhow::bail!("Handle threshold must be between 0 and 1, got {handle_threshold}");
         }
+        let rules = rules::load(extra_rules_dir)?;
         Ok(Classifier {
-            rules: rules::load(extra_rules_dir)?,
+            stopwords: lang::index(&rules.languages),
+            rules,
             handle_threshold,
         })
     }
@@ -108,7 +111,8 @@ impl Classifier {
     pub fn classify(&self, mail: &Inbound) -> Classification {
         let new_text = text_clip(&mail.new_text);
         let folded_body = normalize::fold(new_text);
-        let (language, stop_hits) = lang::detect(&folded_body, &self.rules.languages);
+        let (language, stop_hits) =
+            lang::detect(&folded_body, &self.rules.languages, &self.stopwords);
         let mut c = Classification {
             action: Action::Escalate,
             kinds: Vec::new(),

@@ -125,11 +125,23 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
             }
         }
         let reminder = sentence_signals.contains(&Signal::Reminder);
+        let how_to = sentence_signals.contains(&Signal::HowTo);
         let mut counted = false;
         for (rule, words) in kind_hits {
             let Target::Kind(kind) = rule.target else {
                 continue;
             };
+            if how_to {
+                ev.reasons.push(format!(
+                    "asked about, not requested: {} ({kind}) on \"{}\"",
+                    rule.id,
+                    quote(words)
+                ));
+                ev.set_aside
+                    .entry(kind)
+                    .or_insert_with(|| "asked how to do it, not a request".into());
+                continue;
+            }
             if reminder {
                 ev.reasons.push(format!(
                     "earlier request only: {} ({kind}) on \"{}\"",
@@ -155,7 +167,8 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
             }
         }
         // A question that is itself a request ("Could you delete my data?") is not a question.
-        if (asks || sentence_signals.contains(&Signal::Question)) && !counted && !reminder {
+        let asks_question = asks || sentence_signals.contains(&Signal::Question);
+        if how_to || (asks_question && !counted && !reminder) {
             ev.questions.push(quote(s));
         }
     }
@@ -175,12 +188,22 @@ fn candidates_by_sentence(
     sentences: &[(usize, usize)],
 ) -> Vec<Vec<usize>> {
     let mut per: Vec<Vec<usize>> = vec![Vec::new(); sentences.len()];
-    for idx in rules.set.matches(text.as_bytes()).iter() {
+    let matched = rules.set.matches(text.as_bytes());
+    let anchored = rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.anchored && !matched.matched(*i))
+        .map(|(i, _)| i);
+    for idx in matched.iter().chain(anchored) {
         let Some(rule) = rules.rules.get(idx) else {
             continue;
         };
-        let mut straddles = false;
+        let mut straddles = rule.anchored;
         for m in rule.regex.find_iter(text.as_bytes()) {
+            if straddles {
+                break;
+            }
             let si = sentences.partition_point(|&(_, e)| e <= m.start());
             match (sentences.get(si), per.get_mut(si)) {
                 (Some(&(s, e)), Some(list)) if m.start() >= s && m.end() <= e => {

@@ -36,6 +36,9 @@ pub enum Signal {
     Phishing,
     /// Asks something a human must answer, even without a question mark.
     Question,
+    /// Asks how to do something themself ("Can I delete my account in the app?"): a
+    /// question; request words in the same sentence do not count as a request.
+    HowTo,
 }
 
 impl Signal {
@@ -47,6 +50,7 @@ impl Signal {
             "legal" => Signal::Legal,
             "phishing" => Signal::Phishing,
             "question" => Signal::Question,
+            "how_to" => Signal::HowTo,
             _ => return None,
         })
     }
@@ -60,6 +64,7 @@ impl Signal {
             Signal::Legal => "legal",
             Signal::Phishing => "phishing",
             Signal::Question => "question",
+            Signal::HowTo => "how_to",
         }
     }
 }
@@ -121,6 +126,8 @@ pub struct Rule {
     pub negatable: bool,
     pub regex: Regex,
     pub unless: Option<Regex>,
+    /// The pattern uses `^`/`$` (sentence start/end), so it is run per sentence.
+    pub anchored: bool,
 }
 
 /// Stop words of one language, for detection.
@@ -341,7 +348,7 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
             (None, Some(s)) => match Signal::parse(s) {
                 Some(sig) => Target::Signal(sig),
                 None => {
-                    errors.push(format!("{at}: unknown signal `{s}` (expected one of: agent, reminder, complaint, legal, phishing, question)"));
+                    errors.push(format!("{at}: unknown signal `{s}` (expected one of: agent, reminder, complaint, legal, phishing, question, how_to)"));
                     continue;
                 }
             },
@@ -388,6 +395,7 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
             target,
             weight,
             negatable: raw.negatable.unwrap_or(true),
+            anchored: pattern.contains('^') || pattern.contains('$'),
             regex,
             unless,
         };

@@ -69,10 +69,28 @@ send "consumer4@example.test" "Automatic reply: Out of office" \
 echo "demo: 4 mails sent to privacy@example.test (one is an out-of-office reply)"
 sleep 1
 
-"$bin" --config "$demo/privacy-inbox.toml" run --once
+pi() { "$bin" --config "$demo/privacy-inbox.toml" "$@"; }
+echo "== privacy-inbox check"
+pi check
+echo
+pi run --once
 echo
 echo "== privacy-inbox requests list"
-"$bin" --config "$demo/privacy-inbox.toml" requests list
+pi requests list
+echo
+# A staff member completes the Spanish opt-out (the same as replying "/complete ..." to the
+# escalation mail); the consumer's completion mail goes out on the next pass.
+optout=$(pi requests list --json | python3 -c \
+  'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["requester"] == "consumer3@example.test"))')
+echo "== privacy-inbox requests complete $optout \"flag set in the ad platform\" --by demo"
+pi requests complete "$optout" "flag set in the ad platform" --by demo
+pi run --once
+echo
+echo "== privacy-inbox requests show $optout"
+pi requests show "$optout"
+echo
+echo "== privacy-inbox report --year $(date +%Y)"
+pi report --year "$(date +%Y)"
 echo
 echo "== replies that arrived"
 sleep 1

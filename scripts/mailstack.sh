@@ -183,8 +183,9 @@ wait_ports() {
 
 load_env() {
   [[ -r $STATE/stack.env ]] || die "no stack in $STATE (missing stack.env; run start first)"
-  # shellcheck disable=SC1091
-  source "$STATE/stack.env"
+  # DOMAIN and PASSWORD are readonly here (assigning them again would abort the script).
+  # shellcheck disable=SC1090
+  source <(grep -vE '^(DOMAIN|PASSWORD)=' "$STATE/stack.env")
 }
 
 write_env() {

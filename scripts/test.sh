@@ -18,3 +18,9 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
+# Fuzzing: 60 s per target (scripts/fuzz.sh). Always in CI; PRIVACY_INBOX_SKIP_FUZZ=1 skips
+# it locally. FUZZ_SECONDS sets the length.
+if [[ ${PRIVACY_INBOX_SKIP_FUZZ:-0} != 1 ]]; then
+  echo "== scripts/fuzz.sh ${FUZZ_SECONDS:-60}"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+fi

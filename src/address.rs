@@ -54,6 +54,42 @@ pub fn mask(address: &str) -> String {
     }
 }
 
+/// `text` with every email address in it masked as by [`mask`]: for error messages (an SMTP
+/// server's reply quotes the recipient) that go to logs at info level or above.
+pub fn redact(text: &str) -> String {
+    let is_addr_char =
+        |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let (before, after) = rest.split_at(at);
+        let local_len = before
+            .chars()
+            .rev()
+            .take_while(|c| is_addr_char(*c))
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let domain_len = after[1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '-'))
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let (keep, local) = before.split_at(before.len() - local_len);
+        out.push_str(keep);
+        let domain = after[1..1 + domain_len].trim_end_matches('.');
+        if local.is_empty() || domain.is_empty() {
+            out.push_str(local);
+            out.push('@');
+            rest = &after[1..];
+            continue;
+        }
+        out.push_str(&mask(&format!("{local}@{domain}")));
+        rest = &after[1 + domain.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +131,23 @@ mod tests {
             "privacy@example.test"
         );
         assert_eq!(mask("consumer@example.test"), "co***@example.test");
+    }
+
+    #[test]
+    fn redacted_texts() {
+        let cases = [
+            (
+                "permanent: 554 5.7.1 <jane.doe+x@other.test>: Relay access denied",
+                "permanent: 554 5.7.1 <ja***@other.test>: Relay access denied",
+            ),
+            ("to a@b.c and bob@x.y.", "to a***@b.c and bo***@x.y."),
+            ("no address here", "no address here"),
+            ("a lone @ sign and x@ and @y", "a lone @ sign and x@ and @y"),
+            ("ünï@ex.test", "ün***@ex.test"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact(input), want, "{input}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use crate::clock::{self, Clock};
 use crate::config::Settings;
 use crate::daemon::App;
 use crate::store::{outbox, requests, Store};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
 use std::path::Path;
 
@@ -99,6 +99,15 @@ pub fn requests_list(
     due_before: Option<String>,
     json: bool,
 ) -> Result<()> {
+    if let Some(s) = &status {
+        s.parse::<crate::request::Status>().map_err(|e| {
+            let known: Vec<&str> = crate::request::Status::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            anyhow!("--status: {e}; one of {}", known.join(", "))
+        })?;
+    }
     let store = open_store(settings)?;
     let filter = requests::Filter {
         status,
@@ -160,68 +169,274 @@ pub fn requests_list(
     Ok(())
 }
 
-/// `privacy-inbox requests show ID`.
-pub fn requests_show(settings: &Settings, _clock: &Clock, id: &str, json: bool) -> Result<()> {
+/// `privacy-inbox requests show ID`: the record, its clocks, and one timeline of mails in,
+/// mails out and audit events.
+pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -> Result<()> {
     let store = open_store(settings)?;
     let Some(r) = requests::get(&store.conn, id)? else {
         bail!("No request {id}");
     };
     let events = requests::events(&store.conn, id)?;
-    let mails = outbox::for_request(&store.conn, id)?;
+    let mails_out = outbox::for_request(&store.conn, id)?;
+    let mails_in = crate::store::inbox::for_request(&store.conn, id)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
         serde_json::to_writer_pretty(
             &mut out,
-            &serde_json::json!({ "request": r, "events": events, "mails_out": mails }),
+            &serde_json::json!({
+                "request": r,
+                "events": events,
+                "mails_in": mails_in,
+                "mails_out": mails_out,
+            }),
         )?;
         writeln!(out)?;
         return Ok(());
     }
+    let now = clock.now();
+    let left = |t: &str| -> String {
+        clock::parse(t)
+            .map(|d| {
+                let days = (d - now).num_days();
+                if d < now {
+                    format!("{} day(s) ago", -days)
+                } else {
+                    format!("in {days} day(s)")
+                }
+            })
+            .unwrap_or_default()
+    };
     writeln!(out, "{}  {}", r.id, r.status)?;
     writeln!(out, "  requester:  {} {}", r.requester, r.requester_name)?;
     writeln!(out, "  kinds:      {}", requests::kinds_text(&r.kinds))?;
-    writeln!(out, "  received:   {}", r.received_at)?;
-    if let Some(c) = &r.confirm_by {
-        writeln!(out, "  confirm by: {c}")?;
-    }
-    writeln!(out, "  due:        {}", r.due_at)?;
-    if let Some(e) = &r.extended_due_at {
-        writeln!(
-            out,
-            "  extended:   {} ({})",
-            e,
-            if r.extended { "taken" } else { "available" }
-        )?;
-    }
     writeln!(
         out,
-        "  flags:      escalated={} verified={} agent={}",
-        r.escalated, r.verified, r.agent
+        "  language:   {}   jurisdiction: {}",
+        r.language, r.jurisdiction
     )?;
-    writeln!(out, "  events:")?;
-    for e in events {
-        writeln!(
-            out,
-            "    {}  {:<18} {:<28} {}",
-            e.at, e.kind, e.actor, e.detail
-        )?;
+    writeln!(
+        out,
+        "  flags:      escalated={} verified={} agent={} assignee={}",
+        r.escalated,
+        r.verified,
+        r.agent,
+        if r.assignee.is_empty() {
+            "-"
+        } else {
+            &r.assignee
+        }
+    )?;
+    if r.escalated {
+        writeln!(out, "  escalated:  {}", r.escalation_reason)?;
     }
-    writeln!(out, "  mails out:")?;
-    for m in mails {
-        writeln!(
-            out,
-            "    {}  {:<16} {:<28} {}{}",
-            m.created_at,
-            m.purpose,
-            m.recipient,
-            m.status,
-            if m.last_error.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", m.last_error)
+    writeln!(out, "  clocks:")?;
+    writeln!(out, "    received     {}", r.received_at)?;
+    if let Some(c) = &r.confirm_by {
+        writeln!(out, "    confirm by   {c}  ({})", left(c))?;
+    }
+    writeln!(out, "    due          {}  ({})", r.due_at, left(&r.due_at))?;
+    if let Some(e) = &r.extended_due_at {
+        if r.extended {
+            writeln!(
+                out,
+                "    extended to  {e}  ({}): {}",
+                left(e),
+                r.extension_reason
+            )?;
+        } else if r.status != "completed"
+            && r.status != "denied"
+            && r.status != "closed_unverifiable"
+        {
+            writeln!(
+                out,
+                "    extension    available: to {e}, if announced before {}",
+                r.due_at
+            )?;
+        }
+    }
+    if let Some(t) = &r.responded_at {
+        writeln!(out, "    responded    {t}")?;
+    }
+    if let Some(b) = &r.denial_basis {
+        writeln!(out, "    denied on    {b}: {}", r.denial_detail)?;
+    }
+    // One timeline, oldest first: (time, what, who, detail).
+    let mut lines: Vec<(String, String, String, String)> = Vec::new();
+    for m in &mails_in {
+        lines.push((
+            m.internal_date.clone(),
+            format!("mail in ({})", m.disposition),
+            m.sender.clone(),
+            format!("{}: {}", m.subject, m.reason),
+        ));
+    }
+    for m in &mails_out {
+        let error = if m.last_error.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", m.last_error)
+        };
+        lines.push((
+            m.created_at.clone(),
+            format!("mail out ({})", m.purpose),
+            m.recipient.clone(),
+            format!("{}{error}", m.status),
+        ));
+    }
+    for e in &events {
+        lines.push((
+            e.at.clone(),
+            e.kind.clone(),
+            e.actor.clone(),
+            e.detail.clone(),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    writeln!(out, "  timeline:")?;
+    for (at, what, who, detail) in lines {
+        writeln!(out, "    {at}  {what:<28} {who:<30} {detail}")?;
+    }
+    Ok(())
+}
+
+/// `report --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A Markdown table.
+    Md,
+    /// CSV.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// `requests export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// CSV, one line per request.
+    Csv,
+    /// A JSON array, each request with its audit log.
+    Json,
+}
+
+/// Who is acting at the command line: `--by`, else the login name.
+fn cli_actor(by: Option<String>) -> String {
+    match by.filter(|b| !b.trim().is_empty()) {
+        Some(b) => b.trim().to_string(),
+        None => format!(
+            "cli:{}",
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into())
+        ),
+    }
+}
+
+/// `requests verify|complete|deny|extend|note|assign ID ...`: the same command as a staff
+/// reply by mail. Returns false when it was refused (the reason is printed).
+pub fn requests_action(
+    settings: Settings,
+    clock: Clock,
+    id: &str,
+    line: &str,
+    by: Option<String>,
+) -> Result<bool> {
+    use crate::staff::command::{parse, Parsed};
+    let cmd = match parse(line) {
+        Parsed::Ok(c) => c,
+        Parsed::Invalid { command, why } => {
+            eprintln!("privacy-inbox: {command}: {why}");
+            return Ok(false);
+        }
+        Parsed::Unknown(w) => bail!("Unknown command {w}"),
+        Parsed::NotACommand => bail!("Not a command: {line}"),
+    };
+    let actor = cli_actor(by);
+    // The app's SMTP pool needs a runtime to exist in (and to be dropped in), even unused.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Cannot start the async runtime")?;
+    let _inside = rt.enter();
+    let app = App::new(settings, clock)?;
+    let intake = app.intake();
+    let outcome = {
+        let mut store = crate::outbound::outbox::lock(&app.store);
+        let tx = store.begin()?;
+        let outcome = intake.staff_command(&tx, id, &actor, &cmd)?;
+        tx.commit()?;
+        outcome
+    };
+    if outcome.accepted {
+        println!("{}", outcome.message);
+        if outcome.message.contains("mail queued") {
+            println!(
+                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once`)."
+            );
+        }
+    } else {
+        eprintln!("privacy-inbox: refused: {}", outcome.message);
+    }
+    Ok(outcome.accepted)
+}
+
+/// `privacy-inbox report --year Y`.
+pub fn report(settings: &Settings, year: i32, format: Format) -> Result<()> {
+    let store = open_store(settings)?;
+    let all = requests::list(&store.conn, &requests::Filter::default())?;
+    let y = crate::staff::report::yearly(&all, year, settings.clock.timezone);
+    let text = match format {
+        Format::Md => y.markdown(),
+        Format::Csv => y.csv()?,
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&y)?),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `privacy-inbox requests export`.
+pub fn requests_export(settings: &Settings, format: ExportFormat) -> Result<()> {
+    use crate::staff::report::{record_of, records_csv};
+    let store = open_store(settings)?;
+    let mut all = requests::list(&store.conn, &requests::Filter::default())?;
+    all.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        ExportFormat::Csv => {
+            let records: Vec<_> = all.iter().map(record_of).collect();
+            out.write_all(records_csv(&records).as_bytes())?;
+        }
+        ExportFormat::Json => {
+            let mut list = Vec::with_capacity(all.len());
+            for r in &all {
+                let mut v = serde_json::to_value(record_of(r))?;
+                v["events"] = serde_json::to_value(requests::events(&store.conn, &r.id)?)?;
+                list.push(v);
             }
-        )?;
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
     }
+    Ok(())
+}
+
+/// `privacy-inbox purge [--dry-run]`.
+pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
+    let mut store = open_store(settings)?;
+    let days = settings.mail_retention_days;
+    let cutoff = clock::fmt(clock.now() - chrono::Duration::days(days));
+    let tx = store.begin()?;
+    let p = crate::store::purge::purge(&tx, &cutoff, dry_run)?;
+    tx.commit()?;
+    println!(
+        "{} {} received and {} sent mail bodies ({} bytes) recorded before {cutoff} \
+         (store.mail-retention-days = {days}); requests and the audit log are kept",
+        if dry_run { "Would drop" } else { "Dropped" },
+        p.received,
+        p.sent,
+        p.bytes
+    );
     Ok(())
 }

@@ -55,3 +55,82 @@ pub fn parse(s: &str) -> Result<DateTime<Utc>> {
         .with_context(|| format!("Bad stored time {s:?}"))?
         .with_timezone(&Utc))
 }
+
+/// A date as a letter writes it, in the language of the letter (English for languages it does
+/// not know): "March 3, 2026", "3 de marzo de 2026", "3. März 2026", "3 mars 2026".
+pub fn long_date(t: DateTime<Utc>, tz: chrono_tz::Tz, lang: &str) -> String {
+    use chrono::Datelike;
+    let d = t.with_timezone(&tz);
+    let (day, month, year) = (d.day(), d.month0() as usize, d.year());
+    const ES: [&str; 12] = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    const DE: [&str; 12] = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ];
+    const FR: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    match lang {
+        "es" => format!("{day} de {} de {year}", ES[month]),
+        "de" => format!("{day}. {} {year}", DE[month]),
+        "fr" if day == 1 => format!("1er {} {year}", FR[month]),
+        "fr" => format!("{day} {} {year}", FR[month]),
+        _ => d.format("%B %-d, %Y").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_dates_per_language_in_the_business_time_zone() -> Result<()> {
+        // 2026-03-04 05:00 UTC is still March 3 in Los Angeles.
+        let t = parse("2026-03-04T05:00:00Z")?;
+        let la = chrono_tz::America::Los_Angeles;
+        assert_eq!(long_date(t, la, "en"), "March 3, 2026");
+        assert_eq!(long_date(t, la, "es"), "3 de marzo de 2026");
+        assert_eq!(long_date(t, la, "de"), "3. März 2026");
+        assert_eq!(long_date(t, la, "fr"), "3 mars 2026");
+        assert_eq!(long_date(t, la, "xx"), "March 3, 2026");
+        assert_eq!(
+            long_date(parse("2026-05-01T12:00:00Z")?, la, "fr"),
+            "1er mai 2026"
+        );
+        Ok(())
+    }
+}

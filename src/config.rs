@@ -136,6 +136,9 @@ pub struct ClockSettings {
     pub holidays: Vec<chrono::NaiveDate>,
     /// Days before the due date at which staff are warned (default 10 and 3).
     pub due_soon_days: Vec<i64>,
+    /// Days before the first period ends at which staff are reminded that the one extension
+    /// must be announced by then (default 7; 0 turns the reminder off).
+    pub extension_warning_days: i64,
 }
 
 /// `[verification]`
@@ -148,6 +151,38 @@ pub struct VerificationSettings {
     /// Optional CSV of `email,account number`: a consumer listed there must also give their
     /// account number in the verification reply (a second data point).
     pub account_directory: Option<PathBuf>,
+}
+
+/// DKIM signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DkimAlgorithm {
+    /// rsa-sha256 (key: PKCS#1 or PKCS#8 PEM).
+    Rsa,
+    /// ed25519-sha256 (RFC 8463; key: PKCS#8 PEM or the base64 32-byte seed).
+    Ed25519,
+}
+
+/// `[dkim]` (optional): sign every outgoing mail.
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    /// The selector published in DNS (`SELECTOR._domainkey.DOMAIN`).
+    pub selector: String,
+    /// The signing domain (`d=`), usually the domain of `smtp.from`.
+    pub domain: String,
+    /// The private key file.
+    pub key_file: PathBuf,
+    /// `rsa` (default) or `ed25519`.
+    pub algorithm: DkimAlgorithm,
+}
+
+/// `[metrics]` (optional): the `/healthz` and Prometheus `/metrics` HTTP endpoint.
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    /// Address to listen on, e.g. `127.0.0.1:9898`.
+    pub listen: std::net::SocketAddr,
+    /// Seconds the mail loop may keep failing before `/healthz` answers 503.
+    pub unhealthy_after_seconds: u64,
 }
 
 /// The whole validated configuration.
@@ -163,6 +198,9 @@ pub struct Settings {
     pub staff: StaffSettings,
     /// `[store] path`: the SQLite database file.
     pub store_path: PathBuf,
+    /// `[store] mail-retention-days`: `purge` drops the bodies of mails older than this
+    /// (of closed requests and of mail that opened none); the records stay.
+    pub mail_retention_days: i64,
     /// `[templates] dir`
     pub templates_dir: PathBuf,
     /// `[classify]`
@@ -171,6 +209,10 @@ pub struct Settings {
     pub clock: ClockSettings,
     /// `[verification]`
     pub verification: VerificationSettings,
+    /// `[dkim]`, when outgoing mail is signed.
+    pub dkim: Option<DkimSettings>,
+    /// `[metrics]`, when the HTTP endpoint is enabled.
+    pub metrics: Option<MetricsSettings>,
 }
 
 #[derive(Deserialize, Default)]
@@ -226,6 +268,7 @@ struct RawStaff {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawStore {
     path: Option<PathBuf>,
+    mail_retention_days: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -248,6 +291,7 @@ struct RawClock {
     timezone: Option<String>,
     holidays: Option<Vec<String>>,
     due_soon_days: Option<Vec<i64>>,
+    extension_warning_days: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -256,6 +300,22 @@ struct RawVerification {
     reminder_days: Option<i64>,
     expiry_days: Option<i64>,
     account_directory: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDkim {
+    selector: Option<String>,
+    domain: Option<String>,
+    key_file: Option<PathBuf>,
+    algorithm: Option<DkimAlgorithm>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawMetrics {
+    listen: Option<String>,
+    unhealthy_after_seconds: Option<u64>,
 }
 
 const KNOWN_SECTIONS: &[&str] = &[
@@ -267,6 +327,8 @@ const KNOWN_SECTIONS: &[&str] = &[
     "templates",
     "classify",
     "clock",
+    "dkim",
+    "metrics",
 ];
 
 /// Collects errors, each prefixed with the file name.
@@ -322,6 +384,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     let classify: RawClassify = section(&root, "classify", &mut errs);
     let clock: RawClock = section(&root, "clock", &mut errs);
     let verification: RawVerification = section(&root, "verification", &mut errs);
+    let dkim_raw: Option<RawDkim> = root
+        .contains_key("dkim")
+        .then(|| section(&root, "dkim", &mut errs));
+    let metrics_raw: Option<RawMetrics> = root
+        .contains_key("metrics")
+        .then(|| section(&root, "metrics", &mut errs));
 
     let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
 
@@ -497,6 +565,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             ),
         }
     }
+    let extension_warning_days = clock.extension_warning_days.unwrap_or(7);
+    if !(0..=45).contains(&extension_warning_days) {
+        errs.push(
+            "clock.extension-warning-days",
+            "must be between 0 (off) and 45 days",
+        );
+    }
+    let mail_retention_days = store.mail_retention_days.unwrap_or(180);
+    if !(1..=3650).contains(&mail_retention_days) {
+        errs.push(
+            "store.mail-retention-days",
+            "must be between 1 and 3650 days",
+        );
+    }
     let due_soon_days = clock.due_soon_days.unwrap_or_else(|| vec![10, 3]);
     if due_soon_days.iter().any(|d| *d < 0 || *d > 90) {
         errs.push(
@@ -549,6 +631,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         errs.push("smtp.connections", "must be between 1 and 32");
     }
 
+    let dkim = dkim_raw.and_then(|d| dkim_settings(d, &message_id_domain, &resolve, &mut errs));
+    let metrics = metrics_raw.and_then(|m| metrics_settings(m, &mut errs));
+
     if !errs.list.is_empty() {
         let n = errs.list.len();
         return Err(anyhow!(
@@ -584,6 +669,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             members,
         },
         store_path,
+        mail_retention_days,
         templates_dir,
         classify: ClassifySettings {
             threshold,
@@ -594,12 +680,85 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             timezone,
             holidays,
             due_soon_days,
+            extension_warning_days,
         },
         verification: VerificationSettings {
             reminder_days,
             expiry_days,
             account_directory,
         },
+        dkim,
+        metrics,
+    })
+}
+
+fn dkim_settings(
+    d: RawDkim,
+    from_domain: &str,
+    resolve: &dyn Fn(PathBuf) -> PathBuf,
+    errs: &mut Errors,
+) -> Option<DkimSettings> {
+    let selector = d.selector.unwrap_or_default();
+    let valid_label = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    };
+    if !valid_label(&selector) {
+        errs.push(
+            "dkim.selector",
+            "missing or not a DNS label (e.g. \"privacy2026\")",
+        );
+    }
+    let domain = d
+        .domain
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| from_domain.to_string());
+    if !valid_label(&domain) {
+        errs.push("dkim.domain", format!("`{domain}` is not a domain name"));
+    }
+    let key_file = match d.key_file {
+        Some(p) if !p.as_os_str().is_empty() => resolve(p),
+        _ => {
+            errs.push("dkim.key-file", "missing (the private key, PEM)");
+            return None;
+        }
+    };
+    let algorithm = d.algorithm.unwrap_or(DkimAlgorithm::Rsa);
+    let settings = DkimSettings {
+        selector,
+        domain,
+        key_file,
+        algorithm,
+    };
+    if let Err(e) = crate::outbound::dkim::load_config(&settings) {
+        errs.push("dkim.key-file", format!("{e:#}"));
+    }
+    Some(settings)
+}
+
+fn metrics_settings(m: RawMetrics, errs: &mut Errors) -> Option<MetricsSettings> {
+    let listen = match m.listen.as_deref().map(str::parse::<std::net::SocketAddr>) {
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            errs.push(
+                "metrics.listen",
+                format!("not an IP:PORT address (e.g. \"127.0.0.1:9898\"): {e}"),
+            );
+            return None;
+        }
+        None => {
+            errs.push("metrics.listen", "missing (e.g. \"127.0.0.1:9898\")");
+            return None;
+        }
+    };
+    let unhealthy_after_seconds = m.unhealthy_after_seconds.unwrap_or(300);
+    if unhealthy_after_seconds == 0 {
+        errs.push("metrics.unhealthy-after-seconds", "must be at least 1");
+    }
+    Some(MetricsSettings {
+        listen,
+        unhealthy_after_seconds,
     })
 }
 
@@ -860,5 +1019,25 @@ dir = "."
             .expect_err("two sources")
             .to_string();
         assert!(err.contains("set only one of"), "{err}");
+    }
+
+    #[test]
+    fn dkim_and_metrics_sections_are_optional_and_validated() {
+        let s = parse(&sample(""), Path::new("p.toml")).expect("valid");
+        assert!(s.dkim.is_none() && s.metrics.is_none());
+        let text = sample(
+            "[dkim]\nselector = \"bad selector\"\nalgorithm = \"ed25519\"\n[metrics]\nlisten = \"localhost\"\n",
+        );
+        let err = parse(&text, Path::new("p.toml"))
+            .expect_err("invalid")
+            .to_string();
+        assert!(err.contains("`dkim.selector`"), "{err}");
+        assert!(err.contains("`dkim.key-file`: missing"), "{err}");
+        assert!(err.contains("`metrics.listen`"), "{err}");
+        let text = sample("[metrics]\nlisten = \"127.0.0.1:9898\"\n");
+        let s = parse(&text, Path::new("p.toml")).expect("valid metrics");
+        let m = s.metrics.expect("metrics");
+        assert_eq!(m.listen.port(), 9898);
+        assert_eq!(m.unhealthy_after_seconds, 300);
     }
 }

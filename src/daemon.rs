@@ -17,7 +17,7 @@ use crate::request::calendar::BusinessCalendar;
 use crate::store::{inbox, Store};
 use anyhow::{Context, Result};
 use rand::Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,6 +25,22 @@ use tokio::sync::watch;
 /// How long recovery waits for our own copy of an unconfirmed mail to show up over IMAP
 /// before concluding the server never took it (Postfix's 250 means queued, not delivered).
 pub const COPY_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest the daemon waits in IDLE (or between polls) before a pass of its own, even
+/// with no new mail: staff actions taken at the command line queue mail that must go out,
+/// edited templates must go live, and the sweeper's clocks must be looked at.
+pub const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+/// [`HOUSEKEEPING`], or `PRIVACY_INBOX_HOUSEKEEPING_SECONDS` (1 to 60) when set: a testing
+/// aid, so a test need not wait a minute for the daemon's own pass.
+pub fn housekeeping() -> Duration {
+    std::env::var("PRIVACY_INBOX_HOUSEKEEPING_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| (1..=60).contains(s))
+        .map(Duration::from_secs)
+        .unwrap_or(HOUSEKEEPING)
+}
 
 /// Everything a pass needs, built once at start.
 pub struct App {
@@ -46,6 +62,8 @@ pub struct App {
     pub clock: Clock,
     /// Account directory for the second verification data point.
     pub accounts: Option<crate::accounts::Directory>,
+    /// Unconfirmed outbox rows (Message-ID) and when this process first saw them so.
+    unconfirmed_since: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// What one pass did.
@@ -69,7 +87,8 @@ impl App {
             settings.classify.rules_dir.as_deref(),
             settings.classify.threshold,
         )?;
-        let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?;
+        let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?
+            .with_dkim(settings.dkim.as_ref())?;
         let calendar =
             BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
         let store = Store::open(&settings.store_path)?;
@@ -90,10 +109,12 @@ impl App {
             calendar,
             smtp,
             clock,
+            unconfirmed_since: Mutex::new(HashMap::new()),
         })
     }
 
-    fn intake(&self) -> Intake<'_> {
+    /// Intake (and staff actions, the sweeper) over this app's parts, at the current time.
+    pub fn intake(&self) -> Intake<'_> {
         Intake {
             settings: &self.settings,
             classifier: &self.classifier,
@@ -187,24 +208,87 @@ impl App {
     }
 
     /// Sends what the outbox holds. Rows whose last attempt had an unknown outcome are first
-    /// looked up over IMAP (our Bcc copy), so a crash never sends a reply twice.
+    /// looked up over IMAP (our Bcc copy), so a crash never sends a reply twice; a copy still
+    /// in transit is waited for up to [`COPY_GRACE`].
     pub async fn outbox_pass(&self, s: Option<&mut Session>, stats: &mut PassStats) -> Result<()> {
+        self.outbox_round(s, stats, true).await
+    }
+
+    /// Outbox rounds until one sends nothing: a round takes at most [`outbox::BATCH`] rows,
+    /// and a backlog of thousands of replies must not wait for the next pass (or IDLE).
+    /// Deferred and held rows are not due again within this call, so it ends.
+    pub async fn drain_outbox(
+        &self,
+        s: &mut Session,
+        stats: &mut PassStats,
+        wait: bool,
+    ) -> Result<()> {
+        loop {
+            let before = stats.outbox.sent + stats.outbox.confirmed;
+            self.outbox_round(Some(s), stats, wait).await?;
+            if stats.outbox.sent + stats.outbox.confirmed == before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// [`Self::outbox_pass`]; with `wait` false (the daemon) a row whose copy is not found
+    /// yet is held for later passes until [`COPY_GRACE`] has passed since it was first seen
+    /// unconfirmed, instead of blocking intake while waiting for the copy.
+    async fn outbox_round(
+        &self,
+        s: Option<&mut Session>,
+        stats: &mut PassStats,
+        wait: bool,
+    ) -> Result<()> {
         let now = self.clock.now();
         let unknown = outbox::unconfirmed(&self.store, now)?;
         let mut delivered = HashSet::new();
+        let mut hold = HashSet::new();
         if !unknown.is_empty() && self.settings.smtp.copy_to.is_some() {
             if let Some(s) = s {
-                delivered = self.find_copies(s, &unknown).await?;
+                let grace = if wait { COPY_GRACE } else { Duration::ZERO };
+                delivered = self.find_copies(s, &unknown, grace).await?;
+                if !wait {
+                    let t = std::time::Instant::now();
+                    let mut since = match self.unconfirmed_since.lock() {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                    since.retain(|id, _| unknown.contains(id) && !delivered.contains(id));
+                    for id in unknown.iter().filter(|i| !delivered.contains(*i)) {
+                        let first = *since.entry(id.clone()).or_insert(t);
+                        if t.duration_since(first) < COPY_GRACE {
+                            hold.insert(id.clone());
+                        }
+                    }
+                }
             }
         }
-        let round = outbox::send_due(
+        let mut round = outbox::send_due(
             &self.store,
             &self.smtp,
             now,
             self.settings.smtp.connections as usize,
             &delivered,
+            &hold,
         )
         .await?;
+        if self.escalate_failures(&round.failed)? > 0 {
+            // Tell staff now rather than at the next pass.
+            let more = outbox::send_due(
+                &self.store,
+                &self.smtp,
+                now,
+                self.settings.smtp.connections as usize,
+                &HashSet::new(),
+                &hold,
+            )
+            .await?;
+            round.sent += more.sent;
+            round.deferred += more.deferred;
+            round.failed.extend(more.failed);
+        }
         if round.sent + round.confirmed + round.deferred + round.failed.len() > 0 {
             tracing::info!(
                 sent = round.sent,
@@ -221,12 +305,82 @@ impl App {
         Ok(())
     }
 
-    async fn find_copies(&self, s: &mut Session, ids: &[String]) -> Result<HashSet<String>> {
+    /// Permanent delivery failures of mail to consumers: the request is flagged escalated,
+    /// the failure goes into its audit log, and staff get a notice (failures of mail to
+    /// staff are only logged: telling staff by mail that mail to staff fails would loop).
+    /// Returns how many were escalated.
+    fn escalate_failures(&self, failed: &[(i64, Option<String>, String, String)]) -> Result<usize> {
+        let staff = &self.settings.staff.escalation_to;
+        let todo: Vec<_> = failed
+            .iter()
+            .filter(|(_, _, to, _)| !staff.iter().any(|s| s.eq_ignore_ascii_case(to)))
+            .collect();
+        if todo.is_empty() {
+            return Ok(0);
+        }
+        let intake = self.intake();
+        let now_s = crate::clock::fmt(self.clock.now());
+        let mut st = lock(&self.store);
+        let tx = st.begin()?;
+        for (row, request, to, error) in &todo {
+            let purpose: String = tx
+                .query_row(
+                    "SELECT purpose FROM outbox WHERE id = ?1",
+                    rusqlite::params![row],
+                    |r| r.get(0),
+                )
+                .unwrap_or_default();
+            if let Some(id) = request {
+                if let Some(mut r) = crate::store::requests::get(&tx, id)? {
+                    r.escalated = true;
+                    r.escalation_reason = format!("Our {purpose} mail could not be delivered");
+                    r.updated_at = now_s.clone();
+                    crate::store::requests::update(&tx, &r)?;
+                    crate::store::add_event(
+                        &tx,
+                        id,
+                        &now_s,
+                        "send_failed",
+                        "bot",
+                        &format!("{purpose} to {to} failed permanently: {error}"),
+                    )?;
+                }
+            }
+            let data = DeliveryFailed {
+                request_id: request.clone().unwrap_or_default(),
+                recipient: to.clone(),
+                purpose,
+                error: error.clone(),
+                team: crate::intake::team_name(&self.settings.smtp.from),
+            };
+            intake.mailer.queue_staff(
+                &tx,
+                staff,
+                "delivery_failed",
+                &data,
+                request.as_deref(),
+                None,
+            )?;
+        }
+        tx.commit()?;
+        tracing::warn!(
+            count = todo.len(),
+            "Permanent delivery failures escalated to staff"
+        );
+        Ok(todo.len())
+    }
+
+    async fn find_copies(
+        &self,
+        s: &mut Session,
+        ids: &[String],
+        grace: Duration,
+    ) -> Result<HashSet<String>> {
         let boxes = [
             self.settings.imap.mailbox.clone(),
             self.settings.imap.processed_mailbox.clone(),
         ];
-        let deadline = tokio::time::Instant::now() + COPY_GRACE;
+        let deadline = tokio::time::Instant::now() + grace;
         let mut found = HashSet::new();
         loop {
             for b in &boxes {
@@ -269,21 +423,28 @@ impl App {
         let s = imap::open(&self.settings.imap).await?;
         let mut s = self.intake_pass(s, &mut stats).await?;
         self.sweep(&mut stats)?;
-        self.outbox_pass(Some(&mut s), &mut stats).await?;
+        self.drain_outbox(&mut s, &mut stats, true).await?;
         imap::logout(s).await;
         Ok(stats)
     }
 
     /// The daemon: passes forever, IDLE (or polling) in between, until `stop` fires.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        // `[metrics]`: served while the loop runs; stopped when this returns.
+        let _metrics = match &self.settings.metrics {
+            Some(m) => Some(crate::metrics::start(m, &self.settings.store_path, self.clock).await?),
+            None => None,
+        };
         let mut failures: u32 = 0;
         while !*stop.borrow() {
-            match self.session_loop(&mut stop).await {
+            match self.session_loop(&mut stop, &mut failures).await {
                 Ok(()) => break,
                 Err(e) => {
+                    crate::metrics::counters().pass_failed("mail_loop", &e);
                     failures = failures.saturating_add(1);
                     let wait = backoff(failures);
-                    tracing::error!(error = %format!("{e:#}"), retry_in = ?wait, "Mail loop failed; reconnecting");
+                    let error = crate::address::redact(&format!("{e:#}"));
+                    tracing::error!(%error, failures, retry_in = ?wait, "Mail loop failed; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => {}
@@ -295,18 +456,29 @@ impl App {
         Ok(())
     }
 
-    async fn session_loop(&self, stop: &mut watch::Receiver<bool>) -> Result<()> {
+    /// Passes on one IMAP session until `stop`; `failures` (the reconnect backoff's count)
+    /// is reset after every pass that went through, so one outage a week ago does not make
+    /// today's reconnect wait five minutes.
+    async fn session_loop(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        failures: &mut u32,
+    ) -> Result<()> {
         let mut s = imap::open(&self.settings.imap).await?;
         let has_idle = imap::has_capability(&mut s, "IDLE").await?;
         tracing::info!(idle = has_idle, "Connected to IMAP");
         loop {
+            // Edited templates go live at the start of a pass (a broken edit does not).
+            crate::templates_cli::reload(self);
             let mut stats = PassStats::default();
             s = self.intake_pass(s, &mut stats).await?;
             if stats.fetched > 0 {
                 tracing::info!(fetched = stats.fetched, intake = ?stats.intake, "Intake pass");
             }
             self.sweep(&mut stats)?;
-            self.outbox_pass(Some(&mut s), &mut stats).await?;
+            self.drain_outbox(&mut s, &mut stats, false).await?;
+            crate::metrics::counters().pass_done(&stats);
+            *failures = 0;
             if *stop.borrow() {
                 imap::logout(s).await;
                 return Ok(());
@@ -317,10 +489,21 @@ impl App {
                     .iter()
                     .any(|(status, n)| (status == "queued" || status == "sending") && *n > 0)
             };
+            // Mail that came in during the pass (our own copies, a consumer's quick reply)
+            // is fetched now rather than after the IDLE timeout.
+            let cursor = {
+                let st = lock(&self.store);
+                crate::store::inbox::cursor(&st.conn, &self.settings.imap.mailbox)?
+            };
+            if let Some(c) = cursor {
+                if imap::has_uids_after(&mut s, c.last_uid).await? {
+                    continue;
+                }
+            }
             let limit = if pending {
                 Duration::from_secs(15)
             } else {
-                Duration::from_secs(self.settings.imap.idle_seconds)
+                Duration::from_secs(self.settings.imap.idle_seconds).min(housekeeping())
             };
             if has_idle {
                 s = imap::idle(s, limit, stop).await?;
@@ -337,6 +520,16 @@ impl App {
             }
         }
     }
+}
+
+/// Variables of the `delivery_failed` staff notice.
+#[derive(serde::Serialize)]
+struct DeliveryFailed {
+    request_id: String,
+    recipient: String,
+    purpose: String,
+    error: String,
+    team: String,
 }
 
 fn add_stats(total: &mut BatchStats, b: &BatchStats) {

@@ -14,9 +14,11 @@ use crate::mail::{self, Inbound};
 use crate::outbound::queue::{Job, Mailer, Queued};
 use crate::request::calendar::BusinessCalendar;
 use crate::request::deadlines::{compute_deadlines, Jurisdiction};
+use crate::request::lifecycle::Transition;
 use crate::request::token;
+use crate::staff::command::{self, Parsed};
 use crate::store::inbox::{self, Cursor, InboxRow};
-use crate::store::{add_event, requests, Store};
+use crate::store::{add_event, requests, transitions, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -55,6 +57,11 @@ pub struct BatchStats {
     /// Our own copies coming back.
     pub own_copies: usize,
 }
+
+/// Escalation mails to staff about one sender's requests in 24 hours, at most: a flood of
+/// ambiguous mail from one address must not bury staff's inbox (the requests are still
+/// recorded, flagged and listed in the daily digest).
+pub const STAFF_ALERTS_PER_SENDER_PER_DAY: i64 = 10;
 
 /// The key a mail is deduplicated on: its Message-ID, or a hash of its bytes.
 pub fn message_key(message_id: Option<&str>, raw: &[u8]) -> String {
@@ -207,7 +214,28 @@ impl Intake<'_> {
             return Ok(row);
         }
 
-        let c = self.classifier.classify(&mail);
+        if self.is_staff(&sender) {
+            // Staff write to the bot only in a request's thread; anything else is theirs
+            // (a reply to a digest, a test mail), never a consumer request.
+            row.disposition = "staff".into();
+            row.reason = if self.refuse_unthreaded(tx, &mail, &sender)? {
+                "Staff command outside any request thread: refused, no request to act on".into()
+            } else {
+                "Staff mail outside any request thread (recorded, not a request)".into()
+            };
+            stats.ignored += 1;
+            return Ok(row);
+        }
+
+        let mut c = self.classifier.classify(&mail);
+        // A first mail whose From failed SPF/DKIM/DMARC is not answered: an acknowledgement
+        // (with its verification code) to a forged From would make us a spam reflector.
+        if c.action == Action::Handle {
+            if let Some(why) = authentication_failure(&mail) {
+                c.action = Action::Escalate;
+                c.reasons.push(format!("{SPOOFING}: {why}"));
+            }
+        }
         row.classification = serde_json::to_string(&c).unwrap_or_default();
         match c.action {
             Action::Ignore => {
@@ -234,7 +262,7 @@ impl Intake<'_> {
     }
 
     /// The request an incoming mail continues, by its references or its subject tag (the tag
-    /// counts only when the sender is the requester: anyone can type a tag).
+    /// counts only when the sender is the requester or staff: anyone can type a tag).
     fn thread_of(&self, tx: &Connection, mail: &Inbound) -> Result<Option<String>> {
         for id in mail.in_reply_to.iter().chain(mail.references.iter()) {
             if let Some(r) = inbox::request_for_message_id(tx, id)? {
@@ -244,7 +272,9 @@ impl Intake<'_> {
         if let Some(tag) = subject_tag(&mail.subject) {
             if let Some(r) = requests::get(tx, &tag)? {
                 let from = mail.from.as_deref().map(crate::address::base_address);
-                if from.as_deref() == Some(crate::address::base_address(&r.requester).as_str()) {
+                if from.as_deref() == Some(crate::address::base_address(&r.requester).as_str())
+                    || mail.from.as_deref().is_some_and(|f| self.is_staff(f))
+                {
                     return Ok(Some(r.id));
                 }
             }
@@ -306,6 +336,8 @@ impl Intake<'_> {
             origin_message_id: mail.message_id.clone(),
             assignee: String::new(),
             denial_basis: None,
+            denial_detail: String::new(),
+            extension_reason: String::new(),
             responded_at: None,
             created_at: now_s.clone(),
             updated_at: now_s.clone(),
@@ -325,12 +357,7 @@ impl Intake<'_> {
             })
             .to_string(),
         )?;
-        let refs: Vec<String> = mail
-            .references
-            .iter()
-            .cloned()
-            .chain(mail.message_id.clone())
-            .collect();
+        let refs = mail.reply_references();
         if escalate {
             self.escalate(tx, &req, &escalation_reason(c), c, &mail.new_text, raw)?;
         } else {
@@ -360,32 +387,25 @@ impl Intake<'_> {
             match queued {
                 Queued::Yes(mid) => {
                     let mut r = req.clone();
-                    r.status = if needs_verification {
-                        "awaiting_verification".into()
-                    } else {
-                        "acknowledged".into()
-                    };
-                    r.updated_at = now_s.clone();
-                    requests::update(tx, &r)?;
+                    transitions::apply(
+                        tx,
+                        &mut r,
+                        &Transition::Acknowledge,
+                        "bot",
+                        &format!("Acknowledgement queued as <{mid}>"),
+                        now,
+                    )?;
                     if let Some(t) = &token {
                         requests::set_token_hash(tx, &id, Some(&token::hash_token(t)))?;
                     }
-                    add_event(
-                        tx,
-                        &id,
-                        &now_s,
-                        "acknowledged",
-                        "bot",
-                        &format!("Acknowledgement queued as <{mid}>"),
-                    )?;
                     if needs_verification {
-                        add_event(
+                        transitions::apply(
                             tx,
-                            &id,
-                            &now_s,
-                            "verification_requested",
+                            &mut r,
+                            &Transition::RequestVerification,
                             "bot",
                             "Token sent with the acknowledgement",
+                            now,
                         )?;
                     } else {
                         // Opt-outs never need verification (CCPA §7060(b)): straight to staff.
@@ -401,6 +421,16 @@ impl Intake<'_> {
                 }
                 Queued::RateLimited(why) => {
                     add_event(tx, &id, &now_s, "reply_suppressed", "bot", &why)?;
+                    // The request still stands and its clock runs: a person decides whether
+                    // and how to answer (staff mail is itself capped per sender).
+                    self.escalate(
+                        tx,
+                        &req,
+                        &format!("Not acknowledged, reply limit reached: {why}"),
+                        c,
+                        &mail.new_text,
+                        raw,
+                    )?;
                 }
             }
         }
@@ -431,24 +461,38 @@ impl Intake<'_> {
             reasons: c.reasons.clone(),
             excerpt: excerpt(new_text, 1500),
         };
-        let attach = (raw.len() <= 5 * 1024 * 1024).then_some(raw);
-        for staff in &self.settings.staff.escalation_to {
-            self.mailer.queue(
+        // One sender cannot flood staff either: past the cap, the request is still flagged
+        // and listed in the daily digest, but no mail goes out for it.
+        let day_ago = clock::fmt(self.mailer.now - chrono::Duration::hours(24));
+        let recent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id
+             WHERE e.kind = 'escalated' AND r.requester = ?1 AND e.at >= ?2",
+            rusqlite::params![r.requester, day_ago],
+            |row| row.get(0),
+        )?;
+        if recent >= STAFF_ALERTS_PER_SENDER_PER_DAY {
+            add_event(
                 tx,
-                &Job {
-                    template: "escalation",
-                    lang: "en",
-                    data: &data,
-                    to: staff,
-                    audience: "staff",
-                    request_id: Some(&r.id),
-                    in_reply_to: None,
-                    references: &[],
-                    attach,
-                    reply_to: None,
-                },
+                &r.id,
+                &now_s,
+                "escalated",
+                "bot",
+                &format!(
+                    "{reason} (no mail to staff: {recent} escalations from this sender in 24 hours; \
+                     it is in the daily digest)"
+                ),
             )?;
+            return Ok(());
         }
+        let attach = (raw.len() <= 5 * 1024 * 1024).then_some(raw);
+        self.mailer.queue_staff(
+            tx,
+            &self.settings.staff.escalation_to,
+            "escalation",
+            &data,
+            Some(&r.id),
+            attach,
+        )?;
         add_event(tx, &r.id, &now_s, "escalated", "bot", reason)?;
         Ok(())
     }
@@ -466,10 +510,26 @@ impl Intake<'_> {
         let Some(mut r) = requests::get(tx, request_id)? else {
             return Ok("Reply to an unknown request".into());
         };
-        let now_s = clock::fmt(self.mailer.now);
         let c = self.classifier.classify(mail);
-        if self.settings.staff.members.iter().any(|m| m == sender) {
-            return Ok("Staff mail on the thread (recorded)".into());
+        if self.is_staff(sender) {
+            return self.staff_mail(tx, mail, request_id, sender, authentication_failure(mail));
+        }
+        let attempt = command::parse(command::first_line(&mail.new_text));
+        if matches!(attempt, Parsed::Ok(_) | Parsed::Invalid { .. }) {
+            let why = format!(
+                "A staff command from a non-staff address ({}): refused",
+                crate::address::mask(sender)
+            );
+            add_event(
+                tx,
+                request_id,
+                &clock::fmt(self.mailer.now),
+                "staff_command_refused",
+                sender,
+                command::first_line(&mail.new_text),
+            )?;
+            self.escalate(tx, &r, &why, &c, &mail.new_text, raw)?;
+            return Ok(why);
         }
         let same_sender =
             crate::address::base_address(sender) == crate::address::base_address(&r.requester);
@@ -511,27 +571,18 @@ impl Intake<'_> {
                 self.escalate(tx, &r, &problem, &c, &mail.new_text, raw)?;
                 return Ok(format!("Not verified: {problem}"));
             }
-            r.status = "verified".into();
-            r.verified = true;
-            r.updated_at = now_s.clone();
-            requests::update(tx, &r)?;
-            // Single use: the token is gone once it has served.
-            requests::set_token_hash(tx, request_id, None)?;
-            add_event(
+            transitions::apply(
                 tx,
-                request_id,
-                &now_s,
-                "verified",
+                &mut r,
+                &Transition::Verify,
                 sender,
                 "Verified by email: reply from the requester's address with the token",
+                self.mailer.now,
             )?;
+            // Single use: the token is gone once it has served.
+            requests::set_token_hash(tx, request_id, None)?;
             let facts = self.facts(&r);
-            let refs: Vec<String> = mail
-                .references
-                .iter()
-                .cloned()
-                .chain(mail.message_id.clone())
-                .collect();
+            let refs = mail.reply_references();
             self.mailer.queue(
                 tx,
                 &Job {
@@ -585,12 +636,12 @@ impl Intake<'_> {
     /// The template variables every request mail shares.
     pub fn facts(&self, r: &requests::Request) -> RequestFacts {
         let tz = self.settings.clock.timezone;
+        let lang = r.language.as_str();
         let date = |s: &str| {
             clock::parse(s)
-                .map(|t| t.with_timezone(&tz).format("%B %-d, %Y").to_string())
+                .map(|t| clock::long_date(t, tz, lang))
                 .unwrap_or_else(|_| s.to_string())
         };
-        let lang = r.language.as_str();
         let labels: Vec<String> = r
             .kinds
             .iter()
@@ -630,23 +681,14 @@ impl Intake<'_> {
         };
         // The attachment is capped: a quarantined mail may be huge or hostile.
         let attach = (raw.len() <= 1024 * 1024).then_some(raw);
-        for staff in &self.settings.staff.escalation_to {
-            self.mailer.queue(
-                tx,
-                &Job {
-                    template: "quarantine",
-                    lang: "en",
-                    data: &data,
-                    to: staff,
-                    audience: "staff",
-                    request_id: None,
-                    in_reply_to: None,
-                    references: &[],
-                    attach,
-                    reply_to: None,
-                },
-            )?;
-        }
+        self.mailer.queue_staff(
+            tx,
+            &self.settings.staff.escalation_to,
+            "quarantine",
+            &data,
+            None,
+            attach,
+        )?;
         Ok(())
     }
 }
@@ -723,8 +765,13 @@ pub fn authentication_failure(mail: &Inbound) -> Option<String> {
     None
 }
 
+/// Prefix of the classification reason added when a first mail fails authentication.
+const SPOOFING: &str = "Suspected spoofing, not answered";
+
 fn escalation_reason(c: &Classification) -> String {
-    if c.agent {
+    if let Some(r) = c.reasons.iter().find(|r| r.starts_with(SPOOFING)) {
+        r.clone()
+    } else if c.agent {
         "Sent by an authorized agent or on someone else's behalf".into()
     } else if c.kinds.is_empty() {
         "Not a recognisable privacy request (question, complaint or other mail)".into()

@@ -25,15 +25,25 @@
 //! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
 //! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
 //! - [`outbound`]: templates, composition, the outbox and SMTP.
-//! - [`sweep`]: due-soon/overdue notices, verification reminders and expiry, the daily digest.
+//! - [`templates_cli`]: `templates check|preview`, and the daemon's template hot reload
+//!   (the catalog of messages and variables is [`outbound::catalog`]).
+//! - [`sweep`]: due-soon/overdue/extension-window notices, verification reminders and expiry,
+//!   the daily digest.
+//! - [`staff`]: staff commands by mail and CLI ([`staff::command`], [`staff::actions`]), the
+//!   CCPA §7102 report and §7101 records ([`staff::report`]); status changes go through
+//!   [`store::transitions`], which checks them with [`request::lifecycle`].
 //! - [`mail`]: raw bytes → [`mail::Inbound`] ([`mail::parse`]), machine-made mail
 //!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]).
 //! - [`classify`]: pure `Inbound` → [`classify::Classification`] (action, kinds, language,
 //!   agent, question, confidence, reasons); rules are data in `rules/*.toml`.
 //! - [`kind`]: the shared request [`kind::Kind`].
+//! - [`check`]: `privacy-inbox check`, PASS/FAIL lines for config, templates, rules and
+//!   a real login to both servers.
+//! - [`metrics`]: the optional `/healthz` and Prometheus `/metrics` HTTP endpoint.
 
 pub mod accounts;
 pub mod address;
+pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod clock;
@@ -43,7 +53,10 @@ pub mod imap;
 pub mod intake;
 pub mod kind;
 pub mod mail;
+pub mod metrics;
 pub mod outbound;
 pub mod request;
+pub mod staff;
 pub mod store;
 pub mod sweep;
+pub mod templates_cli;

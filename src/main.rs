@@ -60,6 +60,54 @@ enum Command {
     },
     /// Check the config file and report every problem at once.
     CheckConfig,
+    /// The CCPA §7102 metrics of a calendar year: per kind, received, complied with,
+    /// denied by basis, median and mean days to a substantive response.
+    Report {
+        /// The calendar year (in the business time zone).
+        #[arg(long)]
+        year: i32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = cli::Format::Md)]
+        format: cli::Format,
+    },
+    /// Drop the bodies of old mails (`store.mail-retention-days`), keeping every record.
+    Purge {
+        /// Only say what would be dropped.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check config, templates, rules, and connect and log in to both servers: one
+    /// PASS/FAIL line each, non-zero exit on any FAIL. Never prints secrets.
+    Check,
+    /// Check or preview the mail templates (see templates/README.md).
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Render every template in every language with sample data; report every problem.
+    Check {
+        /// The templates folder (default: `[templates] dir` of the config, else ./templates).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print one rendered mail.
+    Preview {
+        /// Template name (acknowledgement, denied, ...).
+        name: String,
+        /// Language (falls back to en).
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Use this request's real facts (needs the config and its store).
+        #[arg(long)]
+        request: Option<String>,
+        /// The templates folder (default: `[templates] dir` of the config, else ./templates).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,7 +124,7 @@ enum RequestsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one request: its record, events and mails.
+    /// Show one request: its record, clocks and whole timeline (mails in and out, events).
     Show {
         /// The request ID.
         id: String,
@@ -84,6 +132,90 @@ enum RequestsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mark a request verified (identity checked another way); the consumer is told.
+    Verify {
+        /// The request ID.
+        id: String,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Complete a request; the consumer gets the completion mail.
+    Complete {
+        /// The request ID.
+        id: String,
+        /// An internal note.
+        note: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Deny a request on a basis (unverifiable, not-a-consumer, exempt, other); the consumer
+    /// is told, with the explanation.
+    Deny {
+        /// The request ID.
+        id: String,
+        /// The basis, then the explanation.
+        #[arg(required = true)]
+        basis: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Take the one extension; the consumer is told the reason and the new due date.
+    Extend {
+        /// The request ID.
+        id: String,
+        /// The reason.
+        #[arg(required = true)]
+        reason: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Add a note to the audit log.
+    Note {
+        /// The request ID.
+        id: String,
+        /// The note.
+        #[arg(required = true)]
+        text: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Assign a request to someone.
+    Assign {
+        /// The request ID.
+        id: String,
+        /// Who handles it.
+        name: String,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Export the whole record (CCPA §7101 fields; JSON adds each request's audit log).
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = cli::ExportFormat::Json)]
+        format: cli::ExportFormat,
+    },
+}
+
+/// A staff action from the command line: the same command, checks and notices as by mail.
+fn action(
+    settings: config::Settings,
+    clock: Clock,
+    id: &str,
+    line: String,
+    by: Option<String>,
+) -> Result<ExitCode> {
+    let ok = cli::requests_action(settings, clock, id, &line, by)?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn main() -> ExitCode {
@@ -131,6 +263,22 @@ fn real_main(args: Args) -> Result<ExitCode> {
             println!("{}: OK", args.config.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("Cannot start the async runtime")?;
+            let ok = rt.block_on(privacy_inbox::check::run(
+                &args.config,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Templates { command } => templates(&args.config, command),
         Command::Run { once } => {
             let settings = config::load(&args.config)?;
             let clock = Clock::from_env()?;
@@ -153,7 +301,93 @@ fn real_main(args: Args) -> Result<ExitCode> {
                 RequestsCommand::Show { id, json } => {
                     cli::requests_show(&settings, &clock, &id, json)?
                 }
+                RequestsCommand::Export { format } => cli::requests_export(&settings, format)?,
+                RequestsCommand::Verify { id, by } => {
+                    return action(settings, clock, &id, "/verify".into(), by)
+                }
+                RequestsCommand::Complete { id, note, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/complete {}", note.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::Deny { id, basis, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/deny {}", basis.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::Extend { id, reason, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/extend {}", reason.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::Note { id, text, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/note {}", text.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::Assign { id, name, by } => {
+                    return action(settings, clock, &id, format!("/assign {name}"), by)
+                }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { year, format } => {
+            let settings = config::load(&args.config)?;
+            cli::report(&settings, year, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Purge { dry_run } => {
+            let settings = config::load(&args.config)?;
+            let clock = Clock::from_env()?;
+            cli::purge(&settings, &clock, dry_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn templates(config: &std::path::Path, command: TemplatesCommand) -> Result<ExitCode> {
+    use privacy_inbox::templates_cli;
+    let mut out = std::io::stdout().lock();
+    match command {
+        TemplatesCommand::Check { dir } => {
+            let dir = templates_cli::templates_dir(config, dir.as_deref())?;
+            let ok = templates_cli::check(&dir, &mut out)?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        TemplatesCommand::Preview {
+            name,
+            lang,
+            request,
+            dir,
+        } => {
+            let args = templates_cli::PreviewArgs {
+                config,
+                dir: dir.as_deref(),
+                name: &name,
+                lang: &lang,
+                request: request.as_deref(),
+            };
+            templates_cli::preview(&args, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -9,9 +9,10 @@
 use crate::clock;
 use crate::intake::Intake;
 use crate::outbound::queue::Job;
-use crate::request::deadlines::due_status;
+use crate::request::deadlines::{days_left, due_status};
+use crate::request::lifecycle::Transition;
 use crate::request::token;
-use crate::store::{add_event, requests, Store};
+use crate::store::{add_event, requests, transitions, Store};
 use anyhow::Result;
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -109,23 +110,14 @@ impl Intake<'_> {
                         days_left: st.days_left,
                         what: what.clone(),
                     };
-                    for to in &self.settings.staff.escalation_to {
-                        self.mailer.queue(
-                            &tx,
-                            &Job {
-                                template: "clock",
-                                lang: "en",
-                                data: &data,
-                                to,
-                                audience: "staff",
-                                request_id: Some(&r.id),
-                                in_reply_to: None,
-                                references: &[],
-                                attach: None,
-                                reply_to: None,
-                            },
-                        )?;
-                    }
+                    self.mailer.queue_staff(
+                        &tx,
+                        &self.settings.staff.escalation_to,
+                        "clock",
+                        &data,
+                        Some(&r.id),
+                        None,
+                    )?;
                     add_event(&tx, &r.id, &now_s, "clock_notice", "bot", &what)?;
                     stats.staff_notices += 1;
                 }
@@ -152,25 +144,35 @@ impl Intake<'_> {
                     format!("due_soon:{t}:{due_s}"),
                 )?;
             }
+            // The one extension must be announced before the first period ends: remind
+            // staff once, `extension-warning-days` before that.
+            let warn = self.settings.clock.extension_warning_days;
+            if warn > 0 && !r.extended && r.extended_due_at.is_some() && !r.kinds.is_empty() {
+                let first = clock::parse(&r.due_at)?;
+                let left = days_left(first, now, self.calendar);
+                if (0..=warn).contains(&left) {
+                    let by = self.show_date(&r.due_at);
+                    staff_notice(
+                        format!(
+                            "Extension window closes on {by}: to take the one extension, reply /extend <reason> before then (the consumer is told)"
+                        ),
+                        format!("extension_window:{}", r.due_at),
+                    )?;
+                }
+            }
             if r.status == "awaiting_verification" {
                 let since = clock::parse(&r.created_at).unwrap_or(now);
                 let days = (now - since).num_days();
                 let v = &self.settings.verification;
                 if days >= v.expiry_days {
                     let mut closed = r.clone();
-                    closed.status = "closed_unverifiable".into();
-                    closed.denial_basis = Some("unverifiable".into());
-                    closed.responded_at = Some(now_s.clone());
-                    closed.updated_at = now_s.clone();
-                    requests::update(&tx, &closed)?;
-                    requests::set_token_hash(&tx, &r.id, None)?;
-                    add_event(
+                    transitions::apply(
                         &tx,
-                        &r.id,
-                        &now_s,
-                        "closed_unverifiable",
+                        &mut closed,
+                        &Transition::CloseUnverifiable,
                         "bot",
                         &format!("Not verified within {} days", v.expiry_days),
+                        now,
                     )?;
                     let f = self.facts(&closed);
                     self.mailer.queue(
@@ -238,23 +240,14 @@ impl Intake<'_> {
                 requests: digest,
                 team: crate::intake::team_name(&self.settings.smtp.from),
             };
-            for to in &self.settings.staff.escalation_to {
-                self.mailer.queue(
-                    &tx,
-                    &Job {
-                        template: "digest",
-                        lang: "en",
-                        data: &data,
-                        to,
-                        audience: "staff",
-                        request_id: None,
-                        in_reply_to: None,
-                        references: &[],
-                        attach: None,
-                        reply_to: None,
-                    },
-                )?;
-            }
+            self.mailer.queue_staff(
+                &tx,
+                &self.settings.staff.escalation_to,
+                "digest",
+                &data,
+                None,
+                None,
+            )?;
             stats.digests += 1;
         }
         tx.commit()?;

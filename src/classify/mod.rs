@@ -79,7 +79,7 @@ pub struct Classification {
 #[derive(Debug)]
 pub struct Classifier {
     rules: RuleSet,
-    stopwords: std::collections::HashMap<String, u64>,
+    stopwords: lang::StopIndex,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }

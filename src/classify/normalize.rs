@@ -47,30 +47,57 @@ fn fold_char(c: char, out: &mut String) {
 }
 
 /// Lower-case, accent-folded ASCII; whitespace runs collapse to one space, line breaks kept.
+///
+/// ASCII bytes (nearly all of a mail) take a byte-level fast path; other characters are
+/// decoded and folded one by one. The output is pure ASCII.
 pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
+    let bytes = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 16);
     let mut space = true;
-    for c in text.chars() {
-        if c == '\n' {
-            while out.ends_with(' ') {
-                out.pop();
+    let mut buf = String::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            i += 1;
+            match b {
+                b'\n' => {
+                    while out.last() == Some(&b' ') {
+                        out.pop();
+                    }
+                    out.push(b'\n');
+                    space = true;
+                }
+                // ASCII whitespace and control characters (char::is_whitespace/is_control).
+                b'\t' | b'\r' | b'\x0b' | b'\x0c' | b' ' | 0..=0x1f | 0x7f => {
+                    if !space {
+                        out.push(b' ');
+                        space = true;
+                    }
+                }
+                _ => {
+                    out.push(b.to_ascii_lowercase());
+                    space = false;
+                }
             }
-            out.push('\n');
-            space = true;
             continue;
         }
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        i += c.len_utf8();
         if c.is_whitespace() || c.is_control() {
             if !space {
-                out.push(' ');
+                out.push(b' ');
                 space = true;
             }
             continue;
         }
-        let before = out.len();
-        fold_char(c, &mut out);
-        if out.len() > before {
+        buf.clear();
+        fold_char(c, &mut buf);
+        if !buf.is_empty() {
+            out.extend_from_slice(buf.as_bytes());
             // A dropped char became a space; keep runs collapsed.
-            if out.ends_with(' ') {
+            if out.last() == Some(&b' ') {
                 if space {
                     out.pop();
                 }
@@ -80,7 +107,8 @@ pub fn fold(text: &str) -> String {
             }
         }
     }
-    out
+    // Only ASCII was pushed, so this never fails; a lossy copy keeps it panic-free anyway.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Words after which a full stop does not end a sentence (`art. 15`, `z.b.`, `no. 3`).

@@ -395,7 +395,7 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
             target,
             weight,
             negatable: raw.negatable.unwrap_or(true),
-            anchored: pattern.contains('^') || pattern.contains('$'),
+            anchored: uses_anchors(pattern),
             regex,
             unless,
         };
@@ -408,6 +408,42 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
             None => out.rules.push((full_id, rule)),
         }
     }
+}
+
+/// True when a pattern uses `^` or `$` as anchors (sentence start/end). A `^` that negates
+/// a class (`[^.;]`), anything inside a class and escaped characters are not anchors: such
+/// rules need not be run sentence by sentence.
+fn uses_anchors(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => {
+                in_class = true;
+                // `[^` and `[]` / `[^]`: the next characters belong to the class.
+                let rest = chars.as_str();
+                let skip = match rest.as_bytes() {
+                    [b'^', b']', ..] => 2,
+                    [b'^', ..] | [b']', ..] => 1,
+                    _ => 0,
+                };
+                for _ in 0..skip {
+                    chars.next();
+                }
+            }
+            '[' => {
+                // A nested class (`[[:alpha:]]`, `[a-z&&[^x]]`): not tracked, stay conservative.
+                return pattern.contains('^') || pattern.contains('$');
+            }
+            ']' if in_class => in_class = false,
+            '^' | '$' if !in_class => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 fn first_line(s: &str) -> String {
@@ -434,6 +470,22 @@ mod tests {
         let mut errors = Vec::new();
         load_file("x.toml", src, &mut loaded, &mut errors);
         errors.join("\n")
+    }
+
+    #[test]
+    fn anchors_are_told_from_negated_classes() {
+        for (pattern, want) in [
+            ("^can i delete", true),
+            ("stop it$", true),
+            (r"\bobject\b[^.;]{0,60}\bmarketing", false),
+            (r"price \$5|a\^b", false),
+            ("[]^x] only", false),
+            ("[^]x]+ end$", true),
+            ("x|^puedo", true),
+            ("plain words", false),
+        ] {
+            assert_eq!(uses_anchors(pattern), want, "{pattern}");
+        }
     }
 
     #[test]

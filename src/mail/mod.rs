@@ -51,6 +51,15 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    /// The `References` a reply to this mail carries: its own references, then its Message-ID.
+    pub fn reply_references(&self) -> Vec<String> {
+        self.references
+            .iter()
+            .cloned()
+            .chain(self.message_id.clone())
+            .collect()
+    }
+
     /// The first value of a header (name compared case-insensitively), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

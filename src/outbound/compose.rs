@@ -43,6 +43,8 @@ pub struct Outgoing<'a> {
 pub struct Composer {
     from: Mailbox,
     domain: String,
+    /// DKIM signing, when `[dkim]` is configured.
+    dkim: Option<std::sync::Arc<lettre::message::dkim::DkimConfig>>,
 }
 
 impl Composer {
@@ -54,7 +56,17 @@ impl Composer {
         Ok(Composer {
             from,
             domain: domain.to_string(),
+            dkim: None,
         })
+    }
+
+    /// Signs every message built from now on with DKIM (`[dkim]`); `None` leaves it unsigned.
+    pub fn with_dkim(mut self, dkim: Option<&crate::config::DkimSettings>) -> Result<Composer> {
+        self.dkim = match dkim {
+            Some(d) => Some(std::sync::Arc::new(crate::outbound::dkim::load_config(d)?)),
+            None => None,
+        };
+        Ok(self)
     }
 
     /// A fresh Message-ID on our domain (without brackets), unique and unguessable.
@@ -122,7 +134,7 @@ impl Composer {
             Some(html) => MultiPart::alternative_plain_html(m.rendered.text.clone(), html.clone()),
             None => MultiPart::mixed().singlepart(SinglePart::plain(m.rendered.text.clone())),
         };
-        let msg = match m.attach_rfc822 {
+        let mut msg = match m.attach_rfc822 {
             Some(raw) => {
                 let ct = ContentType::parse("message/rfc822")
                     .map_err(|e| anyhow!("message/rfc822 content type: {e}"))?;
@@ -139,6 +151,9 @@ impl Composer {
             },
         }
         .context("Cannot build the message")?;
+        if let Some(dkim) = &self.dkim {
+            msg.sign(dkim);
+        }
         Ok(msg.formatted())
     }
 }

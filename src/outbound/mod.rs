@@ -1,8 +1,11 @@
 //! Everything that leaves the bot: templates, message composition, the outbox queue and the
 //! SMTP sender.
 
+pub mod catalog;
 pub mod compose;
+pub mod dkim;
 pub mod outbox;
 pub mod queue;
 pub mod smtp;
+pub mod template_check;
 pub mod templates;

@@ -1,7 +1,7 @@
 //! The outbox sender: the only code that talks SMTP.
 //!
-//! Exactly-once rests on three steps. A row is marked `sending` (committed) before the SMTP
-//! exchange; it is marked `sent` only after the server accepted it; and each reply is sent
+//! Exactly-once rests on three steps. A row is marked `sending` (committed) just before its
+//! SMTP exchange; it is marked `sent` only after the server accepted it; and each reply is sent
 //! with a Bcc copy to our own mailbox in the same SMTP transaction. A row found `sending`
 //! after a crash is resent only when no copy with its Message-ID is in our mailbox (the
 //! caller checks over IMAP and passes what it found as `already_delivered`).
@@ -39,6 +39,16 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::seconds((base + jitter).max(1))
 }
 
+/// When to look again for the copy of a mail whose send had an unknown outcome: soon at
+/// first (it was probably a dropped connection), then backing off like [`backoff`].
+pub fn unknown_backoff(attempts: i64) -> Duration {
+    if attempts < 2 {
+        Duration::seconds(2)
+    } else {
+        backoff(attempts - 2)
+    }
+}
+
 /// Message-IDs of rows whose last attempt has an unknown outcome.
 pub fn unconfirmed(store: &Mutex<Store>, now: DateTime<Utc>) -> Result<Vec<String>> {
     let st = lock(store);
@@ -50,13 +60,19 @@ pub fn unconfirmed(store: &Mutex<Store>, now: DateTime<Utc>) -> Result<Vec<Strin
         .collect())
 }
 
-/// Sends every due row once. `already_delivered` holds Message-IDs whose copy was found.
+/// Sends every due row once. `already_delivered` holds Message-IDs whose copy was found;
+/// unconfirmed rows in `hold` are left alone this time.
+///
+/// Each row is marked `sending` in its own commit just before its SMTP exchange (not the
+/// whole batch up front), so a crash leaves at most `connections` rows with an unknown
+/// outcome for recovery to look up.
 pub async fn send_due(
     store: &Mutex<Store>,
     smtp: &Smtp,
     now: DateTime<Utc>,
     connections: usize,
     already_delivered: &HashSet<String>,
+    hold: &HashSet<String>,
 ) -> Result<Round> {
     let mut round = Round::default();
     let now_s = clock::fmt(now);
@@ -69,48 +85,71 @@ pub async fn send_due(
             if r.status == "sending" && already_delivered.contains(&r.message_id) {
                 q::mark_sent(&tx, r.id, &now_s)?;
                 round.confirmed += 1;
+            } else if r.status == "sending" && hold.contains(&r.message_id) {
+                // Its copy may still be on its way: decided in a later pass.
             } else {
                 to_send.push(r);
             }
         }
-        let ids: Vec<i64> = to_send.iter().map(|r| r.id).collect();
-        q::mark_sending(&tx, &ids, &now_s)?;
         tx.commit()?;
         to_send
     };
-    let results: Vec<(q::Queued, Result<(), SendError>)> = futures::stream::iter(rows)
+    let now_s = &now_s;
+    let results: Vec<Result<Outcome>> = futures::stream::iter(rows)
         .map(|r| async move {
+            {
+                let st = lock(store);
+                q::mark_sending(&st.conn, &[r.id], now_s)?;
+            }
             let res = smtp.send(&r.recipient, &r.raw).await;
-            (r, res)
+            let st = lock(store);
+            Ok(match res {
+                Ok(()) => {
+                    q::mark_sent(&st.conn, r.id, now_s)?;
+                    Outcome::Sent
+                }
+                Err(SendError::Transient(e)) => {
+                    let e = crate::address::redact(&e);
+                    let next = clock::fmt(now + backoff(r.attempts));
+                    tracing::warn!(outbox = r.id, purpose = %r.purpose, attempts = r.attempts + 1, retry_at = %next, error = %e, "Send deferred");
+                    q::retry_later(&st.conn, r.id, &next, &e)?;
+                    Outcome::Deferred
+                }
+                Err(SendError::Unknown(e)) => {
+                    let e = crate::address::redact(&e);
+                    let next = clock::fmt(now + unknown_backoff(r.attempts));
+                    tracing::warn!(outbox = r.id, purpose = %r.purpose, attempts = r.attempts + 1, check_at = %next, error = %e, "Send outcome unknown; our copy decides");
+                    st.conn.execute(
+                        "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+                        rusqlite::params![r.id, next, e],
+                    )?;
+                    Outcome::Deferred
+                }
+                Err(SendError::Permanent(e)) => {
+                    let e = crate::address::redact(&e);
+                    tracing::error!(outbox = r.id, purpose = %r.purpose, error = %e, "Send failed permanently");
+                    q::mark_failed(&st.conn, r.id, &e)?;
+                    Outcome::Failed(r.id, r.request_id.clone(), r.recipient.clone(), e)
+                }
+            })
         })
         .buffer_unordered(connections.max(1))
         .collect()
         .await;
-    let mut st = lock(store);
-    let tx = st.begin()?;
-    for (r, res) in results {
-        match res {
-            Ok(()) => {
-                q::mark_sent(&tx, r.id, &now_s)?;
-                round.sent += 1;
-            }
-            Err(SendError::Transient(e)) => {
-                let next = clock::fmt(now + backoff(r.attempts));
-                tracing::warn!(outbox = r.id, attempts = r.attempts + 1, error = %e, "Send deferred");
-                q::retry_later(&tx, r.id, &next, &e)?;
-                round.deferred += 1;
-            }
-            Err(SendError::Permanent(e)) => {
-                tracing::error!(outbox = r.id, error = %e, "Send failed permanently");
-                q::mark_failed(&tx, r.id, &e)?;
-                round
-                    .failed
-                    .push((r.id, r.request_id.clone(), r.recipient.clone(), e));
-            }
+    for res in results {
+        match res? {
+            Outcome::Sent => round.sent += 1,
+            Outcome::Deferred => round.deferred += 1,
+            Outcome::Failed(id, request, to, e) => round.failed.push((id, request, to, e)),
         }
     }
-    tx.commit()?;
     Ok(round)
+}
+
+enum Outcome {
+    Sent,
+    Deferred,
+    Failed(i64, Option<String>, String, String),
 }
 
 /// Locks the store, recovering from a poisoned mutex (a panic elsewhere must not stop us).

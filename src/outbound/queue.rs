@@ -59,9 +59,59 @@ pub enum Queued {
 }
 
 impl Mailer<'_> {
-    /// Renders, composes and queues one mail.
+    /// Renders, composes and queues one mail; consumer mail is subject to the
+    /// anti-reflection limits.
     pub fn queue<T: Serialize>(&self, tx: &Connection, job: &Job<T>) -> Result<Queued> {
-        if job.audience == "consumer" {
+        self.queue_inner(tx, job, true)
+    }
+
+    /// Queues one staff mail to each address of `to` (in their own thread, tagged with the
+    /// request when there is one), with the consumer's mail attached when given.
+    pub fn queue_staff<T: Serialize>(
+        &self,
+        tx: &Connection,
+        to: &[String],
+        template: &str,
+        data: &T,
+        request_id: Option<&str>,
+        attach: Option<&[u8]>,
+    ) -> Result<()> {
+        for staff in to {
+            self.queue(
+                tx,
+                &Job {
+                    template,
+                    lang: "en",
+                    data,
+                    to: staff,
+                    audience: "staff",
+                    request_id,
+                    in_reply_to: None,
+                    references: &[],
+                    attach,
+                    reply_to: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Queues a mail a person decided to send (a staff action's notice to the consumer):
+    /// no anti-reflection limit applies, since no incoming mail triggered it.
+    pub fn queue_notice<T: Serialize>(&self, tx: &Connection, job: &Job<T>) -> Result<String> {
+        match self.queue_inner(tx, job, false)? {
+            Queued::Yes(id) => Ok(id),
+            Queued::RateLimited(why) => Err(anyhow::anyhow!("Unexpected rate limit: {why}")),
+        }
+    }
+
+    fn queue_inner<T: Serialize>(
+        &self,
+        tx: &Connection,
+        job: &Job<T>,
+        limited: bool,
+    ) -> Result<Queued> {
+        if limited && job.audience == "consumer" {
             let day_ago = clock::fmt(self.now - Duration::hours(24));
             let to_them = q::count_to_since(tx, job.to, &day_ago)?;
             if to_them >= i64::from(self.per_recipient_per_day) {

@@ -1,14 +1,15 @@
 //! The SMTP edge: a pooled lettre transport over rustls, and error classification
 //! (transient vs permanent) for the outbox.
 
-use crate::config::{Auth, Endpoint, Security, SmtpSettings};
+use crate::config::{Auth, Endpoint, Secret, Security, SmtpSettings};
 use anyhow::{anyhow, Context, Result};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Per-command timeout for SMTP: a server that stops answering must not hang the outbox.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,58 +23,37 @@ pub enum SendError {
     /// Never retry: 5xx (bad recipient, policy rejection) or a message we cannot send.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// The connection broke or went silent mid-exchange: the server may or may not have
+    /// taken the message. Resending blindly could answer twice, so the outbox leaves the
+    /// row unconfirmed and lets the Bcc-copy lookup decide.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
+
+/// How long a transport built with a token or a password from `password-env` /
+/// `password-command` is used before the secret is fetched again: OAuth2 access tokens
+/// (Gmail, Microsoft 365) expire after about an hour, and a rotated password must be picked up.
+pub const CREDENTIAL_REFRESH: Duration = Duration::from_secs(10 * 60);
 
 /// A connected (lazily, pooled) SMTP client.
 #[derive(Clone)]
 pub struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Endpoint,
+    connections: u32,
+    /// The pooled transport and when its credentials were resolved; `None` = rebuild.
+    transport: Mutex<Option<(AsyncSmtpTransport<Tokio1Executor>, Instant)>>,
     envelope_from: Address,
     copy_to: Option<Address>,
 }
 
 impl Smtp {
-    /// Builds the transport from settings. Credentials are resolved now (env/command).
+    /// Builds the transport from settings. Credentials are resolved now (env/command), so a
+    /// broken secret source is reported at start, and again every [`CREDENTIAL_REFRESH`].
     pub fn new(s: &SmtpSettings) -> Result<Smtp> {
-        let ep: &Endpoint = &s.endpoint;
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.clone())
-            .port(ep.port)
-            .timeout(Some(SMTP_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(s.connections).min_idle(0));
-        if ep.security != Security::None {
-            let mut tp = TlsParameters::builder(ep.host.clone());
-            if let Some(ca) = &ep.ca_file {
-                let pem = std::fs::read(ca)
-                    .with_context(|| format!("Cannot read smtp.ca-file {}", ca.display()))?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| anyhow!("smtp.ca-file {}: {e}", ca.display()))?;
-                tp = tp.add_root_certificate(cert);
-            }
-            let params = tp
-                .build_rustls()
-                .map_err(|e| anyhow!("Cannot set up TLS for SMTP: {e}"))?;
-            b = b.tls(match ep.security {
-                Security::Starttls => Tls::Required(params),
-                _ => Tls::Wrapper(params),
-            });
-        }
-        match &ep.auth {
-            Auth::None => {}
-            Auth::Password { username, secret } => {
-                b = b
-                    .credentials(Credentials::new(username.clone(), secret.resolve()?))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-            }
-            Auth::OAuth2 {
-                username,
-                token_command,
-            } => {
-                let token = crate::config::run_secret_command(token_command)?;
-                b = b
-                    .credentials(Credentials::new(username.clone(), token))
-                    .authentication(vec![Mechanism::Xoauth2]);
-            }
-        }
         let envelope_from: Address = s
             .from_address
             .parse()
@@ -85,11 +65,48 @@ impl Smtp {
             ),
             None => None,
         };
+        let transport = build_transport(&s.endpoint, s.connections)?;
         Ok(Smtp {
-            transport: b.build(),
-            envelope_from,
-            copy_to,
+            inner: Arc::new(Inner {
+                endpoint: s.endpoint.clone(),
+                connections: s.connections,
+                transport: Mutex::new(Some((transport, Instant::now()))),
+                envelope_from,
+                copy_to,
+            }),
         })
+    }
+
+    /// The current transport, rebuilt (secret fetched again) when due.
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+        let mut slot = match self.inner.transport.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let dynamic = !matches!(
+            self.inner.endpoint.auth,
+            Auth::None
+                | Auth::Password {
+                    secret: Secret::Literal(_),
+                    ..
+                }
+        );
+        if let Some((t, at)) = slot.as_ref() {
+            if !dynamic || at.elapsed() < CREDENTIAL_REFRESH {
+                return Ok(t.clone());
+            }
+        }
+        let t = build_transport(&self.inner.endpoint, self.inner.connections)?;
+        *slot = Some((t.clone(), Instant::now()));
+        Ok(t)
+    }
+
+    /// Forgets the transport so the next send fetches the secret again (after an error,
+    /// e.g. an expired token).
+    fn invalidate(&self) {
+        if let Ok(mut g) = self.inner.transport.lock() {
+            *g = None;
+        }
     }
 
     /// Sends one message to `recipient` (plus our own copy, in the same transaction).
@@ -98,34 +115,121 @@ impl Smtp {
             .parse()
             .map_err(|e| SendError::Permanent(format!("invalid recipient {recipient}: {e}")))?;
         let mut rcpts = vec![to];
-        if let Some(c) = &self.copy_to {
+        if let Some(c) = &self.inner.copy_to {
             rcpts.push(c.clone());
         }
-        let env = Envelope::new(Some(self.envelope_from.clone()), rcpts)
+        let env = Envelope::new(Some(self.inner.envelope_from.clone()), rcpts)
             .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+        let transport = self
+            .transport()
+            .map_err(|e| SendError::Transient(format!("{e:#}")))?;
         // lettre's own timeout covers each command; this one bounds the whole exchange.
-        match tokio::time::timeout(SMTP_TIMEOUT * 4, self.transport.send_raw(&env, raw)).await {
-            Err(_) => Err(SendError::Transient("SMTP exchange timed out".into())),
+        match tokio::time::timeout(SMTP_TIMEOUT * 4, transport.send_raw(&env, raw)).await {
+            Err(_) => Err(SendError::Unknown("SMTP exchange timed out".into())),
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Err(e)) => {
+                self.invalidate();
+                Err(classify(&e, &self.inner.endpoint.auth))
+            }
         }
     }
 
     /// Checks that the server answers and accepts our login.
     pub async fn test_connection(&self) -> Result<()> {
-        match tokio::time::timeout(SMTP_TIMEOUT, self.transport.test_connection()).await {
+        let transport = self.transport()?;
+        match tokio::time::timeout(SMTP_TIMEOUT, transport.test_connection()).await {
             Err(_) => Err(anyhow!("SMTP server did not answer in {SMTP_TIMEOUT:?}")),
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err(anyhow!("SMTP server did not accept NOOP")),
-            Ok(Err(e)) => Err(anyhow!("SMTP: {e}")),
+            Ok(Err(e)) => {
+                self.invalidate();
+                Err(anyhow!("{}", describe(&e, &self.inner.endpoint.auth)))
+            }
         }
     }
 }
 
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+fn build_transport(ep: &Endpoint, connections: u32) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.clone())
+        .port(ep.port)
+        .timeout(Some(SMTP_TIMEOUT))
+        // lettre parks a connection from a spawned task after each send, so the next send
+        // often finds none parked and opens another; with room for only `connections`
+        // parked ones, the extras were then closed again (profiled: a new SMTP session
+        // every ~25 mails). Twice the room keeps them for reuse; the outbox still runs at
+        // most `connections` sends at once.
+        .pool_config(
+            PoolConfig::new()
+                .max_size(connections.saturating_mul(2))
+                .min_idle(0),
+        );
+    if ep.security != Security::None {
+        let mut tp = TlsParameters::builder(ep.host.clone());
+        if let Some(ca) = &ep.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("Cannot read smtp.ca-file {}", ca.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| anyhow!("smtp.ca-file {}: {e}", ca.display()))?;
+            tp = tp.add_root_certificate(cert);
+        }
+        let params = tp
+            .build_rustls()
+            .map_err(|e| anyhow!("Cannot set up TLS for SMTP: {e}"))?;
+        b = b.tls(match ep.security {
+            Security::Starttls => Tls::Required(params),
+            _ => Tls::Wrapper(params),
+        });
+    }
+    match &ep.auth {
+        Auth::None => {}
+        Auth::Password { username, secret } => {
+            let pw = secret.resolve().context("SMTP password")?;
+            b = b
+                .credentials(Credentials::new(username.clone(), pw))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        Auth::OAuth2 {
+            username,
+            token_command,
+        } => {
+            let token = crate::config::run_secret_command(token_command)
+                .context("SMTP oauth2-token-command")?;
+            b = b
+                .credentials(Credentials::new(username.clone(), token))
+                .authentication(vec![Mechanism::Xoauth2]);
+        }
+    }
+    Ok(b.build())
+}
+
+/// A readable account of a lettre error: lettre answers an XOAUTH2 error challenge (334)
+/// with "does not expect a challenge", which means the server rejected the token.
+fn describe(e: &lettre::transport::smtp::Error, auth: &Auth) -> String {
     let text = e.to_string();
+    if matches!(auth, Auth::OAuth2 { .. }) && text.contains("does not expect a challenge") {
+        return format!(
+            "SMTP server rejected the XOAUTH2 access token (error challenge); check \
+             oauth2-token-command and the token's scope ({text})"
+        );
+    }
+    // lettre's Display already includes the first source; add the deeper ones.
+    let mut out = format!("SMTP: {text}");
+    let mut src = std::error::Error::source(e).and_then(|s| s.source());
+    while let Some(s) = src {
+        out.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    out
+}
+
+/// 5xx: permanent. 4xx, no connection at all, TLS set-up or our own checks: transient (the
+/// server did not take it). A broken or silent connection mid-exchange: unknown.
+fn classify(e: &lettre::transport::smtp::Error, auth: &Auth) -> SendError {
+    let text = describe(e, auth);
     if e.is_permanent() {
         SendError::Permanent(text)
+    } else if e.is_response() || e.is_timeout() || e.to_string().starts_with("network error") {
+        SendError::Unknown(text)
     } else {
         SendError::Transient(text)
     }

@@ -199,3 +199,42 @@ pub fn origin_raw(conn: &Connection, request_id: &str) -> Result<Option<Vec<u8>>
         )
         .optional()?)
 }
+
+/// A mail received on a request, for its timeline.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Received {
+    /// Message-ID, if it had one.
+    pub message_id: Option<String>,
+    /// From address.
+    pub sender: String,
+    /// Subject.
+    pub subject: String,
+    /// The server's INTERNALDATE.
+    pub internal_date: String,
+    /// What intake decided.
+    pub disposition: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Whether the body is still kept (see `purge`).
+    pub body_kept: bool,
+}
+
+/// The mails received on one request, oldest first.
+pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Received>> {
+    let mut stmt = conn.prepare(
+        "SELECT message_id, sender, subject, internal_date, disposition, reason, raw IS NOT NULL
+         FROM inbox WHERE request_id = ?1 AND disposition <> 'own_copy' ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![request_id], |r| {
+        Ok(Received {
+            message_id: r.get(0)?,
+            sender: r.get(1)?,
+            subject: r.get(2)?,
+            internal_date: r.get(3)?,
+            disposition: r.get(4)?,
+            reason: r.get(5)?,
+            body_kept: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

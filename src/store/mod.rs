@@ -7,8 +7,10 @@
 
 pub mod inbox;
 pub mod outbox;
+pub mod purge;
 pub mod requests;
 pub mod schema;
+pub mod transitions;
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;

@@ -46,8 +46,12 @@ pub struct Request {
     pub origin_message_id: Option<String>,
     /// Staff member it is assigned to.
     pub assignee: String,
-    /// Basis of a denial.
+    /// Basis of a denial: `unverifiable`, `not_a_consumer`, `exempt` or `other`.
     pub denial_basis: Option<String>,
+    /// Staff's explanation of a denial, as told to the consumer.
+    pub denial_detail: String,
+    /// Why the deadline was extended, as told to the consumer.
+    pub extension_reason: String,
     /// When the substantive response was given.
     pub responded_at: Option<String>,
     /// Created (UTC RFC 3339).
@@ -58,7 +62,8 @@ pub struct Request {
 
 const COLUMNS: &str = "id, status, kinds, requester, requester_name, language, jurisdiction, received_at,
     confirm_by, due_at, extended_due_at, extended, escalated, escalation_reason, verified, agent, subject,
-    origin_message_id, assignee, denial_basis, responded_at, created_at, updated_at";
+    origin_message_id, assignee, denial_basis, responded_at, created_at, updated_at, denial_detail,
+    extension_reason";
 
 fn from_row(r: &Row) -> rusqlite::Result<Request> {
     let kinds: String = r.get(2)?;
@@ -86,6 +91,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Request> {
         responded_at: r.get(20)?,
         created_at: r.get(21)?,
         updated_at: r.get(22)?,
+        denial_detail: r.get(23)?,
+        extension_reason: r.get(24)?,
     })
 }
 
@@ -118,7 +125,7 @@ pub fn next_id(conn: &Connection, year: i32) -> Result<String> {
 /// Inserts a new request.
 pub fn insert(conn: &Connection, r: &Request) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"),
+        &format!("INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
         params![
             r.id,
             r.status,
@@ -143,6 +150,8 @@ pub fn insert(conn: &Connection, r: &Request) -> Result<()> {
             r.responded_at,
             r.created_at,
             r.updated_at,
+            r.denial_detail,
+            r.extension_reason,
         ],
     )
     .with_context(|| format!("Cannot store request {}", r.id))?;
@@ -154,7 +163,8 @@ pub fn update(conn: &Connection, r: &Request) -> Result<()> {
     conn.execute(
         "UPDATE requests SET status = ?2, kinds = ?3, language = ?4, confirm_by = ?5, due_at = ?6,
             extended_due_at = ?7, extended = ?8, escalated = ?9, escalation_reason = ?10, verified = ?11,
-            agent = ?12, assignee = ?13, denial_basis = ?14, responded_at = ?15, updated_at = ?16
+            agent = ?12, assignee = ?13, denial_basis = ?14, responded_at = ?15, updated_at = ?16,
+            denial_detail = ?17, extension_reason = ?18
          WHERE id = ?1",
         params![
             r.id,
@@ -173,6 +183,8 @@ pub fn update(conn: &Connection, r: &Request) -> Result<()> {
             r.denial_basis,
             r.responded_at,
             r.updated_at,
+            r.denial_detail,
+            r.extension_reason,
         ],
     )
     .with_context(|| format!("Cannot update request {}", r.id))?;
@@ -204,6 +216,20 @@ pub struct Filter {
 /// Statuses in which a request is finished.
 pub const CLOSED_STATUSES: &[&str] = &["completed", "denied", "closed_unverifiable"];
 
+/// The due date in force: the extended one only once the extension was taken.
+const DUE: &str =
+    "(CASE WHEN extended = 1 AND extended_due_at IS NOT NULL THEN extended_due_at ELSE due_at END)";
+
+impl Request {
+    /// The due date in force (UTC RFC 3339): the extended one once the extension was taken.
+    pub fn due_in_force(&self) -> &str {
+        match (&self.extended_due_at, self.extended) {
+            (Some(e), true) => e,
+            _ => &self.due_at,
+        }
+    }
+}
+
 /// Lists requests, oldest due first.
 pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Request>> {
     let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
@@ -214,15 +240,12 @@ pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Request>> {
     }
     if let Some(d) = &f.due_before {
         args.push(d.clone());
-        sql.push_str(&format!(
-            " AND COALESCE(extended_due_at, due_at) < ?{}",
-            args.len()
-        ));
+        sql.push_str(&format!(" AND {DUE} < ?{}", args.len()));
     }
     if f.open_only {
         sql.push_str(" AND status NOT IN ('completed', 'denied', 'closed_unverifiable')");
     }
-    sql.push_str(" ORDER BY COALESCE(extended_due_at, due_at), id");
+    sql.push_str(&format!(" ORDER BY {DUE}, id"));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -1,0 +1,32 @@
+//! Raw bytes → parse → triage → classify, plus the other pure functions intake runs on
+//! what a mail says. Calls `mail::parse` directly (not the panic-isolating wrapper) so a
+//! panic is found here instead of being quarantined in production.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use privacy_inbox::classify::Classifier;
+use std::sync::OnceLock;
+
+static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let classifier = CLASSIFIER
+        .get_or_init(|| Classifier::load(None, 0.6).expect("the shipped rules load"));
+    let Ok(mail) = privacy_inbox::mail::parse(data) else {
+        return;
+    };
+    let _ = privacy_inbox::mail::triage::automated(&mail);
+    let c = classifier.classify(&mail);
+    assert!((0.0..=1.0).contains(&c.confidence), "confidence {}", c.confidence);
+    let _ = privacy_inbox::intake::authentication_failure(&mail);
+    let _ = privacy_inbox::intake::subject_tag(&mail.subject);
+    let _ = privacy_inbox::intake::excerpt(&mail.new_text, 1500);
+    if let Some(from) = &mail.from {
+        let _ = privacy_inbox::address::bare_address(from);
+        let _ = privacy_inbox::address::base_address(from);
+        let masked = privacy_inbox::address::mask(from);
+        assert!(masked.contains("***"));
+    }
+    let text = String::from_utf8_lossy(data);
+    let _ = privacy_inbox::address::redact(&text);
+});

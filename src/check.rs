@@ -1,0 +1,254 @@
+//! `privacy-inbox check`: is this installation ready? Config, templates, rules, DKIM key,
+//! store directory, then a real connection and login to the IMAP and SMTP servers. One
+//! `PASS …` or `FAIL …: reason` line per check; secrets are never printed (only the
+//! username and where the secret comes from).
+
+use crate::config::{self, Auth, Endpoint, Secret, Security, Settings};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// Upper bound for each server check (connect, TLS, login), so `check` always ends.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Passed?
+    pub ok: bool,
+    /// What was checked, e.g. `imap 127.0.0.1:993 login privacy@example.test`.
+    pub what: String,
+    /// Extra facts when passed, or the reason when failed.
+    pub detail: String,
+}
+
+impl Outcome {
+    fn pass(what: impl Into<String>, detail: impl Into<String>) -> Outcome {
+        Outcome {
+            ok: true,
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+
+    fn fail(what: impl Into<String>, err: &anyhow::Error) -> Outcome {
+        Outcome {
+            ok: false,
+            what: what.into(),
+            detail: one_line(&format!("{err:#}")),
+        }
+    }
+
+    /// `PASS what (detail)` or `FAIL what: reason`.
+    pub fn line(&self) -> String {
+        match (self.ok, self.detail.is_empty()) {
+            (true, true) => format!("PASS {}", self.what),
+            (true, false) => format!("PASS {} ({})", self.what, self.detail),
+            (false, _) => format!("FAIL {}: {}", self.what, self.detail),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Runs every check, printing each line to `out` as it completes. Returns true when all
+/// passed. A config that does not load stops there (nothing else can be checked).
+pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let mut all_ok = true;
+    let mut emit = |o: Outcome, out: &mut dyn Write| -> anyhow::Result<()> {
+        all_ok &= o.ok;
+        writeln!(out, "{}", o.line())?;
+        out.flush()?;
+        Ok(())
+    };
+    let what = format!("config {}", config_path.display());
+    let settings = match config::load(config_path) {
+        Ok(s) => {
+            emit(Outcome::pass(what, ""), out)?;
+            s
+        }
+        Err(e) => {
+            emit(Outcome::fail(what, &e), out)?;
+            return Ok(false);
+        }
+    };
+    for o in local_checks(&settings) {
+        emit(o, out)?;
+    }
+    emit(imap_check(&settings).await, out)?;
+    emit(smtp_check(&settings).await, out)?;
+    Ok(all_ok)
+}
+
+/// Templates, rules, DKIM key and store directory: no network.
+pub fn local_checks(s: &Settings) -> Vec<Outcome> {
+    let mut v = Vec::new();
+    match crate::outbound::templates::Templates::load(&s.templates_dir) {
+        Ok(t) => {
+            let langs = t.languages();
+            let n: usize = langs.iter().map(|l| t.names(l).len()).sum();
+            v.push(Outcome::pass(
+                "templates",
+                format!(
+                    "{n} templates, {} language{}: {}",
+                    langs.len(),
+                    if langs.len() == 1 { "" } else { "s" },
+                    langs.join(", ")
+                ),
+            ));
+        }
+        Err(e) => v.push(Outcome::fail(
+            format!("templates {}", s.templates_dir.display()),
+            &e,
+        )),
+    }
+    match crate::classify::Classifier::load(s.classify.rules_dir.as_deref(), s.classify.threshold) {
+        Ok(_) => v.push(Outcome::pass(
+            "rules",
+            match &s.classify.rules_dir {
+                Some(d) => format!("shipped + {}", d.display()),
+                None => "shipped".to_string(),
+            },
+        )),
+        Err(e) => v.push(Outcome::fail("rules", &e)),
+    }
+    if let Some(d) = &s.dkim {
+        let what = format!("dkim {}._domainkey.{}", d.selector, d.domain);
+        match crate::outbound::dkim::load_config(d) {
+            Ok(_) => v.push(Outcome::pass(
+                what,
+                format!("{:?} key {}", d.algorithm, d.key_file.display()).to_lowercase(),
+            )),
+            Err(e) => v.push(Outcome::fail(what, &e)),
+        }
+    }
+    let store_dir = s
+        .store_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let what = format!("store {}", s.store_path.display());
+    if s.store_path.exists() {
+        match std::fs::OpenOptions::new().append(true).open(&s.store_path) {
+            Ok(_) => v.push(Outcome::pass(what, "exists, writable")),
+            Err(e) => v.push(Outcome::fail(what, &anyhow::anyhow!("not writable: {e}"))),
+        }
+    } else if store_dir.is_dir() {
+        v.push(Outcome::pass(what, "will be created"));
+    } else {
+        v.push(Outcome::fail(
+            what,
+            &anyhow::anyhow!("directory {} does not exist", store_dir.display()),
+        ));
+    }
+    v
+}
+
+/// `imap HOST:PORT login USER` plus the mailbox's message count.
+pub async fn imap_check(s: &Settings) -> Outcome {
+    let ep = &s.imap.endpoint;
+    let what = format!("imap {}:{} login {}", ep.host, ep.port, user(ep));
+    let mailbox = s.imap.mailbox.clone();
+    let result = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut session = crate::imap::connect(ep).await?;
+        let sel = crate::imap::select(&mut session, &mailbox).await?;
+        crate::imap::logout(session).await;
+        anyhow::Ok(sel)
+    })
+    .await;
+    match result {
+        Ok(Ok(sel)) => Outcome::pass(
+            what,
+            format!(
+                "{}, {}; {mailbox}: {} messages",
+                security(ep.security),
+                secret_source(&ep.auth),
+                sel.exists
+            ),
+        ),
+        Ok(Err(e)) => Outcome::fail(what, &e),
+        Err(_) => Outcome::fail(what, &anyhow::anyhow!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+/// `smtp HOST:PORT [login USER]`: connect, TLS, EHLO, AUTH, NOOP.
+pub async fn smtp_check(s: &Settings) -> Outcome {
+    let ep = &s.smtp.endpoint;
+    let what = match &ep.auth {
+        Auth::None => format!("smtp {}:{}", ep.host, ep.port),
+        _ => format!("smtp {}:{} login {}", ep.host, ep.port, user(ep)),
+    };
+    let result = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let smtp = crate::outbound::smtp::Smtp::new(&s.smtp)?;
+        smtp.test_connection().await
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => Outcome::pass(
+            what,
+            format!("{}, {}", security(ep.security), secret_source(&ep.auth)),
+        ),
+        Ok(Err(e)) => Outcome::fail(what, &e),
+        Err(_) => Outcome::fail(what, &anyhow::anyhow!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+fn user(ep: &Endpoint) -> &str {
+    match &ep.auth {
+        Auth::None => "(none)",
+        Auth::Password { username, .. } | Auth::OAuth2 { username, .. } => username,
+    }
+}
+
+fn security(s: Security) -> &'static str {
+    match s {
+        Security::None => "no TLS",
+        Security::Starttls => "STARTTLS",
+        Security::Tls => "TLS",
+    }
+}
+
+/// Where the secret came from, never the secret.
+fn secret_source(a: &Auth) -> &'static str {
+    match a {
+        Auth::None => "no authentication",
+        Auth::Password {
+            secret: Secret::Literal(_),
+            ..
+        } => "password from the config file",
+        Auth::Password {
+            secret: Secret::Env(_),
+            ..
+        } => "password from password-env",
+        Auth::Password {
+            secret: Secret::Command(_),
+            ..
+        } => "password from password-command",
+        Auth::OAuth2 { .. } => "XOAUTH2 token from oauth2-token-command",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_pass_or_fail_with_one_line_reasons() {
+        assert_eq!(Outcome::pass("rules", "").line(), "PASS rules");
+        assert_eq!(
+            Outcome::pass("templates", "3 templates").line(),
+            "PASS templates (3 templates)"
+        );
+        let e = anyhow::anyhow!("two\nlines").context("Outer");
+        assert_eq!(
+            Outcome::fail("smtp 127.0.0.1:25", &e).line(),
+            "FAIL smtp 127.0.0.1:25: Outer: two; lines"
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! Staff commands, pure: the first line of a staff reply (or the CLI's arguments) → a
+//! [`Command`], or why it is not one.
+//!
+//! ```text
+//! /verify                      identity checked out of band
+//! /complete [note]             the request is done (the note stays internal)
+//! /deny <basis> [explanation]  basis: unverifiable | not-a-consumer | exempt | other (or any text)
+//! /extend <reason>             the one extension, with the reason told to the consumer
+//! /note <text>                 a note in the audit log
+//! /assign <name>               who handles it
+//! ```
+
+use crate::request::lifecycle::{DenialBasis, Transition};
+
+/// A staff command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Identity verified by staff.
+    Verify,
+    /// Done; the note is internal.
+    Complete {
+        /// Internal note ("" when none).
+        note: String,
+    },
+    /// Refused on a basis.
+    Deny {
+        /// The basis.
+        basis: DenialBasis,
+        /// The explanation told to the consumer ("" when none given).
+        text: String,
+    },
+    /// The one extension.
+    Extend {
+        /// Why, told to the consumer.
+        reason: String,
+    },
+    /// A note in the audit log.
+    Note {
+        /// The note.
+        text: String,
+    },
+    /// Assign to someone.
+    Assign {
+        /// Who.
+        to: String,
+    },
+}
+
+/// Every command word, for help texts.
+pub const WORDS: &[&str] = &["verify", "complete", "deny", "extend", "note", "assign"];
+
+/// What a line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Not a command at all (ordinary text).
+    NotACommand,
+    /// `/word` with a word that is not a command.
+    Unknown(String),
+    /// A command word with missing or bad arguments; the text says how to write it.
+    Invalid {
+        /// The command (`/deny`).
+        command: String,
+        /// What is wrong and how to write it.
+        why: String,
+    },
+    /// A command.
+    Ok(Command),
+}
+
+impl Command {
+    /// The command as staff write it (`/deny`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Command::Verify => "/verify",
+            Command::Complete { .. } => "/complete",
+            Command::Deny { .. } => "/deny",
+            Command::Extend { .. } => "/extend",
+            Command::Note { .. } => "/note",
+            Command::Assign { .. } => "/assign",
+        }
+    }
+
+    /// The lifecycle transition it asks for.
+    pub fn transition(&self) -> Transition {
+        match self {
+            Command::Verify => Transition::Verify,
+            Command::Complete { .. } => Transition::Complete,
+            Command::Deny { basis, .. } => Transition::Deny {
+                basis: basis.clone(),
+            },
+            Command::Extend { .. } => Transition::Extend,
+            Command::Note { text } => Transition::Note { text: text.clone() },
+            Command::Assign { to } => Transition::Assign { to: to.clone() },
+        }
+    }
+}
+
+/// The first non-blank line of a text.
+pub fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// A denial basis as staff write it (`not-a-consumer`, `Not a consumer`, `exempt`, ...).
+pub fn parse_basis(word: &str) -> Option<DenialBasis> {
+    let w: String = word
+        .trim()
+        .trim_end_matches([':', ',', '.', ';', '-'])
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
+        .collect();
+    match w.as_str() {
+        "unverifiable" | "unverified" => Some(DenialBasis::Unverifiable),
+        "not_a_consumer" | "not_consumer" | "notaconsumer" => Some(DenialBasis::NotAConsumer),
+        "exempt" | "exemption" => Some(DenialBasis::Exempt),
+        _ => None,
+    }
+}
+
+/// Parses one line (`/deny exempt trade secrets`).
+pub fn parse(line: &str) -> Parsed {
+    let line = line.trim();
+    let Some(rest) = line.strip_prefix('/') else {
+        return Parsed::NotACommand;
+    };
+    let (word, args) = match rest.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim()),
+        None => (rest, ""),
+    };
+    let word = word.to_ascii_lowercase();
+    if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Parsed::NotACommand;
+    }
+    let invalid = |why: &str| Parsed::Invalid {
+        command: format!("/{word}"),
+        why: why.to_string(),
+    };
+    let cmd = match word.as_str() {
+        "verify" => Command::Verify,
+        "complete" => Command::Complete {
+            note: args.to_string(),
+        },
+        "deny" => {
+            if args.is_empty() {
+                return invalid(
+                    "a denial needs a basis: /deny unverifiable | not-a-consumer | exempt | other <explanation>",
+                );
+            }
+            // "not a consumer" is three words: try the longest basis first.
+            let words: Vec<&str> = args.split_whitespace().collect();
+            let mut found = None;
+            for n in (1..=words.len().min(3)).rev() {
+                if let Some(b) = parse_basis(&words[..n].join(" ")) {
+                    let text = words[n..].join(" ");
+                    let text = text.trim_start_matches([':', ',', '.', ';', '-', ' ']);
+                    found = Some((b, text.to_string()));
+                    break;
+                }
+            }
+            match found {
+                Some((basis, text)) => Command::Deny { basis, text },
+                None => {
+                    let (first, after) = match args.split_once(char::is_whitespace) {
+                        Some((f, a)) => (f, a.trim()),
+                        None => (args, ""),
+                    };
+                    if first.eq_ignore_ascii_case("other") {
+                        if after.is_empty() {
+                            return invalid(
+                                "/deny other needs the basis in words: /deny other <explanation>",
+                            );
+                        }
+                        Command::Deny {
+                            basis: DenialBasis::Other(after.to_string()),
+                            text: after.to_string(),
+                        }
+                    } else {
+                        Command::Deny {
+                            basis: DenialBasis::Other(args.to_string()),
+                            text: args.to_string(),
+                        }
+                    }
+                }
+            }
+        }
+        "extend" => {
+            if args.is_empty() {
+                return invalid(
+                    "an extension needs a reason, which the consumer is told: /extend <reason>",
+                );
+            }
+            Command::Extend {
+                reason: args.to_string(),
+            }
+        }
+        "note" => {
+            if args.is_empty() {
+                return invalid("a note needs text: /note <text>");
+            }
+            Command::Note {
+                text: args.to_string(),
+            }
+        }
+        "assign" => {
+            if args.is_empty() {
+                return invalid("say who: /assign <name>");
+            }
+            Command::Assign {
+                to: args.to_string(),
+            }
+        }
+        _ => return Parsed::Unknown(format!("/{word}")),
+    };
+    Parsed::Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_their_arguments() {
+        let table: &[(&str, Parsed)] = &[
+            ("/verify", Parsed::Ok(Command::Verify)),
+            ("  /VERIFY  ", Parsed::Ok(Command::Verify)),
+            (
+                "/complete sent the export",
+                Parsed::Ok(Command::Complete {
+                    note: "sent the export".into(),
+                }),
+            ),
+            (
+                "/complete",
+                Parsed::Ok(Command::Complete { note: "".into() }),
+            ),
+            (
+                "/deny exempt trade secrets",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::Exempt,
+                    text: "trade secrets".into(),
+                }),
+            ),
+            (
+                "/deny not a consumer: lives in Oregon",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::NotAConsumer,
+                    text: "lives in Oregon".into(),
+                }),
+            ),
+            (
+                "/deny not-a-consumer",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::NotAConsumer,
+                    text: "".into(),
+                }),
+            ),
+            (
+                "/deny other court order",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::Other("court order".into()),
+                    text: "court order".into(),
+                }),
+            ),
+            (
+                "/deny we hold nothing",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::Other("we hold nothing".into()),
+                    text: "we hold nothing".into(),
+                }),
+            ),
+            (
+                "/extend records in three systems",
+                Parsed::Ok(Command::Extend {
+                    reason: "records in three systems".into(),
+                }),
+            ),
+            (
+                "/assign Maria",
+                Parsed::Ok(Command::Assign { to: "Maria".into() }),
+            ),
+            ("/frobnicate", Parsed::Unknown("/frobnicate".into())),
+            ("hello /verify", Parsed::NotACommand),
+            ("/", Parsed::NotACommand),
+            ("/s/ John Smith", Parsed::NotACommand),
+            ("", Parsed::NotACommand),
+        ];
+        for (line, want) in table {
+            assert_eq!(&parse(line), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn missing_arguments_are_refused_with_the_right_form() {
+        for line in [
+            "/deny",
+            "/deny   ",
+            "/deny other",
+            "/extend",
+            "/note",
+            "/assign",
+        ] {
+            match parse(line) {
+                Parsed::Invalid { why, .. } => assert!(why.contains('/'), "{line}: {why}"),
+                other => panic!("{line:?} parsed as {other:?}"),
+            }
+        }
+        // "not a consumer:" with a colon still reads as the basis.
+        assert!(matches!(
+            parse("/deny exempt"),
+            Parsed::Ok(Command::Deny {
+                basis: DenialBasis::Exempt,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_first_line_is_the_first_non_blank_one() {
+        assert_eq!(first_line("\n\n  /complete done\nthanks"), "/complete done");
+        assert_eq!(first_line(""), "");
+    }
+}

@@ -1,0 +1,362 @@
+//! The records the CCPA asks a business to keep and publish, pure over stored requests:
+//! the §7102 metrics of a calendar year ([`yearly`]) and the §7101 record of each request
+//! ([`record_of`]).
+
+use crate::clock;
+use crate::kind::Kind;
+use crate::store::requests::Request;
+use anyhow::Result;
+use chrono::Datelike;
+use serde::Serialize;
+
+/// One kind's line of the §7102 report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KindMetrics {
+    /// The kind (wire name).
+    pub kind: String,
+    /// Requests of this kind received in the year.
+    pub received: u64,
+    /// Complied with, in whole or in part (completed).
+    pub complied: u64,
+    /// Denied, all bases.
+    pub denied: u64,
+    /// Denied because identity could not be verified (incl. closed as unverifiable).
+    pub denied_unverifiable: u64,
+    /// Denied because the requester is not a consumer the law covers.
+    pub denied_not_a_consumer: u64,
+    /// Denied because an exemption applies.
+    pub denied_exempt: u64,
+    /// Denied on another basis.
+    pub denied_other: u64,
+    /// Still open when the report was made.
+    pub open: u64,
+    /// Median days from receipt to the substantive response (completed or denied).
+    pub median_days: Option<f64>,
+    /// Mean days from receipt to the substantive response.
+    pub mean_days: Option<f64>,
+}
+
+/// The §7102 report of one calendar year.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Yearly {
+    /// The calendar year, in the business time zone.
+    pub year: i32,
+    /// One line per kind, in the canonical kind order.
+    pub kinds: Vec<KindMetrics>,
+}
+
+/// Days between two RFC 3339 times, as a fraction.
+fn days_between(from: &str, to: &str) -> Option<f64> {
+    let a = clock::parse(from).ok()?;
+    let b = clock::parse(to).ok()?;
+    Some((b - a).num_seconds() as f64 / 86_400.0)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The §7102 metrics of the requests received in `year` (in `tz`). A request of several kinds
+/// counts once under each of its kinds; mail that was never a privacy request (no kind) is
+/// left out.
+pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
+    let mut lines: Vec<(KindMetrics, Vec<f64>)> = Kind::ALL
+        .iter()
+        .map(|k| {
+            (
+                KindMetrics {
+                    kind: k.as_str().to_string(),
+                    ..Default::default()
+                },
+                Vec::new(),
+            )
+        })
+        .collect();
+    for r in requests {
+        let Ok(received) = clock::parse(&r.received_at) else {
+            continue;
+        };
+        if received.with_timezone(&tz).year() != year {
+            continue;
+        }
+        for (i, k) in Kind::ALL.iter().enumerate() {
+            if !r.kinds.contains(k) {
+                continue;
+            }
+            let (m, days) = &mut lines[i];
+            m.received += 1;
+            match r.status.as_str() {
+                "completed" => m.complied += 1,
+                "denied" | "closed_unverifiable" => {
+                    m.denied += 1;
+                    match r.denial_basis.as_deref() {
+                        Some("unverifiable") => m.denied_unverifiable += 1,
+                        Some("not_a_consumer") => m.denied_not_a_consumer += 1,
+                        Some("exempt") => m.denied_exempt += 1,
+                        _ if r.status == "closed_unverifiable" => m.denied_unverifiable += 1,
+                        _ => m.denied_other += 1,
+                    }
+                }
+                _ => m.open += 1,
+            }
+            let closed = matches!(
+                r.status.as_str(),
+                "completed" | "denied" | "closed_unverifiable"
+            );
+            if closed {
+                if let Some(d) = r
+                    .responded_at
+                    .as_deref()
+                    .and_then(|t| days_between(&r.received_at, t))
+                {
+                    days.push(d);
+                }
+            }
+        }
+    }
+    let kinds = lines
+        .into_iter()
+        .map(|(mut m, mut days)| {
+            days.sort_by(f64::total_cmp);
+            m.median_days = median(&days).map(round1);
+            m.mean_days =
+                (!days.is_empty()).then(|| round1(days.iter().sum::<f64>() / days.len() as f64));
+            m
+        })
+        .collect();
+    Yearly { year, kinds }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+impl Yearly {
+    /// A Markdown table, as a privacy policy would publish it.
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "# Privacy requests received in {}\n\n\
+             | Kind | Received | Complied (whole or part) | Denied | unverifiable | not a consumer | exempt | other | Open | Median days | Mean days |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            self.year
+        );
+        for m in &self.kinds {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                m.kind,
+                m.received,
+                m.complied,
+                m.denied,
+                m.denied_unverifiable,
+                m.denied_not_a_consumer,
+                m.denied_exempt,
+                m.denied_other,
+                m.open,
+                opt(m.median_days),
+                opt(m.mean_days)
+            ));
+        }
+        s.push_str(
+            "\nDays run from receipt to the substantive response (completion or denial). \
+             A request of several kinds counts under each.\n",
+        );
+        s
+    }
+
+    /// CSV with a header line.
+    pub fn csv(&self) -> Result<String> {
+        let mut w = CsvWriter::default();
+        w.row(&[
+            "year",
+            "kind",
+            "received",
+            "complied",
+            "denied",
+            "denied_unverifiable",
+            "denied_not_a_consumer",
+            "denied_exempt",
+            "denied_other",
+            "open",
+            "median_days",
+            "mean_days",
+        ]);
+        for m in &self.kinds {
+            w.row(&[
+                &self.year.to_string(),
+                &m.kind,
+                &m.received.to_string(),
+                &m.complied.to_string(),
+                &m.denied.to_string(),
+                &m.denied_unverifiable.to_string(),
+                &m.denied_not_a_consumer.to_string(),
+                &m.denied_exempt.to_string(),
+                &m.denied_other.to_string(),
+                &m.open.to_string(),
+                &m.median_days.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                &m.mean_days.map(|v| format!("{v:.1}")).unwrap_or_default(),
+            ]);
+        }
+        Ok(w.out)
+    }
+}
+
+/// The §7101 record of one request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Request ID.
+    pub id: String,
+    /// Date of the request (UTC RFC 3339).
+    pub received_at: String,
+    /// Nature of the request: its kinds.
+    pub kinds: Vec<String>,
+    /// Manner in which it was made.
+    pub manner: &'static str,
+    /// The requester's address.
+    pub requester: String,
+    /// Status now.
+    pub status: String,
+    /// Date of the substantive response, if given.
+    pub responded_at: Option<String>,
+    /// Nature of the response: `complied`, `denied`, or `open`.
+    pub response: &'static str,
+    /// Basis of a denial: `unverifiable`, `not_a_consumer`, `exempt`, `other`.
+    pub denial_basis: Option<String>,
+    /// The denial's explanation as told to the consumer.
+    pub denial_detail: String,
+    /// Whether the deadline was extended, and why.
+    pub extended: bool,
+    /// The reason given for the extension.
+    pub extension_reason: String,
+    /// Identity verified.
+    pub verified: bool,
+    /// Made by an authorized agent.
+    pub agent: bool,
+    /// The due date in force.
+    pub due_at: String,
+}
+
+/// A request's §7101 record.
+pub fn record_of(r: &Request) -> Record {
+    Record {
+        id: r.id.clone(),
+        received_at: r.received_at.clone(),
+        kinds: r.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+        manner: "email",
+        requester: r.requester.clone(),
+        status: r.status.clone(),
+        responded_at: r.responded_at.clone(),
+        response: match r.status.as_str() {
+            "completed" => "complied",
+            "denied" | "closed_unverifiable" => "denied",
+            _ => "open",
+        },
+        denial_basis: r.denial_basis.clone(),
+        denial_detail: r.denial_detail.clone(),
+        extended: r.extended,
+        extension_reason: r.extension_reason.clone(),
+        verified: r.verified,
+        agent: r.agent,
+        due_at: r.due_in_force().to_string(),
+    }
+}
+
+/// Records as CSV with a header line.
+pub fn records_csv(records: &[Record]) -> String {
+    let mut w = CsvWriter::default();
+    w.row(&[
+        "id",
+        "received_at",
+        "kinds",
+        "manner",
+        "requester",
+        "status",
+        "responded_at",
+        "response",
+        "denial_basis",
+        "denial_detail",
+        "extended",
+        "extension_reason",
+        "verified",
+        "agent",
+        "due_at",
+    ]);
+    for r in records {
+        w.row(&[
+            &r.id,
+            &r.received_at,
+            &r.kinds.join(" "),
+            r.manner,
+            &r.requester,
+            &r.status,
+            r.responded_at.as_deref().unwrap_or(""),
+            r.response,
+            r.denial_basis.as_deref().unwrap_or(""),
+            &r.denial_detail,
+            &r.extended.to_string(),
+            &r.extension_reason,
+            &r.verified.to_string(),
+            &r.agent.to_string(),
+            &r.due_at,
+        ]);
+    }
+    w.out
+}
+
+/// RFC 4180 CSV: fields with commas, quotes or line breaks are quoted; a leading `=`, `+`,
+/// `-` or `@` is prefixed with `'` so a spreadsheet does not run consumer text as a formula.
+#[derive(Default)]
+struct CsvWriter {
+    out: String,
+}
+
+impl CsvWriter {
+    fn row(&mut self, fields: &[&str]) {
+        let cells: Vec<String> = fields.iter().map(|f| cell(f)).collect();
+        self.out.push_str(&cells.join(","));
+        self.out.push_str("\r\n");
+    }
+}
+
+fn cell(f: &str) -> String {
+    let f = if f.starts_with(['=', '+', '-', '@']) && f.parse::<f64>().is_err() {
+        format!("'{f}")
+    } else {
+        f.to_string()
+    };
+    if f.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), Some(3.0));
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(cell("-3.5"), "-3.5");
+    }
+}

@@ -1,0 +1,458 @@
+//! Staff actions on the real mail stack: commands in replies to the escalation thread and
+//! the same actions from the CLI; each tells the consumer where it should, confirms to staff
+//! in the thread, and refuses what it must (no basis, a second extension, a stranger).
+
+mod common;
+
+use common::MailStack;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn header(raw: &str, name: &str) -> Option<String> {
+    common::header(raw.as_bytes(), name)
+}
+
+fn cli(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--config", config.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    common::run_bin(&all, &[])
+}
+
+fn run_once(config: &Path) {
+    let out = cli(config, &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "run --once: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn request(config: &Path, requester: &str) -> serde_json::Value {
+    let out = cli(config, &["requests", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    list.as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["requester"] == requester)
+        .cloned()
+        .unwrap_or_else(|| panic!("no request from {requester}: {list:#}"))
+}
+
+fn events(config: &Path, id: &str) -> Vec<serde_json::Value> {
+    let out = cli(config, &["requests", "show", id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["events"].as_array().cloned().unwrap_or_default()
+}
+
+/// Mails in `user`'s INBOX whose subject contains `needle`.
+async fn mails(stack: &MailStack, user: &str, needle: &str) -> Vec<String> {
+    stack
+        .fetch_all(user, "INBOX")
+        .await
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).to_string())
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains(needle)))
+        .collect()
+}
+
+/// Waits until `user` holds `n` mails whose subject contains `needle`.
+async fn wait_mails(stack: &MailStack, user: &str, needle: &str, n: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let found = mails(stack, user, needle).await;
+        if found.len() >= n || start.elapsed() > Duration::from_secs(30) {
+            assert_eq!(found.len(), n, "{user}: mails with {needle:?}");
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn first_mail(from: &str, id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: privacy@example.test\r\nSubject: Privacy request\r\nMessage-ID: <{id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// A reply to `to_mail` as a mail client writes it.
+fn reply(to_mail: &str, from: &str, id: &str, body: &str) -> (String, String) {
+    let subject = header(to_mail, "Subject").expect("subject");
+    let mid = header(to_mail, "Message-ID").expect("message id");
+    let to = header(to_mail, "Reply-To").unwrap_or_else(|| "privacy@example.test".into());
+    let to_addr = to
+        .rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>').to_string())
+        .unwrap_or(to.clone());
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{id}>\r\n\
+         In-Reply-To: {mid}\r\nReferences: {mid}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n> (quoted)\r\n"
+    );
+    (raw, to_addr)
+}
+
+async fn deliver(stack: &MailStack, raw: String, from: &str, to: &str) {
+    let before = stack.count("privacy", "INBOX").await;
+    stack.send(raw, from, to).await;
+    stack
+        .wait_for("privacy", "INBOX", before + 1, Duration::from_secs(30))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let consumer = "dana@example.test";
+
+    // A delete request, verified by the consumer's reply.
+    deliver(
+        &stack,
+        first_mail(
+            consumer,
+            "staff-1@c.example.test",
+            "Please delete all my personal data.",
+        ),
+        consumer,
+        "privacy@example.test",
+    )
+    .await;
+    run_once(&config);
+    let ack = wait_mails(&stack, "dana", "privacy request", 1)
+        .await
+        .remove(0);
+    let (raw, to) = reply(&ack, consumer, "staff-2@c.example.test", "Yes, it is me.");
+    deliver(&stack, raw, consumer, &to).await;
+    run_once(&config);
+    let r = request(&config, consumer);
+    assert_eq!(r["status"], "verified", "{r}");
+    let id = r["id"].as_str().expect("id").to_string();
+    let escalation = wait_mails(&stack, "staff", "Needs a person", 1)
+        .await
+        .remove(0);
+    assert!(
+        escalation.contains("/complete"),
+        "the escalation explains the commands"
+    );
+
+    // /deny without a basis is refused, in the thread, and changes nothing.
+    let (raw, _) = reply(
+        &escalation,
+        "staff@example.test",
+        "staff-3@s.example.test",
+        "/deny",
+    );
+    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
+    run_once(&config);
+    let refused = wait_mails(&stack, "staff", "Refused: /deny", 1)
+        .await
+        .remove(0);
+    assert!(refused.contains("basis"), "{refused}");
+    assert!(
+        header(&refused, "In-Reply-To").is_some_and(|v| v.contains("staff-3@s.example.test")),
+        "the refusal is threaded on the staff mail"
+    );
+    assert_eq!(request(&config, consumer)["status"], "verified");
+
+    // A command from an address that is not staff is refused and escalated.
+    let (raw, _) = reply(
+        &escalation,
+        "mallory@example.test",
+        "staff-4@m.example.test",
+        "/complete all done",
+    );
+    deliver(&stack, raw, "mallory@example.test", "privacy@example.test").await;
+    run_once(&config);
+    let alarm = wait_mails(&stack, "staff", "non-staff address", 1).await;
+    assert!(alarm[0].contains(&id));
+    assert_eq!(request(&config, consumer)["status"], "verified");
+    assert_eq!(
+        stack.count("mallory", "INBOX").await,
+        0,
+        "no reply to a stranger"
+    );
+    assert!(events(&config, &id)
+        .iter()
+        .any(|e| e["kind"] == "staff_command_refused" && e["actor"] == "mallory@example.test"));
+
+    // /extend tells the consumer the reason and the new date; a second one is refused.
+    let (raw, _) = reply(
+        &escalation,
+        "staff@example.test",
+        "staff-5@s.example.test",
+        "/extend Your records are spread over three systems\n\nthanks",
+    );
+    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
+    run_once(&config);
+    let notice = wait_mails(&stack, "dana", "more time", 1).await.remove(0);
+    assert!(notice.contains("spread over three systems"), "{notice}");
+    let r = request(&config, consumer);
+    assert_eq!(r["extended"], true);
+    assert_eq!(
+        r["extension_reason"],
+        "Your records are spread over three systems"
+    );
+    wait_mails(&stack, "staff", "Done: /extend", 1).await;
+    let (raw, _) = reply(
+        &escalation,
+        "staff@example.test",
+        "staff-6@s.example.test",
+        "/extend still more",
+    );
+    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
+    run_once(&config);
+    let refused = wait_mails(&stack, "staff", "Refused: /extend", 1)
+        .await
+        .remove(0);
+    assert!(refused.contains("already extended"), "{refused}");
+
+    // /complete completes it and the consumer gets the completion mail.
+    let (raw, _) = reply(
+        &escalation,
+        "staff@example.test",
+        "staff-7@s.example.test",
+        "/complete deleted from CRM and billing",
+    );
+    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
+    run_once(&config);
+    let done = wait_mails(&stack, "dana", "is complete", 1).await.remove(0);
+    assert!(done.contains(&id));
+    assert!(
+        !done.contains("CRM and billing"),
+        "the staff note is internal, not sent to the consumer"
+    );
+    wait_mails(&stack, "staff", "Done: /complete", 1).await;
+    let r = request(&config, consumer);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert!(r["responded_at"].is_string());
+    let kinds: Vec<String> = events(&config, &id)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    for k in [
+        "received",
+        "acknowledged",
+        "verification_requested",
+        "verified",
+        "extended",
+        "completed",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    // Nothing more for the consumer than ack, verified, extension, completion.
+    assert_eq!(stack.count("dana", "INBOX").await, 4);
+
+    // Staff mail outside any thread is never a consumer request; a command in it is refused.
+    deliver(
+        &stack,
+        first_mail(
+            "staff@example.test",
+            "staff-8@s.example.test",
+            "/complete\n\nPlease delete my data",
+        ),
+        "staff@example.test",
+        "privacy@example.test",
+    )
+    .await;
+    run_once(&config);
+    let refused = wait_mails(&stack, "staff", "Refused: /complete", 1)
+        .await
+        .remove(0);
+    assert!(refused.contains("belongs to no request"), "{refused}");
+    let out = cli(&config, &["requests", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "no request opened: {list:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_actions_from_the_cli_with_the_same_checks() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let consumer = "omar@example.test";
+    deliver(
+        &stack,
+        first_mail(
+            consumer,
+            "cli-1@c.example.test",
+            "Do not sell or share my personal information.",
+        ),
+        consumer,
+        "privacy@example.test",
+    )
+    .await;
+    run_once(&config);
+    let r = request(&config, consumer);
+    assert_eq!(
+        r["status"], "acknowledged",
+        "an opt-out needs no verification: {r}"
+    );
+    let id = r["id"].as_str().expect("id").to_string();
+
+    // An opt-out cannot be denied as unverifiable (CCPA §7060(b)).
+    let out = cli(&config, &["requests", "deny", &id, "unverifiable"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("opt-out"));
+    // An opt-out has no extension.
+    let out = cli(&config, &["requests", "extend", &id, "busy"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = cli(
+        &config,
+        &[
+            "requests",
+            "assign",
+            &id,
+            "Maria",
+            "--by",
+            "lead@example.test",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(
+        &config,
+        &["requests", "complete", &id, "flag set in the ad platform"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = request(&config, consumer);
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["assignee"], "Maria");
+    // Closed is final: nothing but notes.
+    let out = cli(&config, &["requests", "deny", &id, "exempt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = cli(
+        &config,
+        &["requests", "note", &id, "consumer called to say thanks"],
+    );
+    assert!(out.status.success());
+
+    // The completion mail goes out on the next pass.
+    run_once(&config);
+    wait_mails(&stack, "omar", "is complete", 1).await;
+
+    let show = cli(&config, &["requests", "show", &id]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    for needle in [
+        "mail in (request)",
+        "mail out (completed)",
+        "assigned",
+        "lead@example.test",
+        "note",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+
+    // The §7101 export has the request with its response.
+    let out = cli(&config, &["requests", "export", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in\n{csv}"));
+    assert!(
+        line.contains(",email,") && line.contains(",complied,"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sender_cannot_flood_staff_with_escalations() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let sender = "flood@example.test";
+    for i in 0..14 {
+        stack
+            .send(
+                first_mail(
+                    sender,
+                    &format!("flood-{i}@f.example.test"),
+                    "Do not sell or share my personal information.",
+                ),
+                sender,
+                "privacy@example.test",
+            )
+            .await;
+    }
+    stack
+        .wait_for("privacy", "INBOX", 14, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+    let out = cli(&config, &["requests", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let list = list.as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 14, "every mail is a request: nothing lost");
+    assert!(list.iter().all(|r| r["escalated"] == true));
+    // 10 escalation mails, then silence; the consumer gets the per-recipient limit (5).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_mails(&stack, "staff", "Needs a person", 10).await;
+    assert_eq!(stack.count("flood", "INBOX").await, 5);
+    let digest = wait_mails(&stack, "staff", "Privacy requests open", 1)
+        .await
+        .remove(0);
+    assert_eq!(
+        list.iter()
+            .filter(|r| digest.contains(r["id"].as_str().unwrap_or("?")))
+            .count(),
+        14,
+        "the digest lists all of them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_action_is_mailed_by_the_running_daemon_without_incoming_mail() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let consumer = "ines@example.test";
+    deliver(
+        &stack,
+        first_mail(
+            consumer,
+            "daemon-1@c.example.test",
+            "Do not sell or share my personal information.",
+        ),
+        consumer,
+        "privacy@example.test",
+    )
+    .await;
+    let cfg = config.to_str().expect("utf-8");
+    let mut daemon = common::spawn_bin(
+        &["--config", cfg, "run"],
+        &[("PRIVACY_INBOX_HOUSEKEEPING_SECONDS", "2")],
+        &dir.path().join("daemon.log"),
+    );
+    wait_mails(&stack, "ines", "privacy request", 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let id = request(&config, consumer)["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // The daemon sits in IDLE; nothing new arrives. The CLI only queues the mail.
+    let out = cli(
+        &config,
+        &["requests", "complete", &id, "done at the ad platform"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_mails(&stack, "ines", "is complete", 1).await;
+    let status = daemon.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", daemon.log_text());
+}

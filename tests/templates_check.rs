@@ -1,0 +1,189 @@
+//! `templates check` and `templates preview`, running the real binary on the shipped
+//! templates and on broken copies of them.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Copies `templates/` (two levels: language folders and their files) into `to`.
+pub fn copy_templates(to: &Path) -> PathBuf {
+    let from = common::repo_root().join("templates");
+    let dest = to.join("templates");
+    fs::create_dir_all(&dest).expect("create the copy");
+    for entry in fs::read_dir(&from).expect("read templates/") {
+        let path = entry.expect("entry").path();
+        let target = dest.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            fs::create_dir_all(&target).expect("create a language folder");
+            for f in fs::read_dir(&path).expect("read a language folder") {
+                let f = f.expect("entry").path();
+                fs::copy(&f, target.join(f.file_name().expect("name"))).expect("copy a file");
+            }
+        } else {
+            fs::copy(&path, &target).expect("copy a file");
+        }
+    }
+    dest
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = common::run_bin(args, &[]);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn the_shipped_templates_pass_and_the_config_only_needs_its_templates_dir() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = common::repo_root().join("templates");
+    let (ok, out, err) = run(&["templates", "check", "--dir", s(&dir)]);
+    assert!(ok, "check of the shipped set failed:\n{out}{err}");
+    assert!(out.contains("OK: 14 messages checked in en, es"), "{out}");
+
+    // A config file with nothing but [templates]: check reads only that key, relative to
+    // the config's folder.
+    let copy = copy_templates(tmp.path());
+    let config = tmp.path().join("privacy-inbox.toml");
+    fs::write(&config, "[templates]\ndir = \"templates\"\n").expect("write config");
+    let (ok, out, err) = run(&["--config", s(&config), "templates", "check"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with(&format!("{}: OK", copy.display())), "{out}");
+}
+
+#[test]
+fn a_broken_copy_fails_with_every_problem_by_file_and_line() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = copy_templates(tmp.path());
+    let write = |rel: &str, text: &str| fs::write(dir.join(rel), text).expect("write");
+    // 1. A misspelled variable in a body, and one inside an {{#if}} (which strict
+    //    rendering alone would let pass as false).
+    write(
+        "es/denied.txt.hbs",
+        "Hola:\n\n{{basis_txt}}\n{{#if basis_tex}}x{{/if}}\n{{> signature}}\n",
+    );
+    // 2. A subject on two lines.
+    write(
+        "en/completed.subject.hbs",
+        "[{{request_id}}] Done\nBcc: x@example.test\n",
+    );
+    // 3. An HTML body that does not escape a consumer's value.
+    write(
+        "en/verified.html.hbs",
+        "<p>Dear {{{requester_name}}},</p>\n<p>{{team}}</p>\n",
+    );
+    // 4. A block never closed.
+    write(
+        "es/extension.txt.hbs",
+        "Hola:\n{{#each kind_labels}}\n- {{this}}\n{{reason}}\n",
+    );
+    // 5. A required English message missing.
+    fs::remove_file(dir.join("en/staff_reply.subject.hbs")).expect("remove");
+    // 6. A Spanish template without English, and an unknown file.
+    write("es/_footer.txt.hbs", "pie\n");
+    write("es/notes.txt", "scratch\n");
+    // 7. A partial with an unknown variable, used by every consumer text body.
+    write("es/_signature.txt.hbs", "--\n{{team}}\n{{nope}}\n");
+
+    let (ok, out, err) = run(&["templates", "check", "--dir", s(&dir)]);
+    assert!(!ok, "a broken set must fail:\n{out}");
+    assert!(err.is_empty(), "problems go to stdout: {err}");
+    let p = |rel: &str| dir.join(rel).display().to_string();
+    let expected = [
+        format!("{}:3: unknown variable `basis_txt`", p("es/denied.txt.hbs")),
+        format!("{}:4: unknown variable `basis_tex`", p("es/denied.txt.hbs")),
+        format!(
+            "{}:2: the subject renders on more than one line",
+            p("en/completed.subject.hbs")
+        ),
+        format!(
+            "{}:1: the HTML body does not escape `requester_name`",
+            p("en/verified.html.hbs")
+        ),
+        format!(
+            "{}:2: `{{{{#each}}}}` opened here is never closed",
+            p("es/extension.txt.hbs")
+        ),
+        format!("{}: missing:", p("en/staff_reply.subject.hbs")),
+        format!("{}: no English version", p("es/_footer.txt.hbs")),
+        format!("{}: unknown file", p("es/notes.txt")),
+        format!(
+            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, verification_reminder, verified)",
+            p("es/_signature.txt.hbs")
+        ),
+    ];
+    for e in &expected {
+        assert!(
+            out.lines().any(|l| l.starts_with(e.as_str())),
+            "missing `{e}` in:\n{out}"
+        );
+    }
+    let problem_lines = out.lines().filter(|l| l.starts_with(s(&dir))).count();
+    assert_eq!(
+        problem_lines,
+        expected.len() + 1,
+        "one line per problem plus the summary:\n{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("{}: {} problems", dir.display(), expected.len())),
+        "{out}"
+    );
+}
+
+#[test]
+fn preview_prints_the_mail_in_the_language_or_falls_back_to_english() {
+    let dir = common::repo_root().join("templates");
+    let (ok, out, err) = run(&[
+        "templates",
+        "preview",
+        "denied",
+        "--lang",
+        "es",
+        "--dir",
+        s(&dir),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Language: es\n"), "{out}");
+    assert!(
+        out.contains("Subject:  [PRIV-2026-00042] Sobre su solicitud de privacidad"),
+        "{out}"
+    );
+    assert!(out.contains("no podemos llevarla a cabo"), "{out}");
+    // Sample kind labels come from the previewed language's labels.toml.
+    assert!(out.contains("eliminación de sus datos personales"), "{out}");
+
+    let (ok, out, err) = run(&[
+        "templates",
+        "preview",
+        "completed",
+        "--lang",
+        "fr",
+        "--dir",
+        s(&dir),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Language: en (no `completed` version in fr"),
+        "{out}"
+    );
+    assert!(out.contains("Your privacy request is complete"), "{out}");
+
+    let (ok, out, err) = run(&["templates", "preview", "acknowledgement", "--dir", s(&dir)]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("--- HTML body ---\n<p>Dear María López,</p>"),
+        "{out}"
+    );
+
+    let (ok, _, err) = run(&["templates", "preview", "no_such", "--dir", s(&dir)]);
+    assert!(!ok);
+    assert!(err.contains("Unknown template `no_such`"), "{err}");
+}

@@ -245,7 +245,17 @@ async fn hostile_mail_is_quarantined_or_processed_without_panic_in_bounded_memor
         quarantined,
         "quarantined mail is in the Quarantine mailbox"
     );
-    // Staff are told about each quarantined mail.
+    // Staff are told about each quarantined mail (the digest may share the mailbox).
+    stack
+        .wait_until(
+            "staff",
+            "INBOX",
+            &format!("{quarantined} quarantine notices"),
+            common::WAIT,
+            |mails| common::with_subject(mails, "Quarantined mail") >= quarantined,
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let staff = stack.fetch_all("staff", "INBOX").await;
     let notices = staff
         .iter()

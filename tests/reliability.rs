@@ -443,29 +443,23 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
         .expect("row");
     assert_eq!(status, "failed", "{last_error}");
     assert!(last_error.contains("permanent"), "{last_error}");
-    let staff = stack.fetch_all("staff", "INBOX").await;
+    let staff = stack
+        .wait_until(
+            "staff",
+            "INBOX",
+            "the delivery-failure notice",
+            common::WAIT,
+            |mails| common::with_subject(mails, "Could not deliver a reply") > 0,
+        )
+        .await;
     let notice = staff
         .iter()
         .map(|r| String::from_utf8_lossy(r).to_string())
         .find(|m| {
             common::header(m.as_bytes(), "Subject")
                 .is_some_and(|s| s.contains("Could not deliver a reply"))
-        });
-    let notice = match notice {
-        Some(n) => n,
-        None => {
-            let got = stack
-                .wait_for("staff", "INBOX", staff.len() + 1, common::WAIT)
-                .await;
-            got.iter()
-                .map(|r| String::from_utf8_lossy(r).to_string())
-                .find(|m| {
-                    common::header(m.as_bytes(), "Subject")
-                        .is_some_and(|s| s.contains("Could not deliver a reply"))
-                })
-                .expect("staff told about the permanent failure")
-        }
-    };
+        })
+        .expect("staff told about the permanent failure");
     assert!(notice.contains("stranger@elsewhere.invalid"), "{notice}");
     let escalated = scalar(
         &conn,
@@ -693,11 +687,20 @@ async fn a_sender_of_500_requests_gets_a_bounded_number_of_replies_and_nothing_i
     .expect("write config");
     bulk_append(&stack, "privacy", "INBOX", &others).await;
     run_once(&config2);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut answered = 0;
-    for i in 0..20 {
-        answered += stack.count(&format!("many{i}"), "INBOX").await;
+    let answered_now = || async {
+        let mut answered = 0;
+        for i in 0..20 {
+            answered += stack.count(&format!("many{i}"), "INBOX").await;
+        }
+        answered
+    };
+    // Wait for the ten that may go out, then give an eleventh time to show up.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while answered_now().await < 10 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let answered = answered_now().await;
     eprintln!("global limit: 20 senders, limit 10 an hour, {answered} answered");
     assert_eq!(answered, 10);
     assert_eq!(

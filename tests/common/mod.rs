@@ -554,6 +554,49 @@ impl MailStack {
         );
     }
 
+    /// Poll until the messages in `user`'s `mailbox` satisfy `done`, then return them all.
+    /// Use this rather than [`wait_for`](Self::wait_for) when other mail (a staff digest, a
+    /// notice from an earlier step) may arrive in the same mailbox: a bare count is then
+    /// reached by the wrong messages. `what` names the condition for the timeout panic.
+    pub async fn wait_until(
+        &self,
+        user: &str,
+        mailbox: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[Vec<u8>]) -> bool,
+    ) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let mut checked = usize::MAX;
+        loop {
+            let seen = self.count(user, mailbox).await;
+            if seen != checked {
+                let all = self.fetch_all(user, mailbox).await;
+                if done(&all) {
+                    return all;
+                }
+                checked = seen;
+            }
+            if Instant::now() >= deadline {
+                let arrived = self
+                    .fetch_all(user, mailbox)
+                    .await
+                    .iter()
+                    .map(|raw| format!("  - {}", summary(raw)))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                panic!(
+                    "Waited {timeout:?} in {} {mailbox} for {what}; found:\n{arrived}\n\
+                     postfix.log (tail):\n{}\nstate dir: {}",
+                    address(user),
+                    self.log_tail("postfix.log", 15),
+                    self.state.display()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL * 4).await;
+        }
+    }
+
     /// Names of `user`'s mailboxes (`LIST "" *`), sorted.
     pub async fn mailboxes(&self, user: &str) -> Vec<String> {
         let mut session = self.imap(user).await;
@@ -791,6 +834,27 @@ pub fn bin_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_privacy-inbox"))
 }
 
+/// `privacy-inbox --config CONFIG run --once` with extra environment `envs` (e.g.
+/// `PRIVACY_INBOX_NOW`); panics with its log unless it succeeds. Returns its stderr.
+pub fn run_once_with(config: &Path, envs: &[(&str, &str)]) -> String {
+    let cfg = config.to_str().expect("a UTF-8 config path");
+    let out = run_bin(&["--config", cfg, "run", "--once"], envs);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "run --once failed:\n{err}");
+    err
+}
+
+/// The SQLite store a config written by [`MailStack::write_config`] in `dir` uses.
+pub fn store(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("privacy-inbox.sqlite3")).expect("open the store")
+}
+
+/// The single integer `sql` returns.
+pub fn scalar(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// Run the built `privacy-inbox` binary with `args` and extra environment `envs`, stdin
 /// empty, and return its output. Blocking; output goes through temp files (never pipes
 /// a child could inherit); panics after [`BIN_TIMEOUT`].
@@ -986,6 +1050,14 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
         }
     }
     value
+}
+
+/// How many of `mails` have a Subject containing `needle`.
+pub fn with_subject(mails: &[Vec<u8>], needle: &str) -> usize {
+    mails
+        .iter()
+        .filter(|raw| header(raw, "Subject").is_some_and(|s| s.contains(needle)))
+        .count()
 }
 
 /// "From → Subject" of a raw message, for failure messages.

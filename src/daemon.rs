@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::imap::{self, Session};
 use crate::intake::{BatchStats, Intake};
 use crate::outbound::compose::Composer;
+use crate::outbound::failure;
 use crate::outbound::outbox::{self, lock};
 use crate::outbound::queue::Mailer;
 use crate::outbound::smtp::Smtp;
@@ -305,15 +306,13 @@ impl App {
         Ok(())
     }
 
-    /// Permanent delivery failures of mail to consumers: the request is flagged escalated,
-    /// the failure goes into its audit log, and staff get a notice (failures of mail to
-    /// staff are only logged: telling staff by mail that mail to staff fails would loop).
-    /// Returns how many were escalated.
+    /// Permanent delivery failures of mail to consumers, escalated to staff
+    /// ([`failure::escalate`]); failures of mail to staff are only logged. Returns how many
+    /// were escalated.
     fn escalate_failures(&self, failed: &[(i64, Option<String>, String, String)]) -> Result<usize> {
-        let staff = &self.settings.staff.escalation_to;
         let todo: Vec<_> = failed
             .iter()
-            .filter(|(_, _, to, _)| !staff.iter().any(|s| s.eq_ignore_ascii_case(to)))
+            .filter(|(_, _, to, _)| !failure::to_staff(&self.settings, to))
             .collect();
         if todo.is_empty() {
             return Ok(0);
@@ -330,37 +329,14 @@ impl App {
                     |r| r.get(0),
                 )
                 .unwrap_or_default();
-            if let Some(id) = request {
-                if let Some(mut r) = crate::store::requests::get(&tx, id)? {
-                    r.escalated = true;
-                    r.escalation_reason = format!("Our {purpose} mail could not be delivered");
-                    r.updated_at = now_s.clone();
-                    crate::store::requests::update(&tx, &r)?;
-                    crate::store::add_event(
-                        &tx,
-                        id,
-                        &now_s,
-                        "send_failed",
-                        "bot",
-                        &format!("{purpose} to {to} failed permanently: {error}"),
-                    )?;
-                }
-            }
-            let data = DeliveryFailed {
-                request_id: request.clone().unwrap_or_default(),
-                recipient: to.clone(),
-                purpose,
-                error: error.clone(),
-                team: crate::intake::team_name(&self.settings.smtp.from),
+            let f = failure::Failure {
+                request_id: request.as_deref(),
+                recipient: to,
+                purpose: &purpose,
+                error,
+                event: "send_failed",
             };
-            intake.mailer.queue_staff(
-                &tx,
-                staff,
-                "delivery_failed",
-                &data,
-                request.as_deref(),
-                None,
-            )?;
+            failure::escalate(&tx, &intake.mailer, &self.settings, &now_s, &f, None)?;
         }
         tx.commit()?;
         tracing::warn!(
@@ -520,16 +496,6 @@ impl App {
             }
         }
     }
-}
-
-/// Variables of the `delivery_failed` staff notice.
-#[derive(serde::Serialize)]
-struct DeliveryFailed {
-    request_id: String,
-    recipient: String,
-    purpose: String,
-    error: String,
-    team: String,
 }
 
 fn add_stats(total: &mut BatchStats, b: &BatchStats) {

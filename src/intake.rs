@@ -184,8 +184,23 @@ impl Intake<'_> {
             }
         }
         if let Some(why) = mail::triage::automated(&mail) {
-            row.disposition = "ignored".into();
-            row.reason = format!("Machine-made: {why}");
+            // Never answered; but a report that one of our mails bounced is recorded on its
+            // request and, when delivery failed for good, escalated.
+            let bounce = crate::outbound::failure::record_bounce(
+                tx,
+                &self.mailer,
+                self.settings,
+                &clock::fmt(now),
+                &f.raw,
+            )?;
+            if let Some(b) = bounce {
+                row.disposition = "bounce".into();
+                row.reason = b.reason;
+                row.request_id = b.request_id;
+            } else {
+                row.disposition = "ignored".into();
+                row.reason = format!("Machine-made: {why}");
+            }
             stats.ignored += 1;
             return Ok(row);
         }

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod compose;
 pub mod dkim;
+pub mod failure;
 pub mod outbox;
 pub mod queue;
 pub mod smtp;

@@ -85,10 +85,11 @@ pub fn mark_sending(conn: &Connection, ids: &[i64], now: &str) -> Result<()> {
     Ok(())
 }
 
-/// The server took it (or its copy was seen in our mailbox).
+/// The server took it (or its copy was seen in our mailbox). A bounce already recorded for it
+/// stands: our copy can come back after the report.
 pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = '' WHERE id = ?1 AND status <> 'sent'",
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = '' WHERE id = ?1 AND status NOT IN ('sent', 'bounced')",
         params![id, now],
     )?;
     Ok(())
@@ -130,6 +131,53 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<()> {
     Ok(())
 }
 
+/// One sent mail, as a bounce report finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Row ID.
+    pub id: i64,
+    /// The request it belongs to.
+    pub request_id: Option<String>,
+    /// What it was for.
+    pub purpose: String,
+    /// consumer | staff
+    pub audience: String,
+    /// Envelope recipient.
+    pub recipient: String,
+    /// Its status now.
+    pub status: String,
+}
+
+/// Our mail with this Message-ID, if it is ours.
+pub fn by_message_id(conn: &Connection, message_id: &str) -> Result<Option<Sent>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, request_id, purpose, audience, recipient, status FROM outbox WHERE message_id = ?1",
+            params![message_id],
+            |r| {
+                Ok(Sent {
+                    id: r.get(0)?,
+                    request_id: r.get(1)?,
+                    purpose: r.get(2)?,
+                    audience: r.get(3)?,
+                    recipient: r.get(4)?,
+                    status: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// A bounce came back for a mail the server had taken: delivery failed after all. Returns
+/// false when the row was already marked bounced (the same report, or a second one).
+pub fn mark_bounced(conn: &Connection, id: i64, error: &str) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE outbox SET status = 'bounced', last_error = ?2 WHERE id = ?1 AND status <> 'bounced'",
+        params![id, error],
+    )?;
+    Ok(n > 0)
+}
+
 /// Mails to `recipient` queued since `since` (for the per-recipient limit).
 pub fn count_to_since(conn: &Connection, recipient: &str, since: &str) -> Result<i64> {
     Ok(conn.query_row(
@@ -165,7 +213,7 @@ pub struct Summary {
     pub purpose: String,
     /// To whom.
     pub recipient: String,
-    /// queued | sending | sent | failed
+    /// queued | sending | sent | failed | bounced
     pub status: String,
     /// Queued at.
     pub created_at: String,

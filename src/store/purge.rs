@@ -25,7 +25,7 @@ const CLOSED_OR_NONE: &str = "(request_id IS NULL OR request_id IN
 pub fn purge(conn: &Connection, cutoff: &str, dry_run: bool) -> Result<Purged> {
     let inbox_where = format!("raw IS NOT NULL AND fetched_at < ?1 AND {CLOSED_OR_NONE}");
     let outbox_where = format!(
-        "length(raw) > 0 AND status IN ('sent', 'failed') AND created_at < ?1 AND {CLOSED_OR_NONE}"
+        "length(raw) > 0 AND status IN ('sent', 'failed', 'bounced') AND created_at < ?1 AND {CLOSED_OR_NONE}"
     );
     let count = |table: &str, w: &str| -> Result<(u64, u64)> {
         Ok(conn.query_row(

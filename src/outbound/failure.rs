@@ -1,0 +1,189 @@
+//! Mail of ours that will not arrive: refused for good by our SMTP server (found by the
+//! outbox sender) or bounced later by the recipient's server (a delivery report in our
+//! mailbox, found by intake). Either way the request is flagged for staff, the failure goes
+//! into its audit log, and staff get the `delivery_failed` notice in the request's thread.
+//!
+//! Failures of mail *to staff* are only logged: mailing staff that mail to staff fails would
+//! loop.
+
+use crate::address::redact;
+use crate::config::Settings;
+use crate::mail::dsn::{self, Verdict};
+use crate::outbound::queue::Mailer;
+use crate::store::{add_event, outbox, requests};
+use anyhow::Result;
+use rusqlite::Connection;
+use serde::Serialize;
+
+/// One failed mail.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    /// The request it belonged to.
+    pub request_id: Option<&'a str>,
+    /// Its recipient.
+    pub recipient: &'a str,
+    /// What it was (`acknowledgement`, `completed`, …).
+    pub purpose: &'a str,
+    /// The server's words.
+    pub error: &'a str,
+    /// Audit event kind: `send_failed` (refused at SMTP) or `bounced` (a report came back).
+    pub event: &'a str,
+}
+
+/// Variables of the `delivery_failed` staff notice.
+#[derive(Serialize)]
+struct DeliveryFailed<'a> {
+    request_id: &'a str,
+    recipient: &'a str,
+    purpose: &'a str,
+    error: &'a str,
+    team: String,
+}
+
+/// True when `recipient` is one of the staff addresses.
+pub fn to_staff(settings: &Settings, recipient: &str) -> bool {
+    settings
+        .staff
+        .escalation_to
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(recipient))
+}
+
+/// Flags the request, records the event and queues the staff notice (with `attach`, e.g. the
+/// bounce report, when given), in the caller's transaction.
+pub fn escalate(
+    tx: &Connection,
+    mailer: &Mailer<'_>,
+    settings: &Settings,
+    now: &str,
+    f: &Failure<'_>,
+    attach: Option<&[u8]>,
+) -> Result<()> {
+    if let Some(id) = f.request_id {
+        if let Some(mut r) = requests::get(tx, id)? {
+            r.escalated = true;
+            r.escalation_reason = format!("Our {} mail could not be delivered", f.purpose);
+            r.updated_at = now.to_string();
+            requests::update(tx, &r)?;
+            let how = if f.event == "bounced" {
+                "bounced"
+            } else {
+                "failed permanently"
+            };
+            add_event(
+                tx,
+                id,
+                now,
+                f.event,
+                "bot",
+                &format!("{} to {} {how}: {}", f.purpose, f.recipient, f.error),
+            )?;
+        }
+    }
+    let data = DeliveryFailed {
+        request_id: f.request_id.unwrap_or_default(),
+        recipient: f.recipient,
+        purpose: f.purpose,
+        error: f.error,
+        team: crate::intake::team_name(&settings.smtp.from),
+    };
+    mailer.queue_staff(
+        tx,
+        &settings.staff.escalation_to,
+        "delivery_failed",
+        &data,
+        f.request_id,
+        attach,
+    )
+}
+
+/// What a delivery report in our mailbox turned out to be about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceOutcome {
+    /// The request of the mail that bounced, if any.
+    pub request_id: Option<String>,
+    /// One line for the inbox record.
+    pub reason: String,
+}
+
+/// If `raw` (already triaged as machine-made) is a delivery report about a mail we sent,
+/// records it: a failure of consumer mail is escalated once per mail; a delay warning only
+/// goes into the request's audit log. Returns `None` for reports about anyone else's mail.
+pub fn record_bounce(
+    tx: &Connection,
+    mailer: &Mailer<'_>,
+    settings: &Settings,
+    now: &str,
+    raw: &[u8],
+) -> Result<Option<BounceOutcome>> {
+    let report = std::panic::catch_unwind(|| dsn::bounce(raw)).ok().flatten();
+    let Some(report) = report.filter(|r| r.verdict != Verdict::Other) else {
+        return Ok(None);
+    };
+    let mut ours = None;
+    for id in &report.original_ids {
+        if let Some(sent) = outbox::by_message_id(tx, id)? {
+            ours = Some(sent);
+            break;
+        }
+    }
+    let Some(sent) = ours else {
+        return Ok(None);
+    };
+    let request = sent.request_id.clone();
+    let tag = request.as_deref().unwrap_or("no request");
+    if report.verdict == Verdict::Delayed {
+        if let Some(id) = &request {
+            add_event(
+                tx,
+                id,
+                now,
+                "delivery_delayed",
+                "bot",
+                &format!("{} to {}: {}", sent.purpose, sent.recipient, report.detail),
+            )?;
+        }
+        return Ok(Some(BounceOutcome {
+            request_id: request.clone(),
+            reason: format!(
+                "Delay warning for our {} ({tag}): {}",
+                sent.purpose, report.detail
+            ),
+        }));
+    }
+    let first = outbox::mark_bounced(tx, sent.id, &report.detail)?;
+    let staff_mail = sent.audience == "staff" || to_staff(settings, &sent.recipient);
+    if first && !staff_mail {
+        escalate(
+            tx,
+            mailer,
+            settings,
+            now,
+            &Failure {
+                request_id: request.as_deref(),
+                recipient: &sent.recipient,
+                purpose: &sent.purpose,
+                error: &report.detail,
+                event: "bounced",
+            },
+            (raw.len() <= 1024 * 1024).then_some(raw),
+        )?;
+    }
+    tracing::warn!(
+        request = %tag,
+        purpose = %sent.purpose,
+        recipient = %redact(&sent.recipient),
+        staff_told = first && !staff_mail,
+        detail = %redact(&report.detail),
+        "Our mail bounced"
+    );
+    Ok(Some(BounceOutcome {
+        request_id: request.clone(),
+        reason: format!(
+            "Bounce of our {} ({tag}): {}{}",
+            sent.purpose,
+            report.detail,
+            if first { "" } else { " (already recorded)" }
+        ),
+    }))
+}

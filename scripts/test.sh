@@ -17,7 +17,8 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked --all-targets
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+cargo test --locked --all-targets --no-fail-fast
 # Fuzzing: 60 s per target (scripts/fuzz.sh). Always in CI; PRIVACY_INBOX_SKIP_FUZZ=1 skips
 # it locally. FUZZ_SECONDS sets the length.
 if [[ ${PRIVACY_INBOX_SKIP_FUZZ:-0} != 1 ]]; then

@@ -427,16 +427,33 @@ pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
     let mut store = open_store(settings)?;
     let days = settings.mail_retention_days;
     let cutoff = clock::fmt(clock.now() - chrono::Duration::days(days));
+    let months = settings.record_retention_months;
+    let now = clock.now();
+    let record_cutoff = clock::fmt(
+        now.checked_sub_months(chrono::Months::new(months))
+            .context("The record retention reaches before the calendar starts")?,
+    );
     let tx = store.begin()?;
     let p = crate::store::purge::purge(&tx, &cutoff, dry_run)?;
+    let r = crate::store::purge::purge_records(&tx, &record_cutoff, &clock::fmt(now), dry_run)?;
     tx.commit()?;
     println!(
         "{} {} received and {} sent mail bodies ({} bytes) recorded before {cutoff} \
-         (store.mail-retention-days = {days}); requests and the audit log are kept",
+         (store.mail-retention-days = {days}); their records are kept",
         if dry_run { "Would drop" } else { "Dropped" },
         p.received,
         p.sent,
         p.bytes
+    );
+    println!(
+        "{} {} closed requests with no activity since {record_cutoff} \
+         (store.record-retention-months = {months}), their {} audit events, and {} received \
+         and {} sent mail rows; open requests are kept whatever their age",
+        if dry_run { "Would delete" } else { "Deleted" },
+        r.requests,
+        r.events,
+        r.received,
+        r.sent
     );
     Ok(())
 }

@@ -201,6 +201,10 @@ pub struct Settings {
     /// `[store] mail-retention-days`: `purge` drops the bodies of mails older than this
     /// (of closed requests and of mail that opened none); the records stay.
     pub mail_retention_days: i64,
+    /// `[store] record-retention-months`: `purge` deletes the records of requests closed
+    /// longer ago than this (with their audit log and mail rows), and rows of mail that opened
+    /// none. At least 24 (CCPA §7101 keeps records 24 months).
+    pub record_retention_months: u32,
     /// `[templates] dir`
     pub templates_dir: PathBuf,
     /// `[classify]`
@@ -269,6 +273,7 @@ struct RawStaff {
 struct RawStore {
     path: Option<PathBuf>,
     mail_retention_days: Option<i64>,
+    record_retention_months: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -579,6 +584,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             "must be between 1 and 3650 days",
         );
     }
+    let record_retention_months = store.record_retention_months.unwrap_or(24);
+    if !(24..=120).contains(&record_retention_months) {
+        errs.push(
+            "store.record-retention-months",
+            "must be between 24 (CCPA §7101 keeps request records 24 months) and 120",
+        );
+    }
     let due_soon_days = clock.due_soon_days.unwrap_or_else(|| vec![10, 3]);
     if due_soon_days.iter().any(|d| *d < 0 || *d > 90) {
         errs.push(
@@ -670,6 +682,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         },
         store_path,
         mail_retention_days,
+        record_retention_months: u32::try_from(record_retention_months).unwrap_or(24),
         templates_dir,
         classify: ClassifySettings {
             threshold,

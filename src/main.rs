@@ -70,7 +70,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = cli::Format::Md)]
         format: cli::Format,
     },
-    /// Drop the bodies of old mails (`store.mail-retention-days`), keeping every record.
+    /// Drop the bodies of old mails (`store.mail-retention-days`) and delete closed
+    /// requests' records once `store.record-retention-months` have passed.
     Purge {
         /// Only say what would be dropped.
         #[arg(long)]

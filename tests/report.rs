@@ -1,6 +1,6 @@
 //! The CCPA §7102 report and the §7101 export, from a real SQLite store holding a fixture
 //! built by hand; the expected numbers below were worked out on paper from that fixture.
-//! `purge` drops old mail bodies and keeps the records.
+//! `purge` drops old mail bodies and keeps the records until their retention ends.
 
 mod common;
 
@@ -358,4 +358,64 @@ fn the_export_holds_every_record_and_purge_keeps_them() {
         .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
         .expect("count");
     assert_eq!(records, FIXTURE.len() as i64, "every record is kept");
+    drop(store);
+
+    // 24 months (the default) after their last activity, closed records go: on 2028-08-15,
+    // the closed ones last touched before 2026-08-15 (00001-00006 and 2025-00001). 00008
+    // (answered 2026-08-21) and 00010 stay, and so do the open 00007 and 00009.
+    let later = "2028-08-15T00:00:00Z";
+    let dry = run(&config, &["purge", "--dry-run"], later);
+    assert!(dry.contains("Would delete 7 closed requests"), "{dry}");
+    let done = run(&config, &["purge"], later);
+    assert!(done.contains("Deleted 7 closed requests"), "{done}");
+    assert!(
+        done.contains("7 received"),
+        "their mail rows go too: {done}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run(
+        &config,
+        &["requests", "export", "--format", "json"],
+        later,
+    ))
+    .expect("json");
+    let mut left: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        [
+            "PRIV-2026-00007",
+            "PRIV-2026-00008",
+            "PRIV-2026-00009",
+            "PRIV-2026-00010"
+        ]
+    );
+    let again = run(&config, &["purge"], later);
+    assert!(again.contains("Deleted 0 closed requests"), "{again}");
+}
+
+#[test]
+fn a_record_retention_under_24_months_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(dir.path());
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "mail-retention-days = 90",
+            "mail-retention-days = 90\nrecord-retention-months = 12",
+        ),
+    )
+    .expect("write config");
+    let out = common::run_bin(&["--config", config.to_str().expect("utf-8"), "purge"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("store.record-retention-months") && err.contains("24"),
+        "{err}"
+    );
 }

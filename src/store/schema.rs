@@ -127,6 +127,18 @@ CREATE INDEX requests_received ON requests (received_at);
     r#"
 CREATE INDEX outbox_consumer_created ON outbox (created_at, audience) WHERE audience = 'consumer';
 "#,
+    // 4: records are deleted once their retention ends (`store.record-retention-months`). The
+    // audit log stays append-only for everything else: a delete passes the trigger only while
+    // `purge` holds the retention window open in its transaction, and only for closed requests.
+    r#"
+CREATE TABLE retention_window (opened_at TEXT NOT NULL) STRICT;
+DROP TRIGGER events_no_delete;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    WHEN NOT EXISTS (SELECT 1 FROM retention_window)
+      OR COALESCE((SELECT status FROM requests WHERE id = OLD.request_id), '')
+         NOT IN ('completed', 'denied', 'closed_unverifiable')
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
 ];
 
 /// Applies every migration the database has not seen yet.

@@ -949,6 +949,61 @@ pub fn run_secret_command(cmd: &str) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// `section -> keys` written in the sample file, set or commented out (`# key = …`).
+    fn documented(sample: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+        let header = regex::Regex::new(r"^#?\s*\[([a-z]+)\]").expect("regex");
+        let key = regex::Regex::new(r"^#?\s?([a-z0-9-]+)\s*=").expect("regex");
+        let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+        let mut current = String::new();
+        for line in sample.lines() {
+            if let Some(c) = header.captures(line) {
+                current = c[1].to_string();
+            } else if let Some(c) = key.captures(line) {
+                out.entry(current.clone())
+                    .or_default()
+                    .push(c[1].to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_sample_file_parses_and_documents_every_key() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = dir.join("privacy-inbox.sample.toml");
+        let sample = std::fs::read_to_string(&path).expect("the sample file");
+        parse(&sample, &path).expect("the sample config is valid as shipped");
+        let documented = documented(&sample);
+        // Every field of every `Raw*` section struct in this file, as its kebab-case key.
+        let source = include_str!("config.rs");
+        let mut missing = Vec::new();
+        let mut checked = 0;
+        for block in source.split("\nstruct Raw").skip(1) {
+            let Some((name, body)) = block.split_once(" {\n") else {
+                continue;
+            };
+            let Some((fields, _)) = body.split_once("\n}") else {
+                continue;
+            };
+            let section = name.to_ascii_lowercase();
+            for field in fields.lines().filter_map(|l| l.trim().split_once(':')) {
+                let key = field.0.replace('_', "-");
+                checked += 1;
+                if !documented
+                    .get(&section)
+                    .is_some_and(|keys| keys.contains(&key))
+                {
+                    missing.push(format!("[{section}] {key}"));
+                }
+            }
+        }
+        assert!(
+            checked > 40,
+            "only {checked} keys found: did the structs move?"
+        );
+        assert!(missing.is_empty(), "not in the sample file: {missing:?}");
+    }
+
     fn sample(extra: &str) -> String {
         format!(
             r#"

@@ -10,14 +10,18 @@ use std::sync::OnceLock;
 static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let classifier = CLASSIFIER
-        .get_or_init(|| Classifier::load(None, 0.6).expect("the shipped rules load"));
+    let classifier =
+        CLASSIFIER.get_or_init(|| Classifier::load(None, 0.6).expect("the shipped rules load"));
     let Ok(mail) = privacy_inbox::mail::parse(data) else {
         return;
     };
     let _ = privacy_inbox::mail::triage::automated(&mail);
     let c = classifier.classify(&mail);
-    assert!((0.0..=1.0).contains(&c.confidence), "confidence {}", c.confidence);
+    assert!(
+        (0.0..=1.0).contains(&c.confidence),
+        "confidence {}",
+        c.confidence
+    );
     let _ = privacy_inbox::intake::authentication_failure(&mail);
     let _ = privacy_inbox::intake::subject_tag(&mail.subject);
     let _ = privacy_inbox::intake::excerpt(&mail.new_text, 1500);
@@ -26,6 +30,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = privacy_inbox::address::base_address(from);
         let masked = privacy_inbox::address::mask(from);
         assert!(masked.contains("***"));
+    }
+    // Bounce matching runs on every machine-made mail.
+    if let Some(b) = privacy_inbox::mail::dsn::bounce(data) {
+        assert!(
+            !b.original_ids.is_empty() && b.original_ids.len() <= privacy_inbox::mail::dsn::MAX_IDS
+        );
+        assert!(b.original_ids.iter().all(|id| !id.is_empty()));
     }
     let text = String::from_utf8_lossy(data);
     let _ = privacy_inbox::address::redact(&text);

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use privacy_inbox::outbound::catalog::{self, Sample};
 use privacy_inbox::outbound::compose::{AutoKind, Composer, Outgoing};
 use privacy_inbox::outbound::templates::Templates;
-use privacy_inbox::outbound::catalog::{self, Sample};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -20,8 +20,7 @@ fuzz_target!(|data: &[u8]| {
         Templates::load(&dir).expect("the shipped templates load")
     });
     let composer = COMPOSER.get_or_init(|| {
-        Composer::new("Acme Privacy Team <privacy@example.test>", "example.test")
-            .expect("composer")
+        Composer::new("Acme Privacy Team <privacy@example.test>", "example.test").expect("composer")
     });
     // Up to 8 hostile strings, split on 0xFF; the rest are fixed hostile values.
     let text = String::from_utf8_lossy(data);

@@ -9,7 +9,7 @@
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// The most Message-IDs taken from one report (each is looked up in the outbox).
-const MAX_IDS: usize = 20;
+pub const MAX_IDS: usize = 20;
 /// The most characters of a diagnostic kept (it goes into a staff mail and the audit log).
 const MAX_DIAGNOSTIC: usize = 300;
 

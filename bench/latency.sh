@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/lib.sh
 count=${1:-100}
 interval=${INTERVAL:-0.5}
 note() { echo "latency: $*" >&2; }
@@ -32,37 +33,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r imap_port smtp_port < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+read -r imap_port smtp_port < <(free_ports)
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port" >/dev/null
 note "stack up: IMAP $imap_port, SMTP $smtp_port ($stack)"
 python3 bench/gen_mails.py "$count" "$tmp/mails" --only-handle --sender-prefix lat+ >&2
 python3 bench/imaptool.py count "$imap_port" lat@example.test >/dev/null
 
-cat >"$tmp/privacy-inbox.toml" <<TOML
-[imap]
-host = "127.0.0.1"
-port = $imap_port
-security = "none"
-username = "privacy@example.test"
-password = "secret"
-mailbox = "INBOX"
-processed-mailbox = "Processed"
-[smtp]
-host = "127.0.0.1"
-port = $smtp_port
-security = "none"
-from = "Acme Privacy Team <privacy@example.test>"
-[staff]
-escalation-to = ["staff@example.test"]
-[store]
-path = "$tmp/privacy-inbox.sqlite3"
-[templates]
-dir = "$root/templates"
-TOML
+stack_config "$imap_port" "$smtp_port" "$tmp/privacy-inbox.sqlite3" >"$tmp/privacy-inbox.toml"
 
 PRIVACY_INBOX_LOG=${PRIVACY_INBOX_LOG:-info} "$bin" --log-format json --config "$tmp/privacy-inbox.toml" run >"$tmp/daemon.log" 2>&1 &
 daemon=$!

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/lib.sh
 demo=${DEMO_DIR:-/tmp/privacy-inbox-demo}
 stack=$demo/stack
 imap_port=${IMAP_PORT:-10143}
@@ -23,27 +24,7 @@ echo "demo: mail stack up (IMAP 127.0.0.1:$imap_port, SMTP 127.0.0.1:$smtp_port)
 cargo build --release --quiet
 bin=$root/target/release/privacy-inbox
 
-cat > "$demo/privacy-inbox.toml" <<TOML
-[imap]
-host = "127.0.0.1"
-port = $imap_port
-security = "none"
-username = "privacy@example.test"
-password = "secret"
-mailbox = "INBOX"
-processed-mailbox = "Processed"
-[smtp]
-host = "127.0.0.1"
-port = $smtp_port
-security = "none"
-from = "Acme Privacy Team <privacy@example.test>"
-[staff]
-escalation-to = ["staff@example.test"]
-[store]
-path = "$demo/privacy-inbox.sqlite3"
-[templates]
-dir = "$root/templates"
-TOML
+stack_config "$imap_port" "$smtp_port" "$demo/privacy-inbox.sqlite3" >"$demo/privacy-inbox.toml"
 
 send() { # from subject body [extra header]
   python3 - "$smtp_port" "$@" <<'PY'

@@ -1,0 +1,51 @@
+# Shell functions shared by scripts/demo.sh and bench/*.sh. Source it, do not run it:
+#
+#   source scripts/lib.sh
+#   read -r imap_port smtp_port < <(free_ports)
+#   stack_config "$imap_port" "$smtp_port" "$dir/privacy-inbox.sqlite3" >"$dir/privacy-inbox.toml"
+
+# The repository root (where templates/ is), wherever the sourcing script runs from.
+PRIVACY_INBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Prints two free loopback TCP ports, "IMAP SMTP", for scripts/mailstack.sh start.
+free_ports() {
+  python3 -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])'
+}
+
+# stack_config IMAP_PORT SMTP_PORT STORE_PATH [SMTP_EXTRA]
+# Prints a privacy-inbox config for a stack started by scripts/mailstack.sh on those ports
+# (plain IMAP and SMTP, privacy@example.test / secret, staff@example.test), with the store at
+# STORE_PATH and the shipped templates. SMTP_EXTRA (lines of TOML) goes at the end of [smtp].
+stack_config() {
+  local imap_port=$1 smtp_port=$2 store=$3 smtp_extra=${4:-}
+  cat <<TOML
+[imap]
+host = "127.0.0.1"
+port = $imap_port
+security = "none"
+username = "privacy@example.test"
+password = "secret"
+mailbox = "INBOX"
+processed-mailbox = "Processed"
+[smtp]
+host = "127.0.0.1"
+port = $smtp_port
+security = "none"
+from = "Acme Privacy Team <privacy@example.test>"
+TOML
+  if [[ -n $smtp_extra ]]; then
+    printf '%s\n' "$smtp_extra"
+  fi
+  cat <<TOML
+[staff]
+escalation-to = ["staff@example.test"]
+[store]
+path = "$store"
+[templates]
+dir = "$PRIVACY_INBOX_ROOT/templates"
+TOML
+}

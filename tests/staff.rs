@@ -18,13 +18,7 @@ fn events(config: &Path, id: &str) -> Vec<serde_json::Value> {
 
 /// Mails in `user`'s INBOX whose subject contains `needle`.
 async fn mails(stack: &MailStack, user: &str, needle: &str) -> Vec<String> {
-    stack
-        .fetch_all(user, "INBOX")
-        .await
-        .iter()
-        .map(|r| String::from_utf8_lossy(r).to_string())
-        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains(needle)))
-        .collect()
+    common::mails_with_subject(&stack.fetch_all(user, "INBOX").await, needle)
 }
 
 /// Waits until `user` holds `n` mails whose subject contains `needle`.
@@ -40,11 +34,13 @@ async fn wait_mails(stack: &MailStack, user: &str, needle: &str, n: usize) -> Ve
     }
 }
 
+/// Sends `raw` and waits until it is in privacy@'s INBOX (which the bot's own Bcc copies
+/// reach as well, so a count would not do).
 async fn deliver(stack: &MailStack, raw: String, from: &str, to: &str) {
-    let before = stack.count("privacy", "INBOX").await;
+    let id = header(&raw, "Message-ID").expect("the mail has a Message-ID");
     stack.send(raw, from, to).await;
     stack
-        .wait_for("privacy", "INBOX", before + 1, Duration::from_secs(30))
+        .wait_for_ids("privacy", "INBOX", &[&id], Duration::from_secs(30))
         .await;
 }
 

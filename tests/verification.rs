@@ -8,10 +8,13 @@ use common::{header, privacy_request, reply, request, requests, run_once, MailSt
 use std::path::Path;
 use std::time::Duration;
 
-/// A reply to `ack` as a mail client writes it, with a fresh Message-ID.
-fn reply_to_ack(ack: &str, from: &str, extra: &str, body: &str) -> (String, String) {
+/// `from` replies to `ack` as a mail client would (`extra`: whole header lines, or empty);
+/// returns the reply's Message-ID.
+async fn send_reply(stack: &MailStack, ack: &str, from: &str, extra: &str, body: &str) -> String {
     let id = format!("reply-{}@consumer.example.test", rand_suffix());
-    reply(ack, from, &id, extra, body)
+    let (raw, to) = reply(ack, from, &id, extra, body);
+    stack.send(raw, from, &to).await;
+    format!("<{id}>")
 }
 
 /// Sends `from`'s first mail to privacy@.
@@ -92,25 +95,30 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
     );
 
     // 1: the consumer replies from their address: verified.
-    let (raw, to) = reply_to_ack(&ack1, "consumer@example.test", "", "Yes, this is me.");
-    stack.send(raw, "consumer@example.test", &to).await;
+    let reply1 = send_reply(
+        &stack,
+        &ack1,
+        "consumer@example.test",
+        "",
+        "Yes, this is me.",
+    )
+    .await;
     // 2: someone else replies with consumer2's acknowledgement (forwarded to them): not verified.
     let ack2 = first_mail(&stack, "consumer2").await;
-    let (raw, to) = reply_to_ack(&ack2, "attacker@example.test", "", "Confirming.");
-    stack.send(raw, "attacker@example.test", &to).await;
+    let reply2 = send_reply(&stack, &ack2, "attacker@example.test", "", "Confirming.").await;
     // 3: consumer3's address, but the receiving server saw DMARC fail: not verified.
     let ack3 = first_mail(&stack, "consumer3").await;
-    let (raw, to) = reply_to_ack(
-        &ack3,
-        "consumer3@example.test",
-        "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n",
-        "Confirmed.",
-    );
-    stack.send(raw, "consumer3@example.test", &to).await;
+    let reply3 = send_reply(&stack, &ack3, "consumer3@example.test", "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n", "Confirmed.").await;
+    // Our own Bcc copies from the first pass reach the same INBOX: wait for the replies.
     stack
-        .wait_for("privacy", "INBOX", 3, Duration::from_secs(30))
+        .wait_for_ids(
+            "privacy",
+            "INBOX",
+            &[&reply1, &reply2, &reply3],
+            Duration::from_secs(30),
+        )
         .await;
-    // Let our own Bcc copies from the first pass arrive too, so the count above is replies.
+    // Let those Bcc copies arrive too.
     tokio::time::sleep(Duration::from_secs(1)).await;
     run_once(&config);
 
@@ -215,10 +223,9 @@ async fn staff_get_one_due_soon_notice_per_threshold_and_none_on_reruns() {
         .await;
     run_once(&config);
     let ack = first_mail(&stack, "consumer").await;
-    let (raw, to) = reply_to_ack(&ack, "consumer@example.test", "", "It is me.");
-    stack.send(raw, "consumer@example.test", &to).await;
+    let id = send_reply(&stack, &ack, "consumer@example.test", "", "It is me.").await;
     stack
-        .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
+        .wait_for_ids("privacy", "INBOX", &[&id], Duration::from_secs(30))
         .await;
     run_once(&config);
     let r = request(&config, "consumer@example.test");
@@ -294,22 +301,29 @@ async fn the_account_number_is_the_second_data_point_when_a_directory_is_configu
         "the acknowledgement asks for the account number"
     );
     let ack2 = first_mail(&stack, "consumer2").await;
-    let (raw, to) = reply_to_ack(
+    let reply1 = send_reply(
+        &stack,
         &ack1,
         "consumer@example.test",
         "",
         "It is me, account AC-999999.",
-    );
-    stack.send(raw, "consumer@example.test", &to).await;
-    let (raw, to) = reply_to_ack(
+    )
+    .await;
+    let reply2 = send_reply(
+        &stack,
         &ack2,
         "consumer2@example.test",
         "",
         "It is me, my account is AC 333444.",
-    );
-    stack.send(raw, "consumer2@example.test", &to).await;
+    )
+    .await;
     stack
-        .wait_for("privacy", "INBOX", 2, Duration::from_secs(30))
+        .wait_for_ids(
+            "privacy",
+            "INBOX",
+            &[&reply1, &reply2],
+            Duration::from_secs(30),
+        )
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     run_once(&config);

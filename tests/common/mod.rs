@@ -597,6 +597,32 @@ impl MailStack {
         }
     }
 
+    /// Poll until `user`'s `mailbox` holds a message with each Message-ID in `ids` (as the
+    /// header has it, with angle brackets), then return them all: for a mailbox that other
+    /// mail (the bot's own Bcc copies, a digest) reaches as well.
+    pub async fn wait_for_ids(
+        &self,
+        user: &str,
+        mailbox: &str,
+        ids: &[&str],
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
+        self.wait_until(
+            user,
+            mailbox,
+            &format!("the mails {ids:?}"),
+            timeout,
+            |mails| {
+                ids.iter().all(|id| {
+                    mails
+                        .iter()
+                        .any(|m| header(m, "Message-ID").as_deref() == Some(*id))
+                })
+            },
+        )
+        .await
+    }
+
     /// Names of `user`'s mailboxes (`LIST "" *`), sorted.
     pub async fn mailboxes(&self, user: &str) -> Vec<String> {
         let mut session = self.imap(user).await;
@@ -1197,6 +1223,15 @@ pub fn with_subject(mails: &[Vec<u8>], needle: &str) -> usize {
         .iter()
         .filter(|raw| header(raw, "Subject").is_some_and(|s| s.contains(needle)))
         .count()
+}
+
+/// The text of each of `mails` whose Subject contains `needle`, in order.
+pub fn mails_with_subject(mails: &[Vec<u8>], needle: &str) -> Vec<String> {
+    mails
+        .iter()
+        .filter(|raw| header(raw, "Subject").is_some_and(|s| s.contains(needle)))
+        .map(|raw| String::from_utf8_lossy(raw).into_owned())
+        .collect()
 }
 
 /// "From → Subject" of a raw message, for failure messages.

@@ -110,13 +110,9 @@ async fn a_bounced_acknowledgement_is_matched_escalated_once_and_never_answered(
             |mails| common::with_subject(mails, "Could not deliver a reply") > 0,
         )
         .await;
-    let notice = staff
-        .iter()
-        .map(|m| String::from_utf8_lossy(m).to_string())
-        .find(|m| {
-            common::header(m.as_bytes(), "Subject")
-                .is_some_and(|s| s.contains("Could not deliver a reply"))
-        })
+    let notice = common::mails_with_subject(&staff, "Could not deliver a reply")
+        .into_iter()
+        .next()
         .expect("the notice");
     let subject = common::header(notice.as_bytes(), "Subject").unwrap_or_default();
     assert!(subject.contains(&format!("[{id}]")), "{subject}");

@@ -20,7 +20,6 @@
 # Runs on a private stack on free ports in a temp dir, stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 source scripts/lib.sh
 n=${1:-10000}
 [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "usage: bench/backlog.sh [N]" >&2; exit 2; }
@@ -38,11 +37,9 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 note "building the release binary"
-cargo build --release --quiet --bin privacy-inbox
-bin=${CARGO_TARGET_DIR:-$root/target}/release/privacy-inbox
+bin=$(release_bin)
 
-tmp=$(mktemp -d /tmp/privacy-inbox-bench.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(state_dir bench)
 stack=$tmp/stack
 cleanup() {
   scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true

@@ -11,7 +11,6 @@
 # Runs on a private stack on free ports in a temp dir, stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 source scripts/lib.sh
 count=${1:-100}
 interval=${INTERVAL:-0.5}
@@ -19,11 +18,9 @@ note() { echo "latency: $*" >&2; }
 
 scripts/mailstack.sh install
 note "building the release binary"
-cargo build --release --quiet --bin privacy-inbox
-bin=${CARGO_TARGET_DIR:-$root/target}/release/privacy-inbox
+bin=$(release_bin)
 
-tmp=$(mktemp -d /tmp/privacy-inbox-latency.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(state_dir latency)
 stack=$tmp/stack
 daemon=""
 cleanup() {

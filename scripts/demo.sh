@@ -5,7 +5,6 @@
 #   scripts/demo.sh            (state in /tmp/privacy-inbox-demo; stack on ports 10143/10025)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 source scripts/lib.sh
 demo=${DEMO_DIR:-/tmp/privacy-inbox-demo}
 stack=$demo/stack
@@ -21,8 +20,7 @@ chmod 755 "$demo"
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port"
 echo "demo: mail stack up (IMAP 127.0.0.1:$imap_port, SMTP 127.0.0.1:$smtp_port)"
 
-cargo build --release --quiet
-bin=$root/target/release/privacy-inbox
+bin=$(release_bin)
 
 stack_config "$imap_port" "$smtp_port" "$demo/privacy-inbox.sqlite3" >"$demo/privacy-inbox.toml"
 

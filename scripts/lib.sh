@@ -7,6 +7,22 @@
 # The repository root (where templates/ is), wherever the sourcing script runs from.
 PRIVACY_INBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# Builds the release binary (quietly; CARGO_TARGET_DIR as for cargo) and prints its path.
+release_bin() {
+  # Spelled out: set -e does not reach into the $(release_bin) of the caller.
+  (cd "$PRIVACY_INBOX_ROOT" && cargo build --release --quiet --bin privacy-inbox) >&2 || return 1
+  echo "${CARGO_TARGET_DIR:-$PRIVACY_INBOX_ROOT/target}/release/privacy-inbox"
+}
+
+# state_dir NAME: makes and prints a fresh /tmp/privacy-inbox-NAME.XXXXXX directory that
+# Postfix, nobody and dovenull can enter (a stack's state dir goes inside it).
+state_dir() {
+  local dir
+  dir=$(mktemp -d "/tmp/privacy-inbox-$1.XXXXXX") || return 1
+  chmod 755 "$dir" || return 1
+  echo "$dir"
+}
+
 # Prints two free loopback TCP ports, "IMAP SMTP", for scripts/mailstack.sh start.
 free_ports() {
   python3 -c '

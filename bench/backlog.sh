@@ -42,8 +42,7 @@ bin=$(release_bin)
 tmp=$(state_dir bench)
 stack=$tmp/stack
 cleanup() {
-  scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true
-  if [[ ${KEEP:-0} == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+  remove_state_dir "$tmp"
 }
 trap cleanup EXIT
 

@@ -25,8 +25,7 @@ stack=$tmp/stack
 daemon=""
 cleanup() {
   if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
-  scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true
-  if [[ ${KEEP:-0} == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+  remove_state_dir "$tmp"
 }
 trap cleanup EXIT
 

@@ -23,6 +23,13 @@ state_dir() {
   echo "$dir"
 }
 
+# remove_state_dir DIR: stops the stack in DIR/stack and removes DIR; with KEEP=1 keeps it
+# and says so through the caller's note function. For an EXIT trap.
+remove_state_dir() {
+  "$PRIVACY_INBOX_ROOT/scripts/mailstack.sh" stop "$1/stack" >/dev/null 2>&1 || true
+  if [[ ${KEEP:-0} == 1 ]]; then note "kept $1"; else rm -rf "$1"; fi
+}
+
 # Prints two free loopback TCP ports, "IMAP SMTP", for scripts/mailstack.sh start.
 free_ports() {
   python3 -c '

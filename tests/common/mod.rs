@@ -623,6 +623,24 @@ impl MailStack {
         .await
     }
 
+    /// Poll until a message in `user`'s INBOX has a Subject containing `needle`, and return
+    /// the first such message as text (other mail may be there as well).
+    pub async fn wait_for_subject(&self, user: &str, needle: &str, timeout: Duration) -> String {
+        let mails = self
+            .wait_until(
+                user,
+                "INBOX",
+                &format!("a mail with {needle:?} in its Subject"),
+                timeout,
+                |mails| with_subject(mails, needle) > 0,
+            )
+            .await;
+        mails_with_subject(&mails, needle)
+            .into_iter()
+            .next()
+            .expect("wait_until returned once such a mail was there")
+    }
+
     /// Names of `user`'s mailboxes (`LIST "" *`), sorted.
     pub async fn mailboxes(&self, user: &str) -> Vec<String> {
         let mut session = self.imap(user).await;

@@ -20,7 +20,7 @@
 # Runs on a private stack on free ports in a temp dir, stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source scripts/lib.sh
 n=${1:-10000}
 [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "usage: bench/backlog.sh [N]" >&2; exit 2; }
 sessions=${SOURCES:-8}
@@ -37,23 +37,16 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 note "building the release binary"
-cargo build --release --quiet --bin privacy-inbox
-bin=${CARGO_TARGET_DIR:-$root/target}/release/privacy-inbox
+bin=$(release_bin)
 
-tmp=$(mktemp -d /tmp/privacy-inbox-bench.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(state_dir bench)
 stack=$tmp/stack
 cleanup() {
-  scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true
-  if [[ ${KEEP:-0} == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+  remove_state_dir "$tmp"
 }
 trap cleanup EXIT
 
-read -r imap_port smtp_port < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+read -r imap_port smtp_port < <(free_ports)
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port" >/dev/null
 note "stack up: IMAP $imap_port, SMTP $smtp_port ($stack)"
 
@@ -82,30 +75,11 @@ tool append privacy@example.test "$tmp/mails" 4
 loaded=$(tool count privacy@example.test)
 [[ $loaded == "$n" ]] || { note "expected $n mails in INBOX, found $loaded"; exit 1; }
 
-cat >"$tmp/privacy-inbox.toml" <<TOML
-[imap]
-host = "127.0.0.1"
-port = $imap_port
-security = "none"
-username = "privacy@example.test"
-password = "secret"
-mailbox = "INBOX"
-processed-mailbox = "Processed"
-[smtp]
-host = "127.0.0.1"
-port = $smtp_port
-security = "none"
-from = "Acme Privacy Team <privacy@example.test>"
-connections = $connections
-# The benchmark answers N consumers at once: lift the anti-reflection hourly cap.
-global-per-hour = 1000000
-[staff]
-escalation-to = ["staff@example.test"]
-[store]
-path = "$tmp/privacy-inbox.sqlite3"
-[templates]
-dir = "$root/templates"
-TOML
+smtp_extra=$(printf '%s\n' "connections = $connections" \
+  "# The benchmark answers N consumers at once: lift the anti-reflection hourly cap." \
+  "global-per-hour = 1000000")
+stack_config "$imap_port" "$smtp_port" "$tmp/privacy-inbox.sqlite3" "$smtp_extra" \
+  >"$tmp/privacy-inbox.toml"
 
 note "load: $(uptime | sed 's/.*load average: /load /')"
 note "bot: privacy-inbox run --once"

@@ -31,24 +31,23 @@ def handled(labels_path):
     return out
 
 
-def sources(corpus, only_handle=False):
-    files = []
-    fixtures = os.path.join(ROOT, "fixtures", "classify")
-    keep = handled(os.path.join(fixtures, "expected.tsv")) if only_handle else None
-    files += sorted(
-        os.path.join(fixtures, f)
-        for f in os.listdir(fixtures)
+def emls(folder, labels_path, only_handle):
+    """The .eml files in `folder`, sorted; with `only_handle`, those labelled `handle`."""
+    keep = handled(labels_path) if only_handle else None
+    return sorted(
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
         if f.endswith(".eml") and (keep is None or f in keep)
     )
+
+
+def sources(corpus, only_handle=False):
+    fixtures = os.path.join(ROOT, "fixtures", "classify")
+    files = emls(fixtures, os.path.join(fixtures, "expected.tsv"), only_handle)
     used_corpus = False
     eml = os.path.join(corpus, "eml")
     if os.path.isdir(eml):
-        keep = handled(os.path.join(corpus, "labels.tsv")) if only_handle else None
-        files += sorted(
-            os.path.join(eml, f)
-            for f in os.listdir(eml)
-            if f.endswith(".eml") and (keep is None or f in keep)
-        )
+        files += emls(eml, os.path.join(corpus, "labels.tsv"), only_handle)
         used_corpus = True
     else:
         print(

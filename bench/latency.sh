@@ -11,58 +11,31 @@
 # Runs on a private stack on free ports in a temp dir, stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source scripts/lib.sh
 count=${1:-100}
 interval=${INTERVAL:-0.5}
 note() { echo "latency: $*" >&2; }
 
 scripts/mailstack.sh install
 note "building the release binary"
-cargo build --release --quiet --bin privacy-inbox
-bin=${CARGO_TARGET_DIR:-$root/target}/release/privacy-inbox
+bin=$(release_bin)
 
-tmp=$(mktemp -d /tmp/privacy-inbox-latency.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(state_dir latency)
 stack=$tmp/stack
 daemon=""
 cleanup() {
   if [[ -n $daemon ]]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
-  scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true
-  if [[ ${KEEP:-0} == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+  remove_state_dir "$tmp"
 }
 trap cleanup EXIT
 
-read -r imap_port smtp_port < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+read -r imap_port smtp_port < <(free_ports)
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port" >/dev/null
 note "stack up: IMAP $imap_port, SMTP $smtp_port ($stack)"
 python3 bench/gen_mails.py "$count" "$tmp/mails" --only-handle --sender-prefix lat+ >&2
 python3 bench/imaptool.py count "$imap_port" lat@example.test >/dev/null
 
-cat >"$tmp/privacy-inbox.toml" <<TOML
-[imap]
-host = "127.0.0.1"
-port = $imap_port
-security = "none"
-username = "privacy@example.test"
-password = "secret"
-mailbox = "INBOX"
-processed-mailbox = "Processed"
-[smtp]
-host = "127.0.0.1"
-port = $smtp_port
-security = "none"
-from = "Acme Privacy Team <privacy@example.test>"
-[staff]
-escalation-to = ["staff@example.test"]
-[store]
-path = "$tmp/privacy-inbox.sqlite3"
-[templates]
-dir = "$root/templates"
-TOML
+stack_config "$imap_port" "$smtp_port" "$tmp/privacy-inbox.sqlite3" >"$tmp/privacy-inbox.toml"
 
 PRIVACY_INBOX_LOG=${PRIVACY_INBOX_LOG:-info} "$bin" --log-format json --config "$tmp/privacy-inbox.toml" run >"$tmp/daemon.log" 2>&1 &
 daemon=$!

@@ -5,7 +5,7 @@
 #   scripts/demo.sh            (state in /tmp/privacy-inbox-demo; stack on ports 10143/10025)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source scripts/lib.sh
 demo=${DEMO_DIR:-/tmp/privacy-inbox-demo}
 stack=$demo/stack
 imap_port=${IMAP_PORT:-10143}
@@ -20,30 +20,9 @@ chmod 755 "$demo"
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port"
 echo "demo: mail stack up (IMAP 127.0.0.1:$imap_port, SMTP 127.0.0.1:$smtp_port)"
 
-cargo build --release --quiet
-bin=$root/target/release/privacy-inbox
+bin=$(release_bin)
 
-cat > "$demo/privacy-inbox.toml" <<TOML
-[imap]
-host = "127.0.0.1"
-port = $imap_port
-security = "none"
-username = "privacy@example.test"
-password = "secret"
-mailbox = "INBOX"
-processed-mailbox = "Processed"
-[smtp]
-host = "127.0.0.1"
-port = $smtp_port
-security = "none"
-from = "Acme Privacy Team <privacy@example.test>"
-[staff]
-escalation-to = ["staff@example.test"]
-[store]
-path = "$demo/privacy-inbox.sqlite3"
-[templates]
-dir = "$root/templates"
-TOML
+stack_config "$imap_port" "$smtp_port" "$demo/privacy-inbox.sqlite3" >"$demo/privacy-inbox.toml"
 
 send() { # from subject body [extra header]
   python3 - "$smtp_port" "$@" <<'PY'

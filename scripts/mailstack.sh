@@ -447,47 +447,39 @@ make_dirs() {
   done
 }
 
-start_dovecot() {
-  local pid
-  pid=$(dovecot_pid)
+# start_master NAME PID_FILE PORT TLS_PORT COMMAND...: start a daemon's master with COMMAND
+# unless it runs already (its output appended to log/NAME.stderr, never the caller's: the
+# master may keep it open forever), then wait until PORT (and TLS_PORT with --tls) accept.
+start_master() {
+  local name=$1 pid_file=$2 port=$3 tls_port=$4 pid
+  shift 4
+  pid=$(read_pid "$pid_file")
   if alive "$pid"; then return 0; fi
-  rm -f "$STATE/dovecot/run/master.pid"
-  # Dovecot's master keeps its stderr open forever: never hand it the caller's.
-  if ! dovecot -c "$STATE/dovecot/dovecot.conf" </dev/null >>"$STATE/log/dovecot.stderr" 2>&1; then
-    tail -n 5 "$STATE/log/dovecot.stderr" "$STATE/log/dovecot.log" >&2 2>/dev/null || true
-    note "dovecot failed to start (ports $IMAP_PORT${IMAPS_PORT:+/$IMAPS_PORT} in use?)"
+  rm -f "$pid_file"
+  if ! "$@" </dev/null >>"$STATE/log/$name.stderr" 2>&1; then
+    tail -n 5 "$STATE/log/$name.stderr" "$STATE/log/$name.log" >&2 2>/dev/null || true
+    note "$name failed to start (ports $port${tls_port:+/$tls_port} in use?)"
     return 1
   fi
-  pid=$(dovecot_pid)
-  local ports=("$IMAP_PORT")
-  [[ $TLS == 1 ]] && ports+=("$IMAPS_PORT")
-  wait_ports dovecot "$pid" "${ports[@]}" || {
-    tail -n 5 "$STATE/log/dovecot.log" >&2 2>/dev/null || true
-    note "dovecot did not come up"
+  pid=$(read_pid "$pid_file")
+  local ports=("$port")
+  [[ $TLS == 1 ]] && ports+=("$tls_port")
+  wait_ports "$name" "$pid" "${ports[@]}" || {
+    tail -n 5 "$STATE/log/$name.log" >&2 2>/dev/null || true
+    note "$name did not come up"
     return 1
   }
 }
 
+start_dovecot() {
+  start_master dovecot "$STATE/dovecot/run/master.pid" "$IMAP_PORT" "${IMAPS_PORT:-}" \
+    dovecot -c "$STATE/dovecot/dovecot.conf"
+}
+
 start_postfix() {
-  local pid
-  pid=$(postfix_pid)
-  if alive "$pid"; then return 0; fi
-  rm -f "$STATE/postfix/queue/pid/master.pid"
   # -w: return only once the real master has initialised (non-zero when it failed).
-  if ! "$POSTFIX_LIBEXEC/master" -c "$STATE/postfix" -w </dev/null \
-    >>"$STATE/log/postfix.stderr" 2>&1; then
-    tail -n 5 "$STATE/log/postfix.stderr" "$STATE/log/postfix.log" >&2 2>/dev/null || true
-    note "postfix failed to start (ports $SMTP_PORT${SMTPS_PORT:+/$SMTPS_PORT} in use?)"
-    return 1
-  fi
-  pid=$(postfix_pid)
-  local ports=("$SMTP_PORT")
-  [[ $TLS == 1 ]] && ports+=("$SMTPS_PORT")
-  wait_ports postfix "$pid" "${ports[@]}" || {
-    tail -n 5 "$STATE/log/postfix.log" >&2 2>/dev/null || true
-    note "postfix did not come up"
-    return 1
-  }
+  start_master postfix "$STATE/postfix/queue/pid/master.pid" "$SMTP_PORT" "${SMTPS_PORT:-}" \
+    "$POSTFIX_LIBEXEC/master" -c "$STATE/postfix" -w
 }
 
 stop_dovecot() { stop_pid "$(dovecot_pid)" log; }

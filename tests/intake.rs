@@ -3,60 +3,8 @@
 
 mod common;
 
-use common::MailStack;
+use common::{cli, dated_mail, edit_config, header, requests, run_once, ConfigOptions, MailStack};
 use std::time::Duration;
-
-fn mail(from: &str, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: privacy@example.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
-         Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
-    )
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
-    head.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then_some(v.trim())
-    })
-}
-
-fn requests_json(config: &std::path::Path) -> serde_json::Value {
-    let out = common::run_bin(
-        &[
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "requests",
-            "list",
-            "--json",
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "requests list failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("requests list --json prints JSON")
-}
-
-fn run_once(config: &std::path::Path) {
-    let out = common::run_bin(
-        &[
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "run",
-            "--once",
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "run --once failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_not() {
@@ -66,7 +14,7 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
 
     stack
         .send(
-            mail(
+            dated_mail(
                 "Jane Consumer <consumer@example.test>",
                 "req-1@consumer.example.test",
                 "Delete my data",
@@ -79,7 +27,7 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
         .await;
     stack
         .send(
-            mail(
+            dated_mail(
                 "consumer2@example.test",
                 "req-2@consumer.example.test",
                 "My data",
@@ -93,7 +41,7 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
     // An out-of-office reply that even mentions deletion: never answered.
     stack
         .send(
-            mail(
+            dated_mail(
                 "consumer3@example.test",
                 "ooo-1@consumer.example.test",
                 "Out of office: your message",
@@ -122,21 +70,24 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
         let subject = header(&ack, "Subject").expect("subject");
         assert!(subject.contains("[PRIV-2026-"), "tagged subject: {subject}");
         assert_eq!(
-            header(&ack, "In-Reply-To"),
+            header(&ack, "In-Reply-To").as_deref(),
             Some(format!("<{their_id}>").as_str())
         );
         assert!(
             header(&ack, "References").is_some_and(|r| r.contains(their_id)),
             "References carries the thread"
         );
-        assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+        assert_eq!(
+            header(&ack, "Auto-Submitted").as_deref(),
+            Some("auto-replied")
+        );
         assert!(
             header(&ack, "Message-ID").is_some_and(|m| m.ends_with("@example.test>")),
             "Message-ID on our domain"
         );
     }
 
-    let list = requests_json(&config);
+    let list = requests(&config);
     let list = list.as_array().expect("array");
     assert_eq!(
         list.len(),
@@ -176,7 +127,7 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
         0,
         "no reply to an auto-reply"
     );
-    assert_eq!(requests_json(&config).as_array().map(Vec::len), Some(2));
+    assert_eq!(requests(&config).as_array().map(Vec::len), Some(2));
     assert_eq!(
         stack.count("privacy", "INBOX").await,
         0,
@@ -193,7 +144,7 @@ async fn a_killed_daemon_answers_nothing_twice_after_restart() {
     for i in 0..n {
         stack
             .send(
-                mail(
+                dated_mail(
                     &format!("user{i}@example.test"),
                     &format!("kill-{i}@consumer.example.test"),
                     "Please delete my account",
@@ -236,21 +187,21 @@ async fn a_killed_daemon_answers_nothing_twice_after_restart() {
             "user{i}"
         );
     }
-    assert_eq!(requests_json(&config).as_array().map(Vec::len), Some(n));
+    assert_eq!(requests(&config).as_array().map(Vec::len), Some(n));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = stack.write_config(dir.path(), "");
     // Lower the size limit so an ordinary large mail is "too big".
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replace(
-        "processed-mailbox = \"Processed\"",
-        "processed-mailbox = \"Processed\"\nmax-message-bytes = 20000",
+    let config = stack.write_config_with(
+        dir.path(),
+        &ConfigOptions {
+            imap_extra: "max-message-bytes = 20000",
+            ..ConfigOptions::default()
+        },
     );
-    std::fs::write(&config, text).expect("write config");
 
     stack
         .append("privacy", "INBOX", "this line is not a mail at all\r\n")
@@ -260,7 +211,7 @@ async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
         .append(
             "privacy",
             "INBOX",
-            mail(
+            dated_mail(
                 "consumer@example.test",
                 "big-1@consumer.example.test",
                 "Delete my data",
@@ -273,7 +224,7 @@ async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
         .append(
             "privacy",
             "INBOX",
-            mail(
+            dated_mail(
                 "consumer2@example.test",
                 "ok-1@consumer.example.test",
                 "Delete",
@@ -315,7 +266,10 @@ async fn unparsable_and_oversized_mail_is_quarantined_and_staff_are_told() {
         .collect();
     assert_eq!(quarantine.len(), 2, "one notice per quarantined mail");
     for s in &quarantine {
-        assert_eq!(header(s, "Auto-Submitted"), Some("auto-generated"));
+        assert_eq!(
+            header(s, "Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
     }
     // The consumer with the oversized mail is not answered automatically; the other one is.
     stack
@@ -329,16 +283,8 @@ async fn a_refused_login_and_a_bad_config_are_reported_clearly() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &config,
-        text.replacen("password = \"secret\"", "password = \"wrong\"", 1),
-    )
-    .expect("write config");
-    let out = common::run_bin(
-        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
-        &[],
-    );
+    edit_config(&config, "password = \"secret\"", "password = \"wrong\"");
+    let out = cli(&config, &["run", "--once"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -351,10 +297,7 @@ async fn a_refused_login_and_a_bad_config_are_reported_clearly() {
         "[imap]\nport = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\n",
     )
     .expect("write");
-    let out = common::run_bin(
-        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
-        &[],
-    );
+    let out = cli(&config, &["run", "--once"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let file = config.display().to_string();

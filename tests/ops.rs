@@ -7,14 +7,9 @@ mod common;
 use base64::Engine as _;
 use common::{MailStack, CONSUMER, PRIVACY};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn cfg_arg(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl")
@@ -249,12 +244,7 @@ async fn outgoing_mail_carries_a_dkim_signature_that_verifies() {
             )
             .await;
         stack.wait_for(PRIVACY, "INBOX", 1, common::WAIT).await;
-        let out = common::run_bin(&["--config", cfg_arg(&config), "run", "--once"], &[]);
-        assert!(
-            out.status.success(),
-            "run --once: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::run_once(&config);
         let got = stack.wait_for(consumer, "INBOX", 1, common::WAIT).await;
         let raw = &got[0];
         let t = verify_dkim(raw, key)
@@ -290,12 +280,7 @@ async fn check_passes_on_the_stack_and_fails_when_smtp_is_down() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("tmp");
     let config = stack.write_config(dir.path(), "");
-    let c = config.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&c), "check"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["check"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -334,12 +319,7 @@ async fn check_passes_on_the_stack_and_fails_when_smtp_is_down() {
     );
 
     stack.stop_smtp();
-    let c = config.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&c), "check"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["check"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let fail = stdout
@@ -405,7 +385,13 @@ async fn metrics_are_scraped_while_the_daemon_runs() {
         &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
     );
     let mut daemon = common::spawn_bin(
-        &["--config", cfg_arg(&config), "--log-format", "json", "run"],
+        &[
+            "--config",
+            common::cfg_str(&config),
+            "--log-format",
+            "json",
+            "run",
+        ],
         &[],
         &dir.path().join("daemon.log"),
     );
@@ -516,7 +502,7 @@ async fn sigterm_during_a_pass_finishes_the_mail_in_hand_and_exits_zero() {
             .await;
     }
     let mut daemon = common::spawn_bin(
-        &["--config", cfg_arg(&config), "run"],
+        &["--config", common::cfg_str(&config), "run"],
         &[],
         &dir.path().join("daemon.log"),
     );
@@ -550,11 +536,7 @@ async fn sigterm_during_a_pass_finishes_the_mail_in_hand_and_exits_zero() {
         }
     );
     // Every mail in hand was recorded, processed, moved and answered before the exit.
-    let out = common::run_bin(
-        &["--config", cfg_arg(&config), "requests", "list", "--json"],
-        &[],
-    );
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let list = common::requests(&config);
     assert_eq!(list.as_array().map(Vec::len), Some(n), "{log}");
     assert_eq!(stack.count(PRIVACY, "Processed").await, n);
     for i in [0, n - 1] {

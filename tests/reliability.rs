@@ -9,10 +9,12 @@
 
 mod common;
 
-use common::MailStack;
+use common::{
+    cfg_str, dated_mail, edit_config, run_once, run_once_with, scalar, store, ConfigOptions,
+    MailStack,
+};
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -22,12 +24,12 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn mail(from: &str, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: privacy@example.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
-         Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
-    )
+/// What most consumers in these tests write.
+const DELETE_BODY: &str = "Please delete my account and all personal data you have about me.";
+
+/// A "Delete my data" request from `from` with the Message-ID `<message_id>`.
+fn delete_request(from: &str, message_id: &str) -> String {
+    dated_mail(from, message_id, "Delete my data", "", DELETE_BODY)
 }
 
 /// APPENDs many mails over one IMAP session (much faster than one login per mail).
@@ -40,30 +42,6 @@ async fn bulk_append(stack: &MailStack, user: &str, mailbox: &str, mails: &[Stri
             .expect("APPEND");
     }
     let _ = s.logout().await;
-}
-
-fn cfg_str(config: &Path) -> &str {
-    config.to_str().expect("utf-8 path")
-}
-
-fn run_once_env(config: &Path, envs: &[(&str, &str)]) -> String {
-    let out = common::run_bin(&["--config", cfg_str(config), "run", "--once"], envs);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "run --once failed:\n{err}");
-    err
-}
-
-fn run_once(config: &Path) -> String {
-    run_once_env(config, &[])
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("privacy-inbox.sqlite3")).expect("open the store")
-}
-
-fn scalar(conn: &rusqlite::Connection, sql: &str) -> i64 {
-    conn.query_row(sql, [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Message-IDs of every message in a mailbox (for duplicate checks).
@@ -87,42 +65,36 @@ fn crash_mail(i: usize) -> (String, bool) {
     let from = format!("crash{i}@example.test");
     let mid = format!("crash-{i}@consumer.example.test");
     let m = match i % 10 {
-        0..=2 => mail(
-            &from,
-            &mid,
-            "Please delete my account",
-            "",
-            "Please delete my account and all personal data you have about me.",
-        ),
-        3..=4 => mail(
+        0..=2 => dated_mail(&from, &mid, "Please delete my account", "", DELETE_BODY),
+        3..=4 => dated_mail(
             &from,
             &mid,
             "My data",
             "",
             "I would like to get a copy of all the personal information you have about me.",
         ),
-        5..=6 => mail(
+        5..=6 => dated_mail(
             &from,
             &mid,
             "Delete my data",
             "",
             "Hello,\r\n\r\nPlease erase all the personal data you hold about me.\r\n\r\nThanks",
         ),
-        7 => mail(
+        7 => dated_mail(
             &from,
             &mid,
             "Automatic reply: your message",
             "Auto-Submitted: auto-replied\r\n",
             "I am away until Monday. To delete your data request, write again.",
         ),
-        8 => mail(
+        8 => dated_mail(
             &format!("MAILER-DAEMON@crash{i}.example.test"),
             &mid,
             "Undelivered Mail Returned to Sender",
             "Return-Path: <>\r\n",
             "This is the mail system. Your message to delete my data could not be delivered.",
         ),
-        _ => mail(
+        _ => dated_mail(
             &from,
             &mid,
             "Newsletter",
@@ -147,17 +119,13 @@ async fn sigkill_at_random_moments_loses_nothing_and_answers_nothing_twice() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     // A generous global limit: this test is about crashes, not about the reflector guard.
-    let config = stack.write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &config,
-        text.replacen(
-            "from = \"Acme",
-            "global-per-hour = 100000\nfrom = \"Acme",
-            1,
-        ),
-    )
-    .expect("write config");
+    let config = stack.write_config_with(
+        dir.path(),
+        &ConfigOptions {
+            smtp_extra: "global-per-hour = 100000",
+            ..ConfigOptions::default()
+        },
+    );
     let mails: Vec<(String, bool)> = (0..n).map(crash_mail).collect();
     // Two thirds as a backlog, the rest arrives while the daemon is being killed.
     let backlog = n * 2 / 3;
@@ -192,7 +160,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_answers_nothing_twice() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     run_once(&config);
 
-    let conn = db(dir.path());
+    let conn = store(dir.path());
     // Nothing lost: every mail recorded once as something other than a duplicate.
     let mut lost = 0;
     let mut wrong = Vec::new();
@@ -310,12 +278,9 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     let first: Vec<String> = users[..3]
         .iter()
         .map(|u| {
-            mail(
+            delete_request(
                 &format!("{u}@example.test"),
                 &format!("{u}@consumer.example.test"),
-                "Delete my data",
-                "",
-                "Please delete my account and all personal data you have about me.",
             )
         })
         .collect();
@@ -329,7 +294,7 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     let later: Vec<String> = users[3..]
         .iter()
         .map(|u| {
-            mail(
+            dated_mail(
                 &format!("{u}@example.test"),
                 &format!("{u}@consumer.example.test"),
                 "My data",
@@ -343,7 +308,7 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         // The daemon creates the store: until then the query fails.
-        let n: i64 = db(dir.path())
+        let n: i64 = store(dir.path())
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE attempts >= 1 AND status = 'queued' AND audience = 'consumer'",
                 [],
@@ -359,7 +324,7 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     let text = p.log_text();
     assert!(text.contains("Send deferred"), "{text}");
 
-    let conn = db(dir.path());
+    let conn = store(dir.path());
     let rows = outbox_rows(&conn);
     let consumer_rows = scalar(
         &conn,
@@ -380,7 +345,7 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
 
     // A second attempt, one minute on (fixed clock): the spacing doubles.
     let t1 = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
-    run_once_env(&config, &[("PRIVACY_INBOX_NOW", &t1)]);
+    run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t1)]);
     let rows2 = outbox_rows(&conn);
     for (status, attempts, _, next, _) in &rows2 {
         assert_eq!((status.as_str(), *attempts), ("queued", 2), "{rows2:#?}");
@@ -403,12 +368,12 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     // Postfix is back: everything queued goes out exactly once.
     stack.start_smtp();
     let t2 = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
-    run_once_env(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
+    run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
     for u in &users {
         stack.wait_for(u, "INBOX", 1, common::WAIT).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    run_once_env(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
+    run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     for u in &users {
         assert_eq!(stack.count(u, "INBOX").await, 1, "{u}: exactly one");
@@ -423,16 +388,13 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
         &stack,
         "privacy",
         "INBOX",
-        &[mail(
+        &[delete_request(
             "stranger@elsewhere.invalid",
             "perm-1@elsewhere.invalid",
-            "Delete my data",
-            "",
-            "Please delete my account and all personal data you have about me.",
         )],
     )
     .await;
-    let err = run_once_env(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
+    let err = run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
     assert!(err.contains("Send failed permanently"), "{err}");
     let (status, last_error): (String, String) = conn
         .query_row(
@@ -443,23 +405,9 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
         .expect("row");
     assert_eq!(status, "failed", "{last_error}");
     assert!(last_error.contains("permanent"), "{last_error}");
-    let staff = stack
-        .wait_until(
-            "staff",
-            "INBOX",
-            "the delivery-failure notice",
-            common::WAIT,
-            |mails| common::with_subject(mails, "Could not deliver a reply") > 0,
-        )
+    let notice = stack
+        .wait_for_subject("staff", "Could not deliver a reply", common::WAIT)
         .await;
-    let notice = staff
-        .iter()
-        .map(|r| String::from_utf8_lossy(r).to_string())
-        .find(|m| {
-            common::header(m.as_bytes(), "Subject")
-                .is_some_and(|s| s.contains("Could not deliver a reply"))
-        })
-        .expect("staff told about the permanent failure");
     assert!(notice.contains("stranger@elsewhere.invalid"), "{notice}");
     let escalated = scalar(
         &conn,
@@ -467,7 +415,7 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
     );
     assert_eq!(escalated, 1, "the request is flagged for staff");
     // The failure is not retried.
-    run_once_env(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
+    run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t2)]);
     let attempts = scalar(
         &conn,
         "SELECT attempts FROM outbox WHERE recipient = 'stranger@elsewhere.invalid'",
@@ -483,12 +431,9 @@ async fn imap_restarts_mid_idle_and_mid_run_are_survived() {
     let log = dir.path().join("daemon.log");
     let mut p = common::spawn_bin(&["--config", cfg_str(&config), "run"], &[], &log);
     let ask = |u: &str| {
-        mail(
+        delete_request(
             &format!("{u}@example.test"),
             &format!("{u}@consumer.example.test"),
-            "Delete my data",
-            "",
-            "Please delete my account and all personal data you have about me.",
         )
     };
     // The daemon is up and idle.
@@ -548,21 +493,13 @@ async fn a_recreated_mailbox_with_new_uidvalidity_answers_nothing_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
     // Watch a mailbox that can be deleted (INBOX cannot).
-    let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &config,
-        text.replacen("mailbox = \"INBOX\"", "mailbox = \"Requests\"", 1),
-    )
-    .expect("write config");
+    edit_config(&config, "mailbox = \"INBOX\"", "mailbox = \"Requests\"");
     stack.create_mailbox("privacy", "Requests").await;
     let mails: Vec<String> = (0..5)
         .map(|i| {
-            mail(
+            delete_request(
                 &format!("uv{i}@example.test"),
                 &format!("uv-{i}@consumer.example.test"),
-                "Delete my data",
-                "",
-                "Please delete my account and all personal data you have about me.",
             )
         })
         .collect();
@@ -574,7 +511,7 @@ async fn a_recreated_mailbox_with_new_uidvalidity_answers_nothing_twice() {
             .await;
     }
     let before: i64 = scalar(
-        &db(dir.path()),
+        &store(dir.path()),
         "SELECT uidvalidity FROM cursors WHERE mailbox = 'Requests'",
     );
 
@@ -594,7 +531,7 @@ async fn a_recreated_mailbox_with_new_uidvalidity_answers_nothing_twice() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     run_once(&config);
-    let conn = db(dir.path());
+    let conn = store(dir.path());
     let after: i64 = scalar(
         &conn,
         "SELECT uidvalidity FROM cursors WHERE mailbox = 'Requests'",
@@ -623,24 +560,18 @@ async fn a_sender_of_500_requests_gets_a_bounded_number_of_replies_and_nothing_i
     let n = 500;
     let mails: Vec<String> = (0..n)
         .map(|i| {
-            mail(
+            delete_request(
                 "flood@example.test",
                 &format!("flood-{i}@consumer.example.test"),
-                "Delete my data",
-                "",
-                "Please delete my account and all personal data you have about me.",
             )
         })
         .collect();
     // A global limit too: 20 other senders against a limit of 10 an hour.
     let others: Vec<String> = (0..20)
         .map(|i| {
-            mail(
+            delete_request(
                 &format!("many{i}@example.test"),
                 &format!("many-{i}@consumer.example.test"),
-                "Delete my data",
-                "",
-                "Please delete my account and all personal data you have about me.",
             )
         })
         .collect();
@@ -648,7 +579,7 @@ async fn a_sender_of_500_requests_gets_a_bounded_number_of_replies_and_nothing_i
     run_once(&config);
     let got = stack.wait_for("flood", "INBOX", 5, common::WAIT).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let conn = db(dir.path());
+    let conn = store(dir.path());
     let replies = stack.count("flood", "INBOX").await;
     let recorded = scalar(
         &conn,
@@ -678,13 +609,13 @@ async fn a_sender_of_500_requests_gets_a_bounded_number_of_replies_and_nothing_i
     // The global limit, on a fresh stack and store.
     let stack = MailStack::start();
     let dir2 = tempfile::tempdir().expect("temp dir");
-    let config2 = stack.write_config(dir2.path(), "");
-    let text = std::fs::read_to_string(&config2).expect("config");
-    std::fs::write(
-        &config2,
-        text.replacen("from = \"Acme", "global-per-hour = 10\nfrom = \"Acme", 1),
-    )
-    .expect("write config");
+    let config2 = stack.write_config_with(
+        dir2.path(),
+        &ConfigOptions {
+            smtp_extra: "global-per-hour = 10",
+            ..ConfigOptions::default()
+        },
+    );
     bulk_append(&stack, "privacy", "INBOX", &others).await;
     run_once(&config2);
     let answered_now = || async {
@@ -704,7 +635,7 @@ async fn a_sender_of_500_requests_gets_a_bounded_number_of_replies_and_nothing_i
     eprintln!("global limit: 20 senders, limit 10 an hour, {answered} answered");
     assert_eq!(answered, 10);
     assert_eq!(
-        scalar(&db(dir2.path()), "SELECT COUNT(*) FROM requests"),
+        scalar(&store(dir2.path()), "SELECT COUNT(*) FROM requests"),
         20
     );
 }
@@ -719,19 +650,19 @@ async fn identity_is_from_never_reply_to_and_a_forged_from_is_not_answered() {
         "privacy",
         "INBOX",
         &[
-            mail(
+            dated_mail(
                 "alice@example.test",
                 "rt-1@consumer.example.test",
                 "Delete my data",
                 "Reply-To: mallory@example.test\r\n",
-                "Please delete my account and all personal data you have about me.",
+                DELETE_BODY,
             ),
-            mail(
+            dated_mail(
                 "victim@example.test",
                 "spoof-1@attacker.example.test",
                 "Delete my data",
                 "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n",
-                "Please delete my account and all personal data you have about me.",
+                DELETE_BODY,
             ),
         ],
     )
@@ -742,7 +673,20 @@ async fn identity_is_from_never_reply_to_and_a_forged_from_is_not_answered() {
         common::header(&got[0], "To").as_deref(),
         Some("alice@example.test")
     );
-    let staff = stack.wait_for("staff", "INBOX", 1, common::WAIT).await;
+    // Staff may get the daily digest as well: wait for the spoofing escalation itself.
+    let staff = stack
+        .wait_until(
+            "staff",
+            "INBOX",
+            "the spoofing escalation",
+            common::WAIT,
+            |mails| {
+                mails
+                    .iter()
+                    .any(|m| String::from_utf8_lossy(m).contains("spoofing"))
+            },
+        )
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stack.count("alice", "INBOX").await, 1);
     assert_eq!(
@@ -755,7 +699,7 @@ async fn identity_is_from_never_reply_to_and_a_forged_from_is_not_answered() {
         0,
         "no verification mail to a forged From"
     );
-    let conn = db(dir.path());
+    let conn = store(dir.path());
     let (status, escalated, reason): (String, i64, String) = conn
         .query_row(
             "SELECT status, escalated, escalation_reason FROM requests WHERE requester = 'victim@example.test'",
@@ -808,14 +752,14 @@ async fn info_logs_hold_no_addresses_bodies_or_secrets() {
         "privacy",
         "INBOX",
         &[
-            mail(
+            dated_mail(
                 "logcheck.person@example.test",
                 "log-1@c.example.test",
                 "Delete my data",
                 "",
                 body,
             ),
-            mail(
+            dated_mail(
                 "logcheck.far@elsewhere.invalid",
                 "log-2@c.example.test",
                 "Delete my data",

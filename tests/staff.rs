@@ -4,39 +4,11 @@
 
 mod common;
 
-use common::MailStack;
+use common::{
+    cli, header, privacy_request, reply, request, requests, run_once, MailStack, PRIVACY,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn header(raw: &str, name: &str) -> Option<String> {
-    common::header(raw.as_bytes(), name)
-}
-
-fn cli(config: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["--config", config.to_str().expect("utf-8")];
-    all.extend_from_slice(args);
-    common::run_bin(&all, &[])
-}
-
-fn run_once(config: &Path) {
-    let out = cli(config, &["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "run --once: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn request(config: &Path, requester: &str) -> serde_json::Value {
-    let out = cli(config, &["requests", "list", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    list.as_array()
-        .expect("array")
-        .iter()
-        .find(|r| r["requester"] == requester)
-        .cloned()
-        .unwrap_or_else(|| panic!("no request from {requester}: {list:#}"))
-}
 
 fn events(config: &Path, id: &str) -> Vec<serde_json::Value> {
     let out = cli(config, &["requests", "show", id, "--json"]);
@@ -46,13 +18,7 @@ fn events(config: &Path, id: &str) -> Vec<serde_json::Value> {
 
 /// Mails in `user`'s INBOX whose subject contains `needle`.
 async fn mails(stack: &MailStack, user: &str, needle: &str) -> Vec<String> {
-    stack
-        .fetch_all(user, "INBOX")
-        .await
-        .iter()
-        .map(|r| String::from_utf8_lossy(r).to_string())
-        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains(needle)))
-        .collect()
+    common::mails_with_subject(&stack.fetch_all(user, "INBOX").await, needle)
 }
 
 /// Waits until `user` holds `n` mails whose subject contains `needle`.
@@ -68,36 +34,34 @@ async fn wait_mails(stack: &MailStack, user: &str, needle: &str, n: usize) -> Ve
     }
 }
 
-fn first_mail(from: &str, id: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: privacy@example.test\r\nSubject: Privacy request\r\nMessage-ID: <{id}>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
-
-/// A reply to `to_mail` as a mail client writes it.
-fn reply(to_mail: &str, from: &str, id: &str, body: &str) -> (String, String) {
-    let subject = header(to_mail, "Subject").expect("subject");
-    let mid = header(to_mail, "Message-ID").expect("message id");
-    let to = header(to_mail, "Reply-To").unwrap_or_else(|| "privacy@example.test".into());
-    let to_addr = to
-        .rsplit_once('<')
-        .map(|(_, a)| a.trim_end_matches('>').to_string())
-        .unwrap_or(to.clone());
-    let raw = format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{id}>\r\n\
-         In-Reply-To: {mid}\r\nReferences: {mid}\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n> (quoted)\r\n"
-    );
-    (raw, to_addr)
-}
-
+/// Sends `raw` and waits until it is in privacy@'s INBOX (which the bot's own Bcc copies
+/// reach as well, so a count would not do).
 async fn deliver(stack: &MailStack, raw: String, from: &str, to: &str) {
-    let before = stack.count("privacy", "INBOX").await;
+    let id = header(&raw, "Message-ID").expect("the mail has a Message-ID");
     stack.send(raw, from, to).await;
     stack
-        .wait_for("privacy", "INBOX", before + 1, Duration::from_secs(30))
+        .wait_for_ids("privacy", "INBOX", &[&id], Duration::from_secs(30))
         .await;
+}
+
+/// Delivers `from`'s first mail to privacy@.
+async fn deliver_request(stack: &MailStack, from: &str, id: &str, body: &str) {
+    deliver(stack, privacy_request(from, id, body), from, PRIVACY).await;
+}
+
+/// `from` replies to `escalation` with `body` (a staff command, Message-ID `<id>`); the
+/// next pass handles it.
+async fn command(
+    stack: &MailStack,
+    config: &Path,
+    escalation: &str,
+    from: &str,
+    id: &str,
+    body: &str,
+) {
+    let (raw, _) = reply(escalation, from, id, "", body);
+    deliver(stack, raw, from, PRIVACY).await;
+    run_once(config);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,22 +72,24 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
     let consumer = "dana@example.test";
 
     // A delete request, verified by the consumer's reply.
-    deliver(
+    deliver_request(
         &stack,
-        first_mail(
-            consumer,
-            "staff-1@c.example.test",
-            "Please delete all my personal data.",
-        ),
         consumer,
-        "privacy@example.test",
+        "staff-1@c.example.test",
+        "Please delete all my personal data.",
     )
     .await;
     run_once(&config);
     let ack = wait_mails(&stack, "dana", "privacy request", 1)
         .await
         .remove(0);
-    let (raw, to) = reply(&ack, consumer, "staff-2@c.example.test", "Yes, it is me.");
+    let (raw, to) = reply(
+        &ack,
+        consumer,
+        "staff-2@c.example.test",
+        "",
+        "Yes, it is me.",
+    );
     deliver(&stack, raw, consumer, &to).await;
     run_once(&config);
     let r = request(&config, consumer);
@@ -138,14 +104,15 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
     );
 
     // /deny without a basis is refused, in the thread, and changes nothing.
-    let (raw, _) = reply(
+    command(
+        &stack,
+        &config,
         &escalation,
         "staff@example.test",
         "staff-3@s.example.test",
         "/deny",
-    );
-    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
-    run_once(&config);
+    )
+    .await;
     let refused = wait_mails(&stack, "staff", "Refused: /deny", 1)
         .await
         .remove(0);
@@ -157,14 +124,15 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
     assert_eq!(request(&config, consumer)["status"], "verified");
 
     // A command from an address that is not staff is refused and escalated.
-    let (raw, _) = reply(
+    command(
+        &stack,
+        &config,
         &escalation,
         "mallory@example.test",
         "staff-4@m.example.test",
         "/complete all done",
-    );
-    deliver(&stack, raw, "mallory@example.test", "privacy@example.test").await;
-    run_once(&config);
+    )
+    .await;
     let alarm = wait_mails(&stack, "staff", "non-staff address", 1).await;
     assert!(alarm[0].contains(&id));
     assert_eq!(request(&config, consumer)["status"], "verified");
@@ -178,14 +146,15 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
         .any(|e| e["kind"] == "staff_command_refused" && e["actor"] == "mallory@example.test"));
 
     // /extend tells the consumer the reason and the new date; a second one is refused.
-    let (raw, _) = reply(
+    command(
+        &stack,
+        &config,
         &escalation,
         "staff@example.test",
         "staff-5@s.example.test",
         "/extend Your records are spread over three systems\n\nthanks",
-    );
-    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
-    run_once(&config);
+    )
+    .await;
     let notice = wait_mails(&stack, "dana", "more time", 1).await.remove(0);
     assert!(notice.contains("spread over three systems"), "{notice}");
     let r = request(&config, consumer);
@@ -195,28 +164,30 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
         "Your records are spread over three systems"
     );
     wait_mails(&stack, "staff", "Done: /extend", 1).await;
-    let (raw, _) = reply(
+    command(
+        &stack,
+        &config,
         &escalation,
         "staff@example.test",
         "staff-6@s.example.test",
         "/extend still more",
-    );
-    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
-    run_once(&config);
+    )
+    .await;
     let refused = wait_mails(&stack, "staff", "Refused: /extend", 1)
         .await
         .remove(0);
     assert!(refused.contains("already extended"), "{refused}");
 
     // /complete completes it and the consumer gets the completion mail.
-    let (raw, _) = reply(
+    command(
+        &stack,
+        &config,
         &escalation,
         "staff@example.test",
         "staff-7@s.example.test",
         "/complete deleted from CRM and billing",
-    );
-    deliver(&stack, raw, "staff@example.test", "privacy@example.test").await;
-    run_once(&config);
+    )
+    .await;
     let done = wait_mails(&stack, "dana", "is complete", 1).await.remove(0);
     assert!(done.contains(&id));
     assert!(
@@ -245,15 +216,11 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
     assert_eq!(stack.count("dana", "INBOX").await, 4);
 
     // Staff mail outside any thread is never a consumer request; a command in it is refused.
-    deliver(
+    deliver_request(
         &stack,
-        first_mail(
-            "staff@example.test",
-            "staff-8@s.example.test",
-            "/complete\n\nPlease delete my data",
-        ),
         "staff@example.test",
-        "privacy@example.test",
+        "staff-8@s.example.test",
+        "/complete\n\nPlease delete my data",
     )
     .await;
     run_once(&config);
@@ -261,8 +228,7 @@ async fn staff_commands_by_mail_complete_deny_extend_and_strangers_are_refused()
         .await
         .remove(0);
     assert!(refused.contains("belongs to no request"), "{refused}");
-    let out = cli(&config, &["requests", "list", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let list = requests(&config);
     assert_eq!(
         list.as_array().map(Vec::len),
         Some(1),
@@ -276,15 +242,11 @@ async fn the_same_actions_from_the_cli_with_the_same_checks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
     let consumer = "omar@example.test";
-    deliver(
+    deliver_request(
         &stack,
-        first_mail(
-            consumer,
-            "cli-1@c.example.test",
-            "Do not sell or share my personal information.",
-        ),
         consumer,
-        "privacy@example.test",
+        "cli-1@c.example.test",
+        "Do not sell or share my personal information.",
     )
     .await;
     run_once(&config);
@@ -378,7 +340,7 @@ async fn one_sender_cannot_flood_staff_with_escalations() {
     for i in 0..14 {
         stack
             .send(
-                first_mail(
+                privacy_request(
                     sender,
                     &format!("flood-{i}@f.example.test"),
                     "Do not sell or share my personal information.",
@@ -392,8 +354,7 @@ async fn one_sender_cannot_flood_staff_with_escalations() {
         .wait_for("privacy", "INBOX", 14, Duration::from_secs(30))
         .await;
     run_once(&config);
-    let out = cli(&config, &["requests", "list", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let list = requests(&config);
     let list = list.as_array().cloned().unwrap_or_default();
     assert_eq!(list.len(), 14, "every mail is a request: nothing lost");
     assert!(list.iter().all(|r| r["escalated"] == true));
@@ -419,15 +380,11 @@ async fn a_cli_action_is_mailed_by_the_running_daemon_without_incoming_mail() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
     let consumer = "ines@example.test";
-    deliver(
+    deliver_request(
         &stack,
-        first_mail(
-            consumer,
-            "daemon-1@c.example.test",
-            "Do not sell or share my personal information.",
-        ),
         consumer,
-        "privacy@example.test",
+        "daemon-1@c.example.test",
+        "Do not sell or share my personal information.",
     )
     .await;
     let cfg = config.to_str().expect("utf-8");

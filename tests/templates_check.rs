@@ -3,29 +3,9 @@
 
 mod common;
 
+use common::copy_templates;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// Copies `templates/` (two levels: language folders and their files) into `to`.
-pub fn copy_templates(to: &Path) -> PathBuf {
-    let from = common::repo_root().join("templates");
-    let dest = to.join("templates");
-    fs::create_dir_all(&dest).expect("create the copy");
-    for entry in fs::read_dir(&from).expect("read templates/") {
-        let path = entry.expect("entry").path();
-        let target = dest.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            fs::create_dir_all(&target).expect("create a language folder");
-            for f in fs::read_dir(&path).expect("read a language folder") {
-                let f = f.expect("entry").path();
-                fs::copy(&f, target.join(f.file_name().expect("name"))).expect("copy a file");
-            }
-        } else {
-            fs::copy(&path, &target).expect("copy a file");
-        }
-    }
-    dest
-}
+use std::path::Path;
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = common::run_bin(args, &[]);

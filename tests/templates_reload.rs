@@ -3,35 +3,15 @@
 
 mod common;
 
-use common::MailStack;
+use common::{copy_templates, MailStack};
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn copy_templates(to: &Path) -> PathBuf {
-    let from = common::repo_root().join("templates");
-    let dest = to.join("templates");
-    for entry in fs::read_dir(&from).expect("read templates/") {
-        let path = entry.expect("entry").path();
-        let target = dest.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            fs::create_dir_all(&target).expect("create a language folder");
-            for f in fs::read_dir(&path).expect("read a language folder") {
-                let f = f.expect("entry").path();
-                fs::copy(&f, target.join(f.file_name().expect("name"))).expect("copy a file");
-            }
-        }
-    }
-    dest
-}
-
 fn request_mail(from: &str, n: u32) -> String {
-    format!(
-        "From: {from}\r\nTo: privacy@example.test\r\nSubject: Privacy request\r\n\
-         Message-ID: <reload-{n}-{}@c.example.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n\
-         Please delete all personal data you hold about me.\r\n",
-        std::process::id()
+    common::privacy_request(
+        from,
+        &format!("reload-{n}-{}@c.example.test", std::process::id()),
+        "Please delete all personal data you hold about me.",
     )
 }
 
@@ -43,14 +23,18 @@ async fn ack_subject(stack: &MailStack, user: &str) -> String {
 }
 
 async fn problem_notices(stack: &MailStack) -> usize {
+    common::with_subject(
+        &stack.fetch_all("staff", "INBOX").await,
+        "Edited mail templates",
+    )
+}
+
+/// `user@example.test` sends request number `n`.
+async fn send_request(stack: &MailStack, user: &str, n: u32) {
+    let from = format!("{user}@example.test");
     stack
-        .fetch_all("staff", "INBOX")
-        .await
-        .iter()
-        .filter(|m| {
-            common::header(m, "Subject").is_some_and(|s| s.contains("Edited mail templates"))
-        })
-        .count()
+        .send(request_mail(&from, n), &from, "privacy@example.test")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,13 +44,13 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
     let templates = copy_templates(tmp.path());
     let config = stack.write_config(tmp.path(), "");
     let shipped = common::repo_root().join("templates");
-    let text = fs::read_to_string(&config).expect("read config");
-    let text = text.replace(
+    common::edit_config(
+        &config,
         &format!("dir = \"{}\"", shipped.display()),
         &format!("dir = \"{}\"", templates.display()),
     );
+    let text = fs::read_to_string(&config).expect("read config");
     assert!(text.contains(&templates.display().to_string()), "{text}");
-    fs::write(&config, text).expect("write config");
     let subject_file = templates.join("en/acknowledgement.subject.hbs");
 
     let cfg = config.to_str().expect("utf-8");
@@ -77,25 +61,13 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
     );
 
     // The shipped set is live.
-    stack
-        .send(
-            request_mail("consumer@example.test", 1),
-            "consumer@example.test",
-            "privacy@example.test",
-        )
-        .await;
+    send_request(&stack, "consumer", 1).await;
     let s1 = ack_subject(&stack, "consumer").await;
     assert!(s1.contains("We received your privacy request"), "{s1}");
 
     // A broken edit: an unknown variable in the acknowledgement's subject.
     fs::write(&subject_file, "[{{request_id}}] Changed: {{reqest_id}}\n").expect("break");
-    stack
-        .send(
-            request_mail("consumer2@example.test", 2),
-            "consumer2@example.test",
-            "privacy@example.test",
-        )
-        .await;
+    send_request(&stack, "consumer2", 2).await;
     let s2 = ack_subject(&stack, "consumer2").await;
     assert!(
         s2.contains("We received your privacy request") && !s2.contains("Changed"),
@@ -110,12 +82,13 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let notice = stack
-        .fetch_all("staff", "INBOX")
-        .await
-        .into_iter()
-        .find(|m| common::header(m, "Subject").is_some_and(|s| s.contains("Edited mail templates")))
-        .expect("the notice");
+    let notice = common::mails_with_subject(
+        &stack.fetch_all("staff", "INBOX").await,
+        "Edited mail templates",
+    )
+    .into_iter()
+    .next()
+    .expect("the notice");
     let body = mail_parser::MessageParser::default()
         .parse(&notice)
         .and_then(|m| m.body_text(0).map(|b| b.into_owned()))
@@ -129,13 +102,7 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
     );
 
     // Still broken, another mail: the old set again, and no second notice.
-    stack
-        .send(
-            request_mail("consumer3@example.test", 3),
-            "consumer3@example.test",
-            "privacy@example.test",
-        )
-        .await;
+    send_request(&stack, "consumer3", 3).await;
     let s3 = ack_subject(&stack, "consumer3").await;
     assert!(!s3.contains("Changed"), "{s3}");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -151,13 +118,7 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
         "[{{request_id}}] Changed: we have your privacy request\n",
     )
     .expect("fix");
-    stack
-        .send(
-            request_mail("consumer4@example.test", 4),
-            "consumer4@example.test",
-            "privacy@example.test",
-        )
-        .await;
+    send_request(&stack, "consumer4", 4).await;
     let s4 = ack_subject(&stack, "consumer4").await;
     assert!(s4.contains("Changed: we have your privacy request"), "{s4}");
     assert_eq!(problem_notices(&stack).await, 1);
@@ -166,15 +127,8 @@ async fn a_broken_edit_keeps_the_old_set_and_tells_staff_once_and_a_fix_goes_liv
     assert!(log.contains("Templates reloaded"), "{log}");
 
     // preview --request renders with that request's real facts.
-    let list = common::run_bin(&["--config", cfg, "requests", "list", "--json"], &[]);
-    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
-    let id = list
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|r| r["requester"] == "consumer4@example.test")
-        })
-        .and_then(|r| r["id"].as_str())
+    let id = common::request(&config, "consumer4@example.test")["id"]
+        .as_str()
         .expect("consumer4's request")
         .to_string();
     let out = common::run_bin(

@@ -15,10 +15,6 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-fn cfg_arg(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
 fn show(out: &Output) -> String {
     format!(
         "status {}\nstdout:\n{}\nstderr:\n{}",
@@ -65,8 +61,7 @@ async fn request_is_acknowledged(
         )
         .await;
     stack.wait_for(PRIVACY, "INBOX", 1, common::WAIT).await;
-    let out = common::run_bin(&["--config", cfg_arg(config), "run", "--once"], envs);
-    assert!(out.status.success(), "run --once failed: {}", show(&out));
+    common::run_once_with(config, envs);
     let got = stack.wait_for(consumer, "INBOX", 1, common::WAIT).await;
     let subject = common::header(&got[0], "Subject").unwrap_or_default();
     assert!(subject.contains("[PRIV-"), "an acknowledgement: {subject}");
@@ -108,7 +103,7 @@ async fn starttls_with_the_ca_file_and_secrets_from_env_and_command() {
     assert!(log.contains("TLS connection established"), "SMTP over TLS");
 
     // The variable missing: a clear error naming it, exit 1.
-    let out = common::run_bin(&["--config", cfg_arg(&config), "run", "--once"], &[]);
+    let out = common::cli(&config, &["run", "--once"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -153,7 +148,7 @@ async fn without_the_ca_file_tls_fails_with_a_certificate_error() {
             ..ConfigOptions::default()
         },
     );
-    let out = common::run_bin(&["--config", cfg_arg(&config), "run", "--once"], &[]);
+    let out = common::cli(&config, &["run", "--once"]);
     assert!(!out.status.success(), "must fail: {}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -163,7 +158,7 @@ async fn without_the_ca_file_tls_fails_with_a_certificate_error() {
         "clear IMAP certificate error: {err}"
     );
     // `check` reports both sides, SMTP (STARTTLS through lettre) included.
-    let out = common::run_bin(&["--config", cfg_arg(&config), "check"], &[]);
+    let out = common::cli(&config, &["check"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let smtp = stdout
@@ -206,7 +201,7 @@ dir = {}
     );
     let path = dir.path().join("p.toml");
     std::fs::write(&path, &text).expect("write");
-    let out = common::run_bin(&["--config", cfg_arg(&path), "check-config"], &[]);
+    let out = common::cli(&path, &["check-config"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -222,7 +217,7 @@ dir = {}
         "security = \"none\"\nallow-insecure = true\n",
     );
     std::fs::write(&path, allowed).expect("write");
-    let out = common::run_bin(&["--config", cfg_arg(&path), "check-config"], &[]);
+    let out = common::cli(&path, &["check-config"]);
     assert!(out.status.success(), "{}", show(&out));
 }
 
@@ -246,126 +241,134 @@ fn unb64(s: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// An IMAP server that offers only AUTH=XOAUTH2, accepts `good_token` and otherwise sends
-/// the error challenge, waits for the empty continuation and answers NO. After a login it
-/// answers SELECT, CAPABILITY and LOGOUT.
-async fn imap_double(good_token: &'static str, seen: Seen) -> u16 {
+type Reader = BufReader<tokio::net::tcp::OwnedReadHalf>;
+type Writer = tokio::net::tcp::OwnedWriteHalf;
+
+/// Listens on a free loopback port and runs `session` on every connection, each in a task
+/// of its own; returns the port.
+async fn serve<S, F>(session: S) -> u16
+where
+    S: Fn(Reader, Writer) -> F + Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = conn.into_split();
-                let mut r = BufReader::new(r);
-                let caps = "IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER LOGINDISABLED";
-                w.write_all(format!("* OK [CAPABILITY {caps}] double ready\r\n").as_bytes())
-                    .await?;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).await? == 0 {
-                        return anyhow::Ok(());
-                    }
-                    let mut parts = line.trim_end().splitn(3, ' ');
-                    let tag = parts.next().unwrap_or("*").to_string();
-                    let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
-                    let arg = parts.next().unwrap_or("").to_string();
-                    let reply = match cmd.as_str() {
-                        "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
-                        "AUTHENTICATE" if arg.eq_ignore_ascii_case("XOAUTH2") => {
-                            w.write_all(b"+ \r\n").await?;
-                            line.clear();
-                            r.read_line(&mut line).await?;
-                            let got = unb64(&line);
-                            seen.lock().expect("lock").push(got.clone());
-                            if got == format!("user={PRIVACY}\x01auth=Bearer {good_token}\x01\x01")
-                            {
-                                format!(
-                                    "{tag} OK [CAPABILITY IMAP4rev1 IDLE MOVE] Authenticated\r\n"
-                                )
-                            } else {
-                                w.write_all(format!("+ {}\r\n", b64(ERROR_JSON)).as_bytes())
-                                    .await?;
-                                line.clear();
-                                r.read_line(&mut line).await?;
-                                seen.lock().expect("lock").push(if line == "\r\n" {
-                                    "(empty continuation)".to_string()
-                                } else {
-                                    format!("(continuation {line:?})")
-                                });
-                                format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n")
-                            }
-                        }
-                        "SELECT" | "EXAMINE" => format!(
-                            "* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n\
-                             * OK [UIDNEXT 1] next\r\n{tag} OK [READ-WRITE] SELECT done\r\n"
-                        ),
-                        "LOGOUT" => {
-                            w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes())
-                                .await?;
-                            return Ok(());
-                        }
-                        _ => format!("{tag} BAD unexpected {cmd}\r\n"),
-                    };
-                    w.write_all(reply.as_bytes()).await?;
-                }
-            });
+            let (r, w) = conn.into_split();
+            tokio::spawn(session(BufReader::new(r), w));
         }
     });
     port
 }
 
+/// An IMAP server that offers only AUTH=XOAUTH2, accepts `good_token` and otherwise sends
+/// the error challenge, waits for the empty continuation and answers NO. After a login it
+/// answers SELECT, CAPABILITY and LOGOUT.
+async fn imap_double(good_token: &'static str, seen: Seen) -> u16 {
+    serve(move |mut r, mut w| {
+        let seen = seen.clone();
+        async move {
+            let caps = "IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER LOGINDISABLED";
+            w.write_all(format!("* OK [CAPABILITY {caps}] double ready\r\n").as_bytes())
+                .await?;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await? == 0 {
+                    return anyhow::Ok(());
+                }
+                let mut parts = line.trim_end().splitn(3, ' ');
+                let tag = parts.next().unwrap_or("*").to_string();
+                let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+                let arg = parts.next().unwrap_or("").to_string();
+                let reply = match cmd.as_str() {
+                    "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
+                    "AUTHENTICATE" if arg.eq_ignore_ascii_case("XOAUTH2") => {
+                        w.write_all(b"+ \r\n").await?;
+                        line.clear();
+                        r.read_line(&mut line).await?;
+                        let got = unb64(&line);
+                        seen.lock().expect("lock").push(got.clone());
+                        if got == format!("user={PRIVACY}\x01auth=Bearer {good_token}\x01\x01") {
+                            format!("{tag} OK [CAPABILITY IMAP4rev1 IDLE MOVE] Authenticated\r\n")
+                        } else {
+                            w.write_all(format!("+ {}\r\n", b64(ERROR_JSON)).as_bytes())
+                                .await?;
+                            line.clear();
+                            r.read_line(&mut line).await?;
+                            seen.lock().expect("lock").push(if line == "\r\n" {
+                                "(empty continuation)".to_string()
+                            } else {
+                                format!("(continuation {line:?})")
+                            });
+                            format!(
+                                "{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"
+                            )
+                        }
+                    }
+                    "SELECT" | "EXAMINE" => format!(
+                        "* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n\
+                         * OK [UIDNEXT 1] next\r\n{tag} OK [READ-WRITE] SELECT done\r\n"
+                    ),
+                    "LOGOUT" => {
+                        w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes())
+                            .await?;
+                        return Ok(());
+                    }
+                    _ => format!("{tag} BAD unexpected {cmd}\r\n"),
+                };
+                w.write_all(reply.as_bytes()).await?;
+            }
+        }
+    })
+    .await
+}
+
 /// An SMTP server that offers only AUTH XOAUTH2 (initial response on the AUTH line), sends
 /// `334 <base64 error>` for a wrong token and `535` after the client's answer (or drop).
 async fn smtp_double(good_token: &'static str, seen: Seen) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        while let Ok((conn, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = conn.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 double ESMTP\r\n").await?;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).await? == 0 {
-                        return anyhow::Ok(());
-                    }
-                    let l = line.trim_end().to_string();
-                    let upper = l.to_ascii_uppercase();
-                    let reply = if upper.starts_with("EHLO") {
-                        "250-double\r\n250-8BITMIME\r\n250 AUTH XOAUTH2\r\n".to_string()
-                    } else if upper.starts_with("AUTH XOAUTH2 ") {
-                        let got = unb64(&l["AUTH XOAUTH2 ".len()..]);
-                        seen.lock().expect("lock").push(got.clone());
-                        if got == format!("user={PRIVACY}\x01auth=Bearer {good_token}\x01\x01") {
-                            "235 2.7.0 Accepted\r\n".to_string()
-                        } else {
-                            w.write_all(format!("334 {}\r\n", b64(ERROR_JSON)).as_bytes())
-                                .await?;
-                            line.clear();
-                            if r.read_line(&mut line).await? == 0 {
-                                return Ok(());
-                            }
-                            "535 5.7.8 Username and Password not accepted\r\n".to_string()
-                        }
-                    } else if upper.starts_with("NOOP") || upper.starts_with("RSET") {
-                        "250 2.0.0 OK\r\n".to_string()
-                    } else if upper.starts_with("QUIT") {
-                        w.write_all(b"221 2.0.0 bye\r\n").await?;
-                        return Ok(());
-                    } else {
-                        "502 5.5.1 not in this double\r\n".to_string()
-                    };
-                    w.write_all(reply.as_bytes()).await?;
+    serve(move |mut r, mut w| {
+        let seen = seen.clone();
+        async move {
+            w.write_all(b"220 double ESMTP\r\n").await?;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await? == 0 {
+                    return anyhow::Ok(());
                 }
-            });
+                let l = line.trim_end().to_string();
+                let upper = l.to_ascii_uppercase();
+                let reply = if upper.starts_with("EHLO") {
+                    "250-double\r\n250-8BITMIME\r\n250 AUTH XOAUTH2\r\n".to_string()
+                } else if upper.starts_with("AUTH XOAUTH2 ") {
+                    let got = unb64(&l["AUTH XOAUTH2 ".len()..]);
+                    seen.lock().expect("lock").push(got.clone());
+                    if got == format!("user={PRIVACY}\x01auth=Bearer {good_token}\x01\x01") {
+                        "235 2.7.0 Accepted\r\n".to_string()
+                    } else {
+                        w.write_all(format!("334 {}\r\n", b64(ERROR_JSON)).as_bytes())
+                            .await?;
+                        line.clear();
+                        if r.read_line(&mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        "535 5.7.8 Username and Password not accepted\r\n".to_string()
+                    }
+                } else if upper.starts_with("NOOP") || upper.starts_with("RSET") {
+                    "250 2.0.0 OK\r\n".to_string()
+                } else if upper.starts_with("QUIT") {
+                    w.write_all(b"221 2.0.0 bye\r\n").await?;
+                    return Ok(());
+                } else {
+                    "502 5.5.1 not in this double\r\n".to_string()
+                };
+                w.write_all(reply.as_bytes()).await?;
+            }
         }
-    });
-    port
+    })
+    .await
 }
 
 fn oauth_config(dir: &Path, imap_port: u16, smtp_port: u16, token_command: &str) -> PathBuf {
@@ -418,11 +421,7 @@ async fn xoauth2_sends_the_token_from_the_command_to_imap_and_smtp() {
         &format!("sh {}", script.display()),
     );
 
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&config), "check"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["check"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", show(&out));
     assert!(
@@ -453,12 +452,7 @@ async fn a_rejected_token_and_a_failing_token_command_give_clear_errors() {
 
     // The server rejects the token: IMAP gets the error challenge answered and a NO.
     let config = oauth_config(dir.path(), imap_port, smtp_port, "echo expired-token");
-    let c = config.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&c), "check"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["check"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let imap = stdout
@@ -495,12 +489,7 @@ async fn a_rejected_token_and_a_failing_token_command_give_clear_errors() {
         smtp_port,
         "echo 'no refresh token' >&2; exit 3",
     );
-    let c = config.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&c), "check"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["check"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     for side in ["imap", "smtp"] {
@@ -525,12 +514,7 @@ async fn a_rejected_token_and_a_failing_token_command_give_clear_errors() {
     );
 
     // The daemon path: `run --once` fails with the same clear error.
-    let c = config.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::run_bin(&["--config", cfg_arg(&c), "run", "--once"], &[])
-    })
-    .await
-    .expect("join");
+    let out = common::cli_async(&config, &["run", "--once"]).await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -4,69 +4,32 @@
 
 mod common;
 
-use common::MailStack;
+use common::{header, privacy_request, reply, request, requests, run_once, MailStack, PRIVACY};
 use std::path::Path;
 use std::time::Duration;
 
-fn header(raw: &str, name: &str) -> Option<String> {
-    common::header(raw.as_bytes(), name)
+/// `from` replies to `ack` as a mail client would (`extra`: whole header lines, or empty);
+/// returns the reply's Message-ID.
+async fn send_reply(stack: &MailStack, ack: &str, from: &str, extra: &str, body: &str) -> String {
+    let id = format!("reply-{}@consumer.example.test", rand_suffix());
+    let (raw, to) = reply(ack, from, &id, extra, body);
+    stack.send(raw, from, &to).await;
+    format!("<{id}>")
 }
 
-fn run_once(config: &Path) {
-    let out = common::run_bin(
-        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "run --once: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Sends `from`'s first mail to privacy@.
+async fn send_request(stack: &MailStack, from: &str, id: &str, body: &str) {
+    stack
+        .send(privacy_request(from, id, body), from, PRIVACY)
+        .await;
 }
 
-fn request(config: &Path, requester: &str) -> serde_json::Value {
-    let out = common::run_bin(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "requests",
-            "list",
-            "--json",
-        ],
-        &[],
-    );
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    list.as_array()
-        .expect("array")
-        .iter()
-        .find(|r| r["requester"] == requester)
-        .cloned()
-        .unwrap_or_else(|| panic!("no request from {requester}: {list:#}"))
-}
-
-fn first_mail(from: &str, id: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: privacy@example.test\r\nSubject: Privacy request\r\nMessage-ID: <{id}>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
-
-/// A reply as a mail client writes it: Re: subject, threading headers, to the Reply-To.
-fn reply_to_ack(ack: &str, from: &str, extra: &str, body: &str) -> (String, String) {
-    let subject = header(ack, "Subject").expect("ack subject");
-    let ack_id = header(ack, "Message-ID").expect("ack id");
-    let to = header(ack, "Reply-To").unwrap_or_else(|| "privacy@example.test".into());
-    let to_addr = to
-        .rsplit_once('<')
-        .map(|(_, a)| a.trim_end_matches('>').to_string())
-        .unwrap_or(to.clone());
-    let raw = format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <reply-{}@consumer.example.test>\r\n\
-         In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n{extra}MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n> (quoted acknowledgement)\r\n",
-        rand_suffix()
-    );
-    (raw, to_addr)
+/// The first mail in `user`'s INBOX, once there is one.
+async fn first_mail(stack: &MailStack, user: &str) -> String {
+    let got = stack
+        .wait_for(user, "INBOX", 1, Duration::from_secs(30))
+        .await;
+    String::from_utf8_lossy(&got[0]).to_string()
 }
 
 fn rand_suffix() -> u64 {
@@ -86,41 +49,28 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
         ("consumer2", "v-2@c.example.test"),
         ("consumer3", "v-3@c.example.test"),
     ] {
-        stack
-            .send(
-                first_mail(
-                    &format!("{user}@example.test"),
-                    id,
-                    "Please delete all personal data you hold about me.",
-                ),
-                &format!("{user}@example.test"),
-                "privacy@example.test",
-            )
-            .await;
-    }
-    // An opt-out: acknowledged, never asked to verify, and sent to staff as ready to action.
-    stack
-        .send(
-            first_mail(
-                "consumer4@example.test",
-                "v-4@c.example.test",
-                "Do not sell or share my personal information.",
-            ),
-            "consumer4@example.test",
-            "privacy@example.test",
+        send_request(
+            &stack,
+            &format!("{user}@example.test"),
+            id,
+            "Please delete all personal data you hold about me.",
         )
         .await;
+    }
+    // An opt-out: acknowledged, never asked to verify, and sent to staff as ready to action.
+    send_request(
+        &stack,
+        "consumer4@example.test",
+        "v-4@c.example.test",
+        "Do not sell or share my personal information.",
+    )
+    .await;
     stack
         .wait_for("privacy", "INBOX", 4, Duration::from_secs(30))
         .await;
     run_once(&config);
 
-    let ack1 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
+    let ack1 = first_mail(&stack, "consumer").await;
     let subject = header(&ack1, "Subject").expect("subject");
     assert!(
         subject.contains("VERIFY-"),
@@ -136,12 +86,7 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
     );
     let optout = request(&config, "consumer4@example.test");
     assert_eq!(optout["status"], "acknowledged", "{optout}");
-    let ack4 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer4", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
+    let ack4 = first_mail(&stack, "consumer4").await;
     assert!(
         !header(&ack4, "Subject")
             .unwrap_or_default()
@@ -150,35 +95,30 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
     );
 
     // 1: the consumer replies from their address: verified.
-    let (raw, to) = reply_to_ack(&ack1, "consumer@example.test", "", "Yes, this is me.");
-    stack.send(raw, "consumer@example.test", &to).await;
+    let reply1 = send_reply(
+        &stack,
+        &ack1,
+        "consumer@example.test",
+        "",
+        "Yes, this is me.",
+    )
+    .await;
     // 2: someone else replies with consumer2's acknowledgement (forwarded to them): not verified.
-    let ack2 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer2", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
-    let (raw, to) = reply_to_ack(&ack2, "attacker@example.test", "", "Confirming.");
-    stack.send(raw, "attacker@example.test", &to).await;
+    let ack2 = first_mail(&stack, "consumer2").await;
+    let reply2 = send_reply(&stack, &ack2, "attacker@example.test", "", "Confirming.").await;
     // 3: consumer3's address, but the receiving server saw DMARC fail: not verified.
-    let ack3 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer3", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
-    let (raw, to) = reply_to_ack(
-        &ack3,
-        "consumer3@example.test",
-        "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n",
-        "Confirmed.",
-    );
-    stack.send(raw, "consumer3@example.test", &to).await;
+    let ack3 = first_mail(&stack, "consumer3").await;
+    let reply3 = send_reply(&stack, &ack3, "consumer3@example.test", "Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=example.test; dmarc=fail header.from=example.test\r\n", "Confirmed.").await;
+    // Our own Bcc copies from the first pass reach the same INBOX: wait for the replies.
     stack
-        .wait_for("privacy", "INBOX", 3, Duration::from_secs(30))
+        .wait_for_ids(
+            "privacy",
+            "INBOX",
+            &[&reply1, &reply2, &reply3],
+            Duration::from_secs(30),
+        )
         .await;
-    // Let our own Bcc copies from the first pass arrive too, so the count above is replies.
+    // Let those Bcc copies arrive too.
     tokio::time::sleep(Duration::from_secs(1)).await;
     run_once(&config);
 
@@ -201,17 +141,7 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
         "{verified_mail}"
     );
     // Replies never open new requests.
-    let out = common::run_bin(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "requests",
-            "list",
-            "--json",
-        ],
-        &[],
-    );
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let list = requests(&config);
     assert_eq!(list.as_array().map(Vec::len), Some(4));
     // Staff: the opt-out (ready), consumer's verified request, and the two refused verifications.
     // The digest may land in the same mailbox, so wait for the three notices by subject.
@@ -230,7 +160,7 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
         .await;
     let subjects: Vec<String> = staff
         .iter()
-        .map(|r| header(&String::from_utf8_lossy(r), "Subject").unwrap_or_default())
+        .map(|r| header(r, "Subject").unwrap_or_default())
         .collect();
     assert!(
         subjects.iter().any(|s| s.contains("another address")),
@@ -247,15 +177,7 @@ async fn the_consumers_reply_verifies_and_nobody_elses_does() {
 }
 
 fn run_once_at(config: &Path, now: &str) {
-    let out = common::run_bin(
-        &["--config", config.to_str().expect("utf-8"), "run", "--once"],
-        &[("PRIVACY_INBOX_NOW", now)],
-    );
-    assert!(
-        out.status.success(),
-        "run --once at {now}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_once_with(config, &[("PRIVACY_INBOX_NOW", now)]);
 }
 
 async fn deadline_notices(stack: &MailStack) -> Vec<String> {
@@ -263,7 +185,7 @@ async fn deadline_notices(stack: &MailStack) -> Vec<String> {
         .fetch_all("staff", "INBOX")
         .await
         .iter()
-        .filter_map(|r| header(&String::from_utf8_lossy(r), "Subject"))
+        .filter_map(|r| header(r, "Subject"))
         .filter(|s| s.contains("Deadline:"))
         .collect()
 }
@@ -289,31 +211,21 @@ async fn staff_get_one_due_soon_notice_per_threshold_and_none_on_reruns() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    stack
-        .send(
-            first_mail(
-                "consumer@example.test",
-                "clock-1@c.example.test",
-                "Please delete all personal data you hold about me.",
-            ),
-            "consumer@example.test",
-            "privacy@example.test",
-        )
-        .await;
+    send_request(
+        &stack,
+        "consumer@example.test",
+        "clock-1@c.example.test",
+        "Please delete all personal data you hold about me.",
+    )
+    .await;
     stack
         .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
         .await;
     run_once(&config);
-    let ack = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
-    let (raw, to) = reply_to_ack(&ack, "consumer@example.test", "", "It is me.");
-    stack.send(raw, "consumer@example.test", &to).await;
+    let ack = first_mail(&stack, "consumer").await;
+    let id = send_reply(&stack, &ack, "consumer@example.test", "", "It is me.").await;
     stack
-        .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
+        .wait_for_ids("privacy", "INBOX", &[&id], Duration::from_secs(30))
         .await;
     run_once(&config);
     let r = request(&config, "consumer@example.test");
@@ -371,54 +283,47 @@ async fn the_account_number_is_the_second_data_point_when_a_directory_is_configu
         ("consumer", "acct-1@c.example.test"),
         ("consumer2", "acct-2@c.example.test"),
     ] {
-        stack
-            .send(
-                first_mail(
-                    &format!("{user}@example.test"),
-                    id,
-                    "I want a copy of all the personal data you have about me.",
-                ),
-                &format!("{user}@example.test"),
-                "privacy@example.test",
-            )
-            .await;
+        send_request(
+            &stack,
+            &format!("{user}@example.test"),
+            id,
+            "I want a copy of all the personal data you have about me.",
+        )
+        .await;
     }
     stack
         .wait_for("privacy", "INBOX", 2, Duration::from_secs(30))
         .await;
     run_once(&config);
-    let ack1 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
+    let ack1 = first_mail(&stack, "consumer").await;
     assert!(
         ack1.contains("account number"),
         "the acknowledgement asks for the account number"
     );
-    let ack2 = String::from_utf8_lossy(
-        &stack
-            .wait_for("consumer2", "INBOX", 1, Duration::from_secs(30))
-            .await[0],
-    )
-    .to_string();
-    let (raw, to) = reply_to_ack(
+    let ack2 = first_mail(&stack, "consumer2").await;
+    let reply1 = send_reply(
+        &stack,
         &ack1,
         "consumer@example.test",
         "",
         "It is me, account AC-999999.",
-    );
-    stack.send(raw, "consumer@example.test", &to).await;
-    let (raw, to) = reply_to_ack(
+    )
+    .await;
+    let reply2 = send_reply(
+        &stack,
         &ack2,
         "consumer2@example.test",
         "",
         "It is me, my account is AC 333444.",
-    );
-    stack.send(raw, "consumer2@example.test", &to).await;
+    )
+    .await;
     stack
-        .wait_for("privacy", "INBOX", 2, Duration::from_secs(30))
+        .wait_for_ids(
+            "privacy",
+            "INBOX",
+            &[&reply1, &reply2],
+            Duration::from_secs(30),
+        )
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     run_once(&config);

@@ -597,6 +597,50 @@ impl MailStack {
         }
     }
 
+    /// Poll until `user`'s `mailbox` holds a message with each Message-ID in `ids` (as the
+    /// header has it, with angle brackets), then return them all: for a mailbox that other
+    /// mail (the bot's own Bcc copies, a digest) reaches as well.
+    pub async fn wait_for_ids(
+        &self,
+        user: &str,
+        mailbox: &str,
+        ids: &[&str],
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
+        self.wait_until(
+            user,
+            mailbox,
+            &format!("the mails {ids:?}"),
+            timeout,
+            |mails| {
+                ids.iter().all(|id| {
+                    mails
+                        .iter()
+                        .any(|m| header(m, "Message-ID").as_deref() == Some(*id))
+                })
+            },
+        )
+        .await
+    }
+
+    /// Poll until a message in `user`'s INBOX has a Subject containing `needle`, and return
+    /// the first such message as text (other mail may be there as well).
+    pub async fn wait_for_subject(&self, user: &str, needle: &str, timeout: Duration) -> String {
+        let mails = self
+            .wait_until(
+                user,
+                "INBOX",
+                &format!("a mail with {needle:?} in its Subject"),
+                timeout,
+                |mails| with_subject(mails, needle) > 0,
+            )
+            .await;
+        mails_with_subject(&mails, needle)
+            .into_iter()
+            .next()
+            .expect("wait_until returned once such a mail was there")
+    }
+
     /// Names of `user`'s mailboxes (`LIST "" *`), sorted.
     pub async fn mailboxes(&self, user: &str) -> Vec<String> {
         let mut session = self.imap(user).await;
@@ -834,14 +878,102 @@ pub fn bin_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_privacy-inbox"))
 }
 
+/// A config path as a command-line argument; panics unless it is UTF-8.
+pub fn cfg_str(config: &Path) -> &str {
+    config.to_str().expect("a UTF-8 config path")
+}
+
+/// `privacy-inbox --config CONFIG ARGS…` (no extra environment); the output, whatever the
+/// exit status, for tests that check a failure too.
+pub fn cli(config: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--config", cfg_str(config)];
+    all.extend_from_slice(args);
+    run_bin(&all, &[])
+}
+
+/// [`cli`] on tokio's blocking pool, so that servers running in the test's own runtime
+/// (test doubles) keep answering while the binary talks to them.
+pub async fn cli_async(config: &Path, args: &[&str]) -> Output {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&config, &args)
+    })
+    .await
+    .expect("Join the blocking task running privacy-inbox")
+}
+
 /// `privacy-inbox --config CONFIG run --once` with extra environment `envs` (e.g.
 /// `PRIVACY_INBOX_NOW`); panics with its log unless it succeeds. Returns its stderr.
 pub fn run_once_with(config: &Path, envs: &[(&str, &str)]) -> String {
-    let cfg = config.to_str().expect("a UTF-8 config path");
-    let out = run_bin(&["--config", cfg, "run", "--once"], envs);
+    let out = run_bin(&["--config", cfg_str(config), "run", "--once"], envs);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "run --once failed:\n{err}");
     err
+}
+
+/// [`run_once_with`] without extra environment. Returns its stderr.
+pub fn run_once(config: &Path) -> String {
+    run_once_with(config, &[])
+}
+
+/// `requests list --json`: every request as the CLI prints it (a JSON array); panics
+/// unless the command succeeds and prints JSON.
+pub fn requests(config: &Path) -> serde_json::Value {
+    let out = cli(config, &["requests", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "requests list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("requests list --json prints JSON")
+}
+
+/// The request of `requester` from [`requests`]; panics, listing them all, when there is
+/// none.
+pub fn request(config: &Path, requester: &str) -> serde_json::Value {
+    let list = requests(config);
+    list.as_array()
+        .expect("requests list --json prints an array")
+        .iter()
+        .find(|r| r["requester"] == requester)
+        .cloned()
+        .unwrap_or_else(|| panic!("no request from {requester}: {list:#}"))
+}
+
+/// Replace the first `from` in the config file at `config` by `to`; panics when `from` is
+/// not in it (an edit that silently did nothing would make a test pass for nothing).
+pub fn edit_config(config: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(config).expect("Read the config");
+    assert!(
+        text.contains(from),
+        "{from:?} is not in the config:\n{text}"
+    );
+    fs::write(config, text.replacen(from, to, 1)).expect("Write the config");
+}
+
+/// Copy the shipped `templates/` (the README and the language folders with their files)
+/// into `to/templates` and return that path, for tests that edit templates.
+pub fn copy_templates(to: &Path) -> PathBuf {
+    let from = repo_root().join("templates");
+    let dest = to.join("templates");
+    fs::create_dir_all(&dest).expect("Create the templates copy");
+    for entry in fs::read_dir(&from).expect("Read templates/") {
+        let path = entry.expect("Read a templates/ entry").path();
+        let target = dest.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            fs::create_dir_all(&target).expect("Create a language folder");
+            for f in fs::read_dir(&path).expect("Read a language folder") {
+                let f = f.expect("Read a language folder entry").path();
+                fs::copy(&f, target.join(f.file_name().expect("a file name")))
+                    .expect("Copy a template");
+            }
+        } else {
+            fs::copy(&path, &target).expect("Copy a file");
+        }
+    }
+    dest
 }
 
 /// The SQLite store a config written by [`MailStack::write_config`] in `dir` uses.
@@ -1013,6 +1145,57 @@ pub fn mail_with_headers(
     text
 }
 
+/// A consumer's mail to privacy@ with a fixed Date and the Message-ID `<message_id>`;
+/// `extra_headers` are whole CRLF-terminated header lines (or empty).
+pub fn dated_mail(
+    from: &str,
+    message_id: &str,
+    subject: &str,
+    extra_headers: &str,
+    body: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n{extra_headers}\r\n{body}\r\n"
+    )
+}
+
+/// A consumer's first mail to privacy@ as a mail client writes it: Subject "Privacy
+/// request", Message-ID `<message_id>`, no Date.
+pub fn privacy_request(from: &str, message_id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {PRIVACY}\r\nSubject: Privacy request\r\nMessage-ID: <{message_id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// A reply to `original` as a mail client writes it: "Re:" subject, In-Reply-To and
+/// References on its Message-ID, addressed to its Reply-To (else privacy@), Message-ID
+/// `<message_id>`, `extra_headers` (whole CRLF-terminated lines, or empty), then `body` and
+/// a quoted line. Returns the mail and the address to send it to.
+pub fn reply(
+    original: &str,
+    from: &str,
+    message_id: &str,
+    extra_headers: &str,
+    body: &str,
+) -> (String, String) {
+    let subject = header(original, "Subject").expect("the mail replied to has a Subject");
+    let their_id = header(original, "Message-ID").expect("the mail replied to has a Message-ID");
+    let to = header(original, "Reply-To").unwrap_or_else(|| PRIVACY.to_string());
+    let to_addr = to
+        .rsplit_once('<')
+        .map(|(_, a)| a.trim_end_matches('>').to_string())
+        .unwrap_or(to.clone());
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         In-Reply-To: {their_id}\r\nReferences: {their_id}\r\n{extra_headers}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n> (quoted)\r\n"
+    );
+    (raw, to_addr)
+}
+
 /// A unique `<…@test.example.test>` Message-ID.
 pub fn message_id() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -1027,9 +1210,9 @@ pub fn message_id() -> String {
     )
 }
 
-/// The value of the first header `name` in `raw` (unfolded), if any.
-pub fn header(raw: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(raw);
+/// The value of the first header `name` in `raw` (bytes or text; unfolded), if any.
+pub fn header(raw: impl AsRef<[u8]>, name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw.as_ref());
     let head = text.split("\r\n\r\n").next().unwrap_or("");
     let head = head.split("\n\n").next().unwrap_or("");
     let mut value: Option<String> = None;
@@ -1058,6 +1241,15 @@ pub fn with_subject(mails: &[Vec<u8>], needle: &str) -> usize {
         .iter()
         .filter(|raw| header(raw, "Subject").is_some_and(|s| s.contains(needle)))
         .count()
+}
+
+/// The text of each of `mails` whose Subject contains `needle`, in order.
+pub fn mails_with_subject(mails: &[Vec<u8>], needle: &str) -> Vec<String> {
+    mails
+        .iter()
+        .filter(|raw| header(raw, "Subject").is_some_and(|s| s.contains(needle)))
+        .map(|raw| String::from_utf8_lossy(raw).into_owned())
+        .collect()
 }
 
 /// "From → Subject" of a raw message, for failure messages.

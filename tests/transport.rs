@@ -48,19 +48,17 @@ async fn request_is_acknowledged(
     consumer: &str,
     envs: &[(&str, &str)],
 ) {
+    let mail = common::mail(
+        consumer,
+        PRIVACY,
+        "Delete my data",
+        "Please delete all personal data you hold about me.",
+    );
+    let id = common::header(&mail, "Message-ID").expect("a Message-ID");
+    stack.send(mail, consumer, PRIVACY).await;
     stack
-        .send(
-            common::mail(
-                consumer,
-                PRIVACY,
-                "Delete my data",
-                "Please delete all personal data you hold about me.",
-            ),
-            consumer,
-            PRIVACY,
-        )
+        .wait_for_ids(PRIVACY, "INBOX", &[&id], common::WAIT)
         .await;
-    stack.wait_for(PRIVACY, "INBOX", 1, common::WAIT).await;
     common::run_once_with(config, envs);
     let got = stack.wait_for(consumer, "INBOX", 1, common::WAIT).await;
     let subject = common::header(&got[0], "Subject").unwrap_or_default();

@@ -150,6 +150,55 @@ async fn a_bounced_acknowledgement_is_matched_escalated_once_and_never_answered(
         ),
         1
     );
+
+    // Eight days on, the verification reminder goes to jo and bounces as well: it is in the
+    // audit log, but staff, already told about this request, get no second notice.
+    let later = (chrono::Utc::now() + chrono::Duration::days(8)).to_rfc3339();
+    common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", &later)]);
+    assert_eq!(
+        common::scalar(
+            &conn,
+            "SELECT COUNT(*) FROM outbox WHERE recipient = 'bouncejo@example.test'"
+        ),
+        2,
+        "the reminder"
+    );
+    let reminder_id: String = conn
+        .query_row(
+            "SELECT message_id FROM outbox WHERE recipient = 'bouncejo@example.test' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the reminder's Message-ID");
+    stack
+        .wait_until(
+            PRIVACY,
+            "INBOX",
+            "Postfix's report on the reminder",
+            Duration::from_secs(30),
+            |mails| {
+                mails.iter().any(|m| {
+                    is_report(m) && String::from_utf8_lossy(m).contains(reminder_id.as_str())
+                })
+            },
+        )
+        .await;
+    common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", &later)]);
+    let bounced: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE request_id = ?1 AND kind = 'bounced'",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(bounced, 2, "both bounces are in the audit log");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let staff = stack.fetch_all("staff", "INBOX").await;
+    assert_eq!(
+        common::with_subject(&staff, "Could not deliver a reply"),
+        1,
+        "staff are told once per request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

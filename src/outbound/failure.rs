@@ -50,7 +50,9 @@ pub fn to_staff(settings: &Settings, recipient: &str) -> bool {
 }
 
 /// Flags the request, records the event and queues the staff notice (with `attach`, e.g. the
-/// bounce report, when given), in the caller's transaction.
+/// bounce report, when given), in the caller's transaction. Staff are mailed about the first
+/// failed mail of a request only: the reminder and closing notice to an address that bounced
+/// bounce too, and each is in the audit log.
 pub fn escalate(
     tx: &Connection,
     mailer: &Mailer<'_>,
@@ -59,6 +61,14 @@ pub fn escalate(
     f: &Failure<'_>,
     attach: Option<&[u8]>,
 ) -> Result<()> {
+    let told_before = match f.request_id {
+        Some(id) => tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1 AND kind IN ('bounced', 'send_failed'))",
+            [id],
+            |r| r.get::<_, bool>(0),
+        )?,
+        None => false,
+    };
     if let Some(id) = f.request_id {
         if let Some(mut r) = requests::get(tx, id)? {
             r.escalated = true;
@@ -79,6 +89,9 @@ pub fn escalate(
                 &format!("{} to {} {how}: {}", f.purpose, f.recipient, f.error),
             )?;
         }
+    }
+    if told_before {
+        return Ok(());
     }
     let data = DeliveryFailed {
         request_id: f.request_id.unwrap_or_default(),
@@ -173,7 +186,7 @@ pub fn record_bounce(
         request = %tag,
         purpose = %sent.purpose,
         recipient = %redact(&sent.recipient),
-        staff_told = first && !staff_mail,
+        new_failure = first && !staff_mail,
         detail = %redact(&report.detail),
         "Our mail bounced"
     );

@@ -238,8 +238,25 @@ mod tests {
             .collect();
         words.sort_unstable();
         words.extend([
-            "", " ", "  ", "\n", ".", "'", "x", "data", "delete", "abcdefghijklmnop",
-            "abcdefghijklmnopq", "l'", "d'un", "é", "über", "-", "12", "the'", "thethe",
+            "",
+            " ",
+            "  ",
+            "\n",
+            ".",
+            "'",
+            "x",
+            "data",
+            "delete",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "l'",
+            "d'un",
+            "é",
+            "über",
+            "-",
+            "12",
+            "the'",
+            "thethe",
         ]);
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = |n: usize| {

@@ -65,7 +65,7 @@ pub fn fold_into(text: &str, out: &mut Vec<u8>) {
     let mut space = true;
     let mut buf = String::new();
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    while i < bytes.len() {
         // A run of plain eight-byte chunks is copied at once, then lowered in place.
         let run = i;
         while let Some(ends_in_space) = bytes.get(i..i + 8).and_then(|c| plain8(c, space)) {
@@ -78,55 +78,58 @@ pub fn fold_into(text: &str, out: &mut Vec<u8>) {
             if let Some(copied) = out.get_mut(at..) {
                 copied.make_ascii_lowercase();
             }
-            continue;
         }
-        if b.is_ascii() {
-            i += 1;
-            match b {
-                b'\n' => {
-                    while out.len() > floor && out.last() == Some(&b' ') {
-                        out.pop();
-                    }
-                    out.push(b'\n');
-                    space = true;
-                }
-                // ASCII whitespace and control characters (char::is_whitespace/is_control).
-                b'\t' | b'\r' | b'\x0b' | b'\x0c' | b' ' | 0..=0x1f | 0x7f => {
-                    if !space {
-                        out.push(b' ');
+        // Then the next eight bytes (or the character that crosses them) one at a time.
+        let stop = i + 8;
+        while let Some(&b) = bytes.get(i).filter(|_| i < stop) {
+            if b.is_ascii() {
+                i += 1;
+                match b {
+                    b'\n' => {
+                        while out.len() > floor && out.last() == Some(&b' ') {
+                            out.pop();
+                        }
+                        out.push(b'\n');
                         space = true;
                     }
+                    // ASCII whitespace and control characters (char::is_whitespace/is_control).
+                    b'\t' | b'\r' | b'\x0b' | b'\x0c' | b' ' | 0..=0x1f | 0x7f => {
+                        if !space {
+                            out.push(b' ');
+                            space = true;
+                        }
+                    }
+                    _ => {
+                        out.push(b.to_ascii_lowercase());
+                        space = false;
+                    }
                 }
-                _ => {
-                    out.push(b.to_ascii_lowercase());
+                continue;
+            }
+            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+                return;
+            };
+            i += c.len_utf8();
+            if c.is_whitespace() || c.is_control() {
+                if !space {
+                    out.push(b' ');
+                    space = true;
+                }
+                continue;
+            }
+            buf.clear();
+            fold_char(c, &mut buf);
+            if !buf.is_empty() {
+                out.extend_from_slice(buf.as_bytes());
+                // A dropped char became a space; keep runs collapsed.
+                if out.len() > floor && out.last() == Some(&b' ') {
+                    if space {
+                        out.pop();
+                    }
+                    space = true;
+                } else {
                     space = false;
                 }
-            }
-            continue;
-        }
-        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
-            break;
-        };
-        i += c.len_utf8();
-        if c.is_whitespace() || c.is_control() {
-            if !space {
-                out.push(b' ');
-                space = true;
-            }
-            continue;
-        }
-        buf.clear();
-        fold_char(c, &mut buf);
-        if !buf.is_empty() {
-            out.extend_from_slice(buf.as_bytes());
-            // A dropped char became a space; keep runs collapsed.
-            if out.len() > floor && out.last() == Some(&b' ') {
-                if space {
-                    out.pop();
-                }
-                space = true;
-            } else {
-                space = false;
             }
         }
     }
@@ -163,8 +166,7 @@ fn plain8(chunk: &[u8], space: bool) -> Option<bool> {
 /// The folded bytes as a `String`. They are ASCII, so this never fails; a lossy copy keeps
 /// it panic-free anyway.
 pub fn ascii_string(folded: Vec<u8>) -> String {
-    String::from_utf8(folded)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(folded).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Words after which a full stop does not end a sentence (`art. 15`, `z.b.`, `no. 3`).
@@ -289,7 +291,8 @@ fn is_abbreviation(before: &[u8]) -> bool {
     // Numbers ("12.", "3.2.") and single letters ("a.") continue the sentence.
     word.iter().all(|&c| c.is_ascii_digit() || c == b'.')
         || word.len() == 1
-        || (word.len() <= LONGEST_ABBREVIATION && ABBREVIATIONS.iter().any(|a| a.as_bytes() == word))
+        || (word.len() <= LONGEST_ABBREVIATION
+            && ABBREVIATIONS.iter().any(|a| a.as_bytes() == word))
 }
 
 #[cfg(test)]
@@ -418,7 +421,8 @@ mod tests {
                 }
             }
             // Only ASCII was pushed, so this never fails; a lossy copy keeps it panic-free anyway.
-            String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
         }
         pub fn sentences_reference(folded: &str) -> Vec<(usize, usize)> {
             let bytes = folded.as_bytes();
@@ -445,7 +449,9 @@ mod tests {
                     b'.' | b'!' | b'?' | b';'
                         if matches!(next, None | Some(b' ' | b'\n' | b')' | b'"')) =>
                     {
-                        if b == b'.' && is_abbreviation_reference(folded.get(start..i).unwrap_or("")) {
+                        if b == b'.'
+                            && is_abbreviation_reference(folded.get(start..i).unwrap_or(""))
+                        {
                             i += 1;
                             continue;
                         }
@@ -502,13 +508,63 @@ mod tests {
     #[test]
     fn fast_paths_match_reference() {
         const PIECES: &[&str] = &[
-            " ", "  ", "\t", "\n", "\n\n", "\r\n", "\r", ".", ". ", "?", "? ", "!", ";", ":",
-            ",", "(", ")", "\"", "'", "-", "* ", "> ", "é", "É", "ß", "ñ", "Ö", "§", "…", "’",
-            "“", "—", "\u{a0}", "\u{2003}", "\u{85}", "привет", "中", "\u{7f}", "\u{1}",
-            "Art. ", "z.B. ", "e.g.", "no. 3", "1. ", "a) ", "12.3. ", "abc)", "DO NOT ",
-            "Please delete my account", "can I delete my data", "UNSUBSCRIBE", "x",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\n\n",
+            "\r\n",
+            "\r",
+            ".",
+            ". ",
+            "?",
+            "? ",
+            "!",
+            ";",
+            ":",
+            ",",
+            "(",
+            ")",
+            "\"",
+            "'",
+            "-",
+            "* ",
+            "> ",
+            "é",
+            "É",
+            "ß",
+            "ñ",
+            "Ö",
+            "§",
+            "…",
+            "’",
+            "“",
+            "—",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{85}",
+            "привет",
+            "中",
+            "\u{7f}",
+            "\u{1}",
+            "Art. ",
+            "z.B. ",
+            "e.g.",
+            "no. 3",
+            "1. ",
+            "a) ",
+            "12.3. ",
+            "abc)",
+            "DO NOT ",
+            "Please delete my account",
+            "can I delete my data",
+            "UNSUBSCRIBE",
+            "x",
             "this line is long enough to count as wrapped prose in a letter",
-            "Hello World", "AbCdEfGhIj", "~{|}", "@[`]^",
+            "Hello World",
+            "AbCdEfGhIj",
+            "~{|}",
+            "@[`]^",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: usize| {

@@ -109,10 +109,21 @@ impl Classifier {
 
     /// Classifies one mail. Never fails: a mail it cannot read is escalated.
     pub fn classify(&self, mail: &Inbound) -> Classification {
+        // The rules read the folded subject (when it is the sender's own, not "Re:" to an
+        // older mail), a blank line, then the folded new text: folded once, into one buffer.
+        let subject = subject_for_rules(&mail.subject);
         let new_text = text_clip(&mail.new_text);
-        let folded_body = normalize::fold(new_text);
-        let (language, stop_hits) =
-            lang::detect(&folded_body, &self.rules.languages, &self.stopwords);
+        let mut folded = Vec::with_capacity(subject.len() + new_text.len() + 32);
+        normalize::fold_into(subject, &mut folded);
+        folded.extend_from_slice(b"\n\n");
+        let body_at = folded.len();
+        normalize::fold_into(new_text, &mut folded);
+        let text = normalize::ascii_string(folded);
+        let (language, stop_hits) = lang::detect(
+            text.get(body_at..).unwrap_or(""),
+            &self.rules.languages,
+            &self.stopwords,
+        );
         let mut c = Classification {
             action: Action::Escalate,
             kinds: Vec::new(),
@@ -139,13 +150,13 @@ impl Classifier {
             ));
         }
 
-        // The subject counts when it is the sender's own (not "Re:" to an older mail).
-        let subject = subject_for_rules(&mail.subject);
-        let mut text = normalize::fold(subject);
-        text.push_str("\n\n");
-        text.push_str(&folded_body);
         let sentences = normalize::sentences(&text);
-        let flat = text.replace('\n', " ");
+        // Line breaks only steer sentence splitting; the rules see them as spaces.
+        let mut flat = text.into_bytes();
+        for b in flat.iter_mut().filter(|b| **b == b'\n') {
+            *b = b' ';
+        }
+        let flat = normalize::ascii_string(flat);
         let ev = analyze::analyze(&self.rules, &flat, &sentences);
 
         let mut escalate: Vec<String> = Vec::new();

@@ -119,15 +119,16 @@ pub fn fold_into(text: &str, out: &mut Vec<u8>) {
             }
             buf.clear();
             fold_char(c, &mut buf);
-            if !buf.is_empty() {
-                out.extend_from_slice(buf.as_bytes());
-                // A dropped char became a space; keep runs collapsed.
-                if out.len() > floor && out.last() == Some(&b' ') {
-                    if space {
-                        out.pop();
+            // The folded form may hold spaces (a dropped char, `§` → " section "): keep
+            // whitespace runs collapsed across it, so words never run together.
+            for &b in buf.as_bytes() {
+                if b == b' ' {
+                    if !space {
+                        out.push(b' ');
+                        space = true;
                     }
-                    space = true;
                 } else {
+                    out.push(b);
                     space = false;
                 }
             }
@@ -312,6 +313,11 @@ mod tests {
             ),
             ("données — œuvre", "donnees - oeuvre"),
             ("привет delete", "delete"),
+            // A multi-word fold keeps its words apart (it once gave "a  sectionb").
+            ("a § b", "a section b"),
+            ("CCPA §1798.105", "ccpa section 1798.105"),
+            ("§ 7 x", "section 7 x"),
+            ("x ¤ y", "x y"),
         ];
         for (input, want) in cases {
             assert_eq!(fold(input), *want, "input {input:?}");
@@ -407,15 +413,14 @@ mod tests {
                 }
                 buf.clear();
                 fold_char(c, &mut buf);
-                if !buf.is_empty() {
-                    out.extend_from_slice(buf.as_bytes());
-                    // A dropped char became a space; keep runs collapsed.
-                    if out.last() == Some(&b' ') {
-                        if space {
-                            out.pop();
+                for &b in buf.as_bytes() {
+                    if b == b' ' {
+                        if !space {
+                            out.push(b' ');
+                            space = true;
                         }
-                        space = true;
                     } else {
+                        out.push(b);
                         space = false;
                     }
                 }

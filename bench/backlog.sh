@@ -14,11 +14,11 @@
 #    accepted by Postfix. The store is checked afterwards.
 # 3. last line: mails N  bot S s  M mails/s  floor F mails/s  ratio R  peak-rss X MB
 #
-# Env: SOURCES (smtp-source parallel sessions) and BENCH_CONNECTIONS (the bot's
-# smtp.connections), both 32 by default: the same parallelism on both sides, and the most
-# the bot allows (each SMTP transaction waits for Postfix to write its queue file, so the
-# bot's throughput grows with connections: 8 → 150, 16 → 216, 32 → 259-305 mails/s on
-# the development machine, while the floor stays 276-409 for 8, 16 or 32 sessions).
+# Env: SOURCES (smtp-source parallel sessions, default 8: of 8, 16 and 32 it gave the
+# fastest floor, 316-409 mails/s against 215-300 with 32, so the floor is not understated)
+# and BENCH_CONNECTIONS (the bot's smtp.connections, default 32, the most the bot allows:
+# each SMTP transaction waits for Postfix to sync its queue file, so the bot's rate grows
+# with connections: 8 -> 150, 16 -> ~215, 32 -> 250-305 mails/s on the development machine).
 # KEEP=1 keeps the temp dir, CARGO_TARGET_DIR as for cargo,
 # PROFILE_CMD a profiler prefix for the bot, e.g. "perf record -e cpu-clock -g -o /tmp/bot.data --".
 # Runs on a private stack on free ports in a temp dir, stopped at exit.
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 n=${1:-10000}
 [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "usage: bench/backlog.sh [N]" >&2; exit 2; }
-sessions=${SOURCES:-32}
+sessions=${SOURCES:-8}
 connections=${BENCH_CONNECTIONS:-32}
 
 note() { echo "backlog: $*" >&2; }

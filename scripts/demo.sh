@@ -74,11 +74,12 @@ echo
 echo "== replies that arrived"
 sleep 1
 python3 - "$imap_port" <<'PY'
-import imaplib, sys, email, email.header
+import imaplib, sys, email, email.policy
 port = int(sys.argv[1])
 def decode(v):
-    return "".join(p.decode(c or "utf-8") if isinstance(p, bytes) else p
-                   for p, c in email.header.decode_header(v or ""))
+    # The modern policy decodes RFC 2047 words and unfolds, keeping the space between an
+    # encoded word and plain text (email.header.decode_header drops it).
+    return " ".join(str(v or "").split())
 for user in ["consumer", "consumer2", "consumer3", "consumer4", "staff"]:
     m = imaplib.IMAP4("127.0.0.1", port)
     m.login(f"{user}@example.test", "secret")
@@ -88,7 +89,7 @@ for user in ["consumer", "consumer2", "consumer3", "consumer4", "staff"]:
     print(f"{user}@example.test: {len(ids)} mail(s)")
     for i in ids:
         _, d = m.fetch(i, "(BODY.PEEK[HEADER])")
-        h = email.message_from_bytes(d[0][1])
+        h = email.message_from_bytes(d[0][1], policy=email.policy.default)
         print(f"   Subject: {decode(h['Subject'])}")
         print(f"   In-Reply-To: {h['In-Reply-To']}   Auto-Submitted: {h['Auto-Submitted']}")
     m.logout()

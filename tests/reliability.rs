@@ -343,8 +343,10 @@ async fn smtp_outage_defers_with_backoff_then_delivers_once_and_a_refusal_goes_t
         assert!((20..=40).contains(&gap), "first retry {gap} s later");
     }
 
-    // A second attempt, one minute on (fixed clock): the spacing doubles.
-    let t1 = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
+    // A second attempt, one minute on (fixed clock): the spacing doubles. Whole seconds, as
+    // the store keeps them: with a fraction, a 48 s backoff read back as 47 s.
+    let t1 = (chrono::Utc::now() + chrono::Duration::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     run_once_with(&config, &[("PRIVACY_INBOX_NOW", &t1)]);
     let rows2 = outbox_rows(&conn);
     for (status, attempts, _, next, _) in &rows2 {

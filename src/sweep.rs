@@ -2,7 +2,9 @@
 //! every daemon pass; each notice is sent once per threshold (recorded in `notices` in the
 //! same transaction that queues it), so re-runs and restarts never repeat one.
 //!
-//! - staff: due soon (each `clock.due-soon-days` threshold), overdue, and a daily digest;
+//! - staff: due soon (each `clock.due-soon-days` threshold), overdue, the extension window,
+//!   receipt not yet confirmed (an escalated request near or past `confirm_by`), and a daily
+//!   digest;
 //! - consumers: a verification reminder after `verification.reminder-days` (7), and after `verification.expiry-days` (30)
 //!   without verification the request is closed as unverifiable with a notice.
 
@@ -16,6 +18,10 @@ use crate::store::{add_event, requests, transitions, Store};
 use anyhow::Result;
 use rusqlite::{params, Connection};
 use serde::Serialize;
+
+/// Calendar days before the confirm-receipt deadline (`confirm_by`) at which staff are told
+/// that an escalated request has had no confirmation of receipt yet.
+pub const CONFIRM_WARNING_DAYS: i64 = 3;
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +163,28 @@ impl Intake<'_> {
                             "Extension window closes on {by}: to take the one extension, reply /extend <reason> before then (the consumer is told)"
                         ),
                         format!("extension_window:{}", r.due_at),
+                    )?;
+                }
+            }
+            // An escalated request gets no acknowledgement from the bot, but CCPA wants
+            // receipt confirmed within 10 business days (`confirm_by`): tell staff once,
+            // `CONFIRM_WARNING_DAYS` before, and once more if it passes while still unanswered.
+            if let (Some(cb), "received") = (r.confirm_by.as_deref(), r.status.as_str()) {
+                let at = clock::parse(cb)?;
+                let by = self.show_date(cb);
+                if now > at {
+                    staff_notice(
+                        format!(
+                            "Receipt NOT CONFIRMED to the consumer, due on {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
+                        ),
+                        format!("confirm_overdue:{cb}"),
+                    )?;
+                } else if days_left(at, now, self.calendar) <= CONFIRM_WARNING_DAYS {
+                    staff_notice(
+                        format!(
+                            "Confirm receipt to the consumer by {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
+                        ),
+                        format!("confirm_soon:{cb}"),
                     )?;
                 }
             }

@@ -267,6 +267,92 @@ async fn staff_get_one_due_soon_notice_per_threshold_and_none_on_reruns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_are_told_once_when_an_escalated_request_nears_and_passes_its_confirm_by() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    // An authorized agent: escalated, so the bot sends no acknowledgement.
+    send_request(
+        &stack,
+        common::AGENT,
+        "confirm-1@c.example.test",
+        "I am an authorized agent acting on behalf of my client, Jane Doe. Please delete all personal data you hold about her.",
+    )
+    .await;
+    stack
+        .wait_for_ids(
+            PRIVACY,
+            "INBOX",
+            &["<confirm-1@c.example.test>"],
+            Duration::from_secs(30),
+        )
+        .await;
+    run_once(&config);
+    let conn = common::store(dir.path());
+    let (status, escalated, confirm_by): (String, bool, String) = conn
+        .query_row(
+            "SELECT status, escalated, confirm_by FROM requests WHERE requester = ?1",
+            [common::AGENT],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? == 1, r.get(2)?)),
+        )
+        .expect("the request, with a confirm-by date");
+    assert_eq!((status.as_str(), escalated), ("received", true));
+    let confirm_by = chrono::DateTime::parse_from_rfc3339(&confirm_by).expect("RFC 3339");
+    let at = |days: i64| (confirm_by + chrono::Duration::days(days)).to_rfc3339();
+    let receipt = |subjects: &[String]| {
+        subjects
+            .iter()
+            .filter(|s| s.contains("eceipt"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    // Five days before: nothing yet.
+    run_once_at(&config, &at(-5));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(receipt(&deadline_notices(&stack).await).is_empty());
+    // Two days before, twice: one notice.
+    run_once_at(&config, &at(-2));
+    run_once_at(&config, &at(-2));
+    let n = stack
+        .wait_until(
+            "staff",
+            "INBOX",
+            "the confirm-receipt notice",
+            Duration::from_secs(30),
+            |mails| common::with_subject(mails, "Confirm receipt") > 0,
+        )
+        .await;
+    assert_eq!(common::with_subject(&n, "Confirm receipt"), 1);
+    // A day after, twice: one more, saying it was missed.
+    run_once_at(&config, &at(1));
+    run_once_at(&config, &at(1));
+    stack
+        .wait_until(
+            "staff",
+            "INBOX",
+            "the receipt-overdue notice",
+            Duration::from_secs(30),
+            |mails| common::with_subject(mails, "Receipt NOT CONFIRMED") > 0,
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = receipt(&deadline_notices(&stack).await);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let id: String = conn
+        .query_row(
+            "SELECT id FROM requests WHERE requester = ?1",
+            [common::AGENT],
+            |r| r.get(0),
+        )
+        .expect("id");
+    assert!(
+        all.iter().all(|s| s.contains(&format!("[{id}]"))),
+        "{all:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_number_is_the_second_data_point_when_a_directory_is_configured() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -115,6 +115,12 @@ pub fn detect<'a>(folded: &str, languages: &'a [Language], index: &StopIndex) ->
             }
         }
     }
+    best(&counts, languages)
+}
+
+/// The language with the most stop-word hits (the first listed on a tie) and its count;
+/// [`FALLBACK`] when no language has any.
+fn best<'a>(counts: &[usize], languages: &'a [Language]) -> (&'a str, usize) {
     let best = counts
         .iter()
         .take(languages.len())
@@ -215,16 +221,7 @@ mod tests {
                 }
             }
         }
-        let best = counts
-            .iter()
-            .take(languages.len())
-            .enumerate()
-            .max_by_key(|(i, c)| (**c, usize::MAX - i))
-            .filter(|(_, c)| **c > 0);
-        match best.and_then(|(i, c)| languages.get(i).map(|l| (l.code.as_str(), *c))) {
-            Some(found) => found,
-            None => (FALLBACK, 0),
-        }
+        best(&counts, languages)
     }
 
     #[test]

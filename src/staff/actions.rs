@@ -283,6 +283,16 @@ impl Intake<'_> {
         auth_failure: Option<String>,
     ) -> Result<String> {
         let now_s = clock::fmt(self.mailer.now);
+        let log_refusal = |detail: &str| {
+            add_event(
+                tx,
+                request_id,
+                &now_s,
+                "staff_command_refused",
+                sender,
+                detail,
+            )
+        };
         let parsed = command::parse(command::first_line(&mail.new_text));
         let (word, outcome) = match parsed {
             Parsed::NotACommand => {
@@ -298,14 +308,7 @@ impl Intake<'_> {
             }
             _ if auth_failure.is_some() => {
                 let why = auth_failure.unwrap_or_default();
-                add_event(
-                    tx,
-                    request_id,
-                    &now_s,
-                    "staff_command_refused",
-                    sender,
-                    &format!("Suspected spoofing of a staff address: {why}"),
-                )?;
+                log_refusal(&format!("Suspected spoofing of a staff address: {why}"))?;
                 return Ok(format!("Staff command refused: suspected spoofing ({why})"));
             }
             Parsed::Unknown(w) => {
@@ -317,26 +320,12 @@ impl Intake<'_> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                add_event(
-                    tx,
-                    request_id,
-                    &now_s,
-                    "staff_command_refused",
-                    sender,
-                    &why,
-                )?;
+                log_refusal(&why)?;
                 (w, self.refusal(tx, request_id, why)?)
             }
             Parsed::Invalid { command, why } => {
                 let why = capitalized(&why);
-                add_event(
-                    tx,
-                    request_id,
-                    &now_s,
-                    "staff_command_refused",
-                    sender,
-                    &format!("{command}: {why}"),
-                )?;
+                log_refusal(&format!("{command}: {why}"))?;
                 (command, self.refusal(tx, request_id, why)?)
             }
             Parsed::Ok(cmd) => (

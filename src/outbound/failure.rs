@@ -166,7 +166,8 @@ pub fn record_bounce(
     }
     let first = outbox::mark_bounced(tx, sent.id, &report.detail)?;
     let staff_mail = sent.audience == "staff" || to_staff(settings, &sent.recipient);
-    if first && !staff_mail {
+    let new_failure = first && !staff_mail;
+    if new_failure {
         escalate(
             tx,
             mailer,
@@ -186,7 +187,7 @@ pub fn record_bounce(
         request = %tag,
         purpose = %sent.purpose,
         recipient = %redact(&sent.recipient),
-        new_failure = first && !staff_mail,
+        new_failure,
         detail = %redact(&report.detail),
         "Our mail bounced"
     );

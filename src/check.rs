@@ -74,7 +74,18 @@ pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool
             s
         }
         Err(e) => {
-            emit(Outcome::fail(what, &e), out)?;
+            match e.downcast_ref::<config::ConfigError>() {
+                // One problem a line, as `check-config` prints them.
+                Some(c) => {
+                    let n = c.problems.len();
+                    let head = anyhow::anyhow!("{n} problem{}", if n == 1 { "" } else { "s" });
+                    emit(Outcome::fail(what, &head), out)?;
+                    for p in &c.problems {
+                        writeln!(out, "  {p}")?;
+                    }
+                }
+                None => emit(Outcome::fail(what, &e), out)?,
+            }
             return Ok(false);
         }
     };

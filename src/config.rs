@@ -340,26 +340,75 @@ const KNOWN_SECTIONS: &[&str] = &[
 struct Errors<'a> {
     file: &'a Path,
     list: Vec<String>,
+    /// Keys (`imap.port`) and sections (`imap`) already reported as unreadable: later checks
+    /// that would only repeat them ("missing") are dropped, so each real problem is reported
+    /// once.
+    unreadable: Vec<String>,
 }
 
 impl Errors<'_> {
     fn push(&mut self, key: &str, msg: impl std::fmt::Display) {
-        self.list
-            .push(format!("{}: `{key}`: {msg}", self.file.display()));
+        let repeats = self.unreadable.iter().any(|u| {
+            key == u
+                || key
+                    .strip_prefix(u.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        });
+        if !repeats {
+            self.list.push(format!(
+                "{}: `{key}`: {}",
+                self.file.display(),
+                one_line(&msg.to_string())
+            ));
+        }
     }
+
+    /// A key or section that could not be read at all: reported here, never again.
+    fn unreadable(&mut self, key: &str, msg: impl std::fmt::Display) {
+        self.push(key, msg);
+        self.unreadable.push(key.to_string());
+    }
+}
+
+/// `text` on one line: a problem is always one line of the report.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every problem of a config file, one `FILE: `key`: problem` line each.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem{} in the configuration:\n  {}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, .problems.join("\n  "))]
+pub struct ConfigError {
+    /// One line per problem, each starting with the file name and the key.
+    pub problems: Vec<String>,
 }
 
 /// Reads and validates the config file, reporting every problem at once.
 pub fn load(path: &Path) -> Result<Settings> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("Cannot read config file {}", path.display()))?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(anyhow!(
+                "No config file at {}: write a first one with `privacy-inbox --config {} init \
+                 --provider gmail|m365|generic --address privacy@your.domain`, or give another \
+                 with --config FILE",
+                path.display(),
+                path.display()
+            ))
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context(format!("Cannot read config file {}", path.display())))
+        }
+    };
     parse(&text, path)
 }
 
 /// Parses and validates config text; `path` names the file in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Settings> {
-    let root: toml::Table =
-        toml::from_str(text).map_err(|e| anyhow!("{}: invalid TOML: {e}", path.display()))?;
+    let root: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+        problems: vec![syntax_problem(path, text, &e)],
+    })?;
     let base = path
         .parent()
         .map(Path::to_path_buf)
@@ -372,10 +421,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     let mut errs = Errors {
         file: path,
         list: Vec::new(),
+        unreadable: Vec::new(),
     };
     for key in root.keys() {
         if !KNOWN_SECTIONS.contains(&key.as_str()) {
-            errs.push(
+            errs.unreadable(
                 key,
                 format!("unknown section (known: {})", KNOWN_SECTIONS.join(", ")),
             );
@@ -617,11 +667,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     let mailbox = non_empty(imap.mailbox, "INBOX");
     let processed_mailbox = non_empty(imap.processed_mailbox, "Processed");
     let quarantine_mailbox = non_empty(imap.quarantine_mailbox, "Quarantine");
-    if processed_mailbox == mailbox {
-        errs.push("imap.processed-mailbox", "must differ from imap.mailbox");
-    }
-    if quarantine_mailbox == mailbox {
-        errs.push("imap.quarantine-mailbox", "must differ from imap.mailbox");
+    // IMAP's INBOX is case-insensitive (RFC 3501 §5.1), and many servers fold the case of
+    // every name: "Inbox" for processed mail would move each mail back into the mailbox it
+    // was read from, to be fetched and recorded again, for ever.
+    for (key, value, default) in [
+        ("imap.processed-mailbox", &processed_mailbox, "Processed"),
+        ("imap.quarantine-mailbox", &quarantine_mailbox, "Quarantine"),
+    ] {
+        if value.trim().eq_ignore_ascii_case(mailbox.trim()) {
+            errs.push(
+                key,
+                format!(
+                    "\"{value}\" is the mailbox the bot reads (imap.mailbox = \"{mailbox}\"; \
+                     mailbox names are compared without case): mail moved there would be \
+                     read again for ever; use another name, e.g. \"{default}\""
+                ),
+            );
+        }
     }
     let batch_size = imap.batch_size.unwrap_or(500);
     if batch_size == 0 {
@@ -647,12 +709,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     let metrics = metrics_raw.and_then(|m| metrics_settings(m, &mut errs));
 
     if !errs.list.is_empty() {
-        let n = errs.list.len();
-        return Err(anyhow!(
-            "{n} problem{} in the configuration:\n  {}",
-            if n == 1 { "" } else { "s" },
-            errs.list.join("\n  ")
-        ));
+        return Err(ConfigError {
+            problems: errs.list,
+        }
+        .into());
     }
     Ok(Settings {
         source: path.to_path_buf(),
@@ -787,15 +847,60 @@ fn section<T: DeserializeOwned + Default>(root: &toml::Table, name: &str, errs: 
         None => T::default(),
         Some(toml::Value::Table(t)) => match T::deserialize(t.clone()) {
             Ok(v) => v,
-            Err(e) => {
-                errs.push(name, e.to_string().trim_end());
-                T::default()
+            Err(_) => {
+                // Try each key on its own: a bad key is reported by its own name, does not
+                // hide a second one, and does not make the good keys look missing.
+                let mut good = toml::Table::new();
+                for (key, value) in t {
+                    let mut one = toml::Table::new();
+                    one.insert(key.clone(), value.clone());
+                    match T::deserialize(one) {
+                        Ok(_) => {
+                            good.insert(key.clone(), value.clone());
+                        }
+                        Err(e) => errs.unreadable(&format!("{name}.{key}"), key_problem(&e)),
+                    }
+                }
+                T::deserialize(good).unwrap_or_default()
             }
         },
         Some(_) => {
-            errs.push(name, "must be a table ([section])");
+            errs.unreadable(name, "must be a table ([section])");
             T::default()
         }
+    }
+}
+
+/// serde's account of one bad key, in the words of a config file.
+fn key_problem(e: &toml::de::Error) -> String {
+    let msg = one_line(e.message());
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let known = rest
+            .split_once(", expected ")
+            .map(|(_, k)| k.trim_start_matches("one of ").replace('`', ""))
+            .unwrap_or_default();
+        return format!("unknown key (known: {known})");
+    }
+    msg
+}
+
+/// A TOML syntax error as one line: `FILE: line N: problem`.
+fn syntax_problem(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .and_then(|s| text.get(..s.start))
+        .map(|before| before.matches('\n').count() + 1);
+    match line {
+        Some(n) => format!(
+            "{}: line {n}: invalid TOML: {}",
+            path.display(),
+            one_line(e.message())
+        ),
+        None => format!(
+            "{}: invalid TOML: {}",
+            path.display(),
+            one_line(e.message())
+        ),
     }
 }
 
@@ -1057,7 +1162,10 @@ dir = "."
             .to_string();
         assert!(err.contains("conf/p.toml: `imap.port`"), "{err}");
         assert!(err.contains("`smtp.from`"), "{err}");
-        assert!(err.contains("`staff`: unknown field `bogus`"), "{err}");
+        assert!(
+            err.contains("`staff.bogus`: unknown key (known: escalation-to or members)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1107,5 +1215,128 @@ dir = "."
         let m = s.metrics.expect("metrics");
         assert_eq!(m.listen.port(), 9898);
         assert_eq!(m.unhealthy_after_seconds, 300);
+    }
+
+    /// The problem lines of a config that must not load.
+    fn problems(text: &str) -> Vec<String> {
+        let err = parse(text, Path::new("p.toml")).expect_err("invalid");
+        match err.downcast_ref::<ConfigError>() {
+            Some(c) => c.problems.clone(),
+            None => panic!("not a ConfigError: {err:#}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_is_one_problem_and_does_not_make_the_section_missing() {
+        let got = problems(&sample("").replace("port = 10143", "port = \"10143x\""));
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with("p.toml: `imap.port`: invalid type: string"),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn two_bad_keys_in_one_section_are_both_reported_each_on_one_line() {
+        let got = problems(&sample("").replace(
+            "port = 10143",
+            "port = 10143\nbogus = 1\npoll-seconds = \"soon\"",
+        ));
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got.iter()
+                .any(|l| l.starts_with("p.toml: `imap.bogus`: unknown key (known: host, port,")),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter()
+                .any(|l| l.starts_with("p.toml: `imap.poll-seconds`: invalid type")),
+            "{got:#?}"
+        );
+        assert!(got.iter().all(|l| !l.contains('\n')), "{got:#?}");
+        let message = parse(
+            &sample("").replace(
+                "port = 10143",
+                "port = 10143\nbogus = 1\npoll-seconds = \"soon\"",
+            ),
+            Path::new("p.toml"),
+        )
+        .expect_err("invalid")
+        .to_string();
+        assert_eq!(
+            message.lines().count(),
+            3,
+            "a heading and one line each:\n{message}"
+        );
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_table_is_one_problem() {
+        let got = problems(&sample("").replace(
+            "[imap]\nhost = \"127.0.0.1\"",
+            "imap = 5\n[imapx]\nhost = \"127.0.0.1\"",
+        ));
+        assert!(
+            got.iter()
+                .any(|l| l == "p.toml: `imap`: must be a table ([section])"),
+            "{got:#?}"
+        );
+        assert!(
+            !got.iter().any(|l| l.contains("`imap.")),
+            "nothing inside [imap] is repeated: {got:#?}"
+        );
+    }
+
+    #[test]
+    fn invalid_toml_is_one_line_with_its_line_number() {
+        let got = problems("[imap]\nhost = \"a\"\nport = = 3\n");
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with("p.toml: line 3: invalid TOML: "),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn processed_or_quarantine_in_the_intake_mailbox_by_any_case_is_refused() {
+        for (key, line) in [
+            ("imap.processed-mailbox", "processed-mailbox = \"Inbox\""),
+            ("imap.processed-mailbox", "processed-mailbox = \"inbox\""),
+            (
+                "imap.quarantine-mailbox",
+                "processed-mailbox = \"Processed\"\nquarantine-mailbox = \"INBOX\"",
+            ),
+        ] {
+            let text = sample("").replace("processed-mailbox = \"Processed\"", line);
+            let got = problems(&text);
+            assert_eq!(got.len(), 1, "{line}: {got:#?}");
+            assert!(
+                got[0].starts_with(&format!("p.toml: `{key}`: "))
+                    && got[0].contains("imap.mailbox"),
+                "{line}: {got:#?}"
+            );
+        }
+        let text = sample("").replace(
+            "mailbox = \"INBOX\"\nprocessed-mailbox = \"Processed\"",
+            "mailbox = \"Requests\"\nprocessed-mailbox = \"requests\"",
+        );
+        assert_eq!(problems(&text).len(), 1);
+        let ok = sample("").replace(
+            "processed-mailbox = \"Processed\"",
+            "processed-mailbox = \"INBOX/Processed\"",
+        );
+        parse(&ok, Path::new("p.toml")).expect("a folder below INBOX is another mailbox");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_named_with_the_way_to_make_one() {
+        let err = load(Path::new("/nonexistent/privacy-inbox.toml"))
+            .expect_err("missing")
+            .to_string();
+        assert!(
+            err.contains("No config file at /nonexistent/privacy-inbox.toml"),
+            "{err}"
+        );
+        assert!(err.contains("init --provider"), "{err}");
     }
 }

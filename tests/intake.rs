@@ -302,7 +302,7 @@ async fn a_refused_login_and_a_bad_config_are_reported_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     let file = config.display().to_string();
     for needle in [
-        "`imap`",
+        "`imap.port`",
         "`smtp.port`",
         "`smtp.from`",
         "`staff.escalation-to`",

@@ -100,20 +100,27 @@ pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool
 /// Templates, rules, DKIM key and store directory: no network.
 pub fn local_checks(s: &Settings) -> Vec<Outcome> {
     let mut v = Vec::new();
+    // The same check and the same words as `templates check`: every message rendered.
+    let problems = crate::outbound::templates::Templates::check(&s.templates_dir);
     match crate::outbound::templates::Templates::load(&s.templates_dir) {
-        Ok(t) => {
-            let langs = t.languages();
-            let n: usize = langs.iter().map(|l| t.names(l).len()).sum();
+        Ok(t) if problems.is_empty() => {
             v.push(Outcome::pass(
                 "templates",
                 format!(
-                    "{n} templates, {} language{}: {}",
-                    langs.len(),
-                    if langs.len() == 1 { "" } else { "s" },
-                    langs.join(", ")
+                    "{} messages checked in {}",
+                    crate::outbound::catalog::catalog().len(),
+                    t.languages().join(", ")
                 ),
             ));
         }
+        Ok(_) => v.push(Outcome::fail(
+            format!("templates {}", s.templates_dir.display()),
+            &anyhow::anyhow!(
+                "{} problem{} (`privacy-inbox templates check` lists them)",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ),
+        )),
         Err(e) => v.push(Outcome::fail(
             format!("templates {}", s.templates_dir.display()),
             &e,

@@ -73,8 +73,22 @@ async fn wait_for_signal() {
     }
 }
 
+/// The store of a command that only reads (or only deletes): never created here, so a
+/// config pointing at the wrong path says so instead of showing an empty new database.
 fn open_store(settings: &Settings) -> Result<Store> {
-    Store::open(&settings.store_path)
+    existing_store(&settings.store_path)
+}
+
+/// Opens the store at `path` when it exists; otherwise says there is none yet.
+pub fn existing_store(path: &Path) -> Result<Store> {
+    if !path.exists() {
+        bail!(
+            "No store at {} yet: `privacy-inbox run` (or `run --once`) creates it when it \
+             reads the mailbox for the first time; check `[store] path` in the config",
+            path.display()
+        );
+    }
+    Store::open(path)
 }
 
 /// A `--due-before` value: a date (end of that day in the business time zone) or RFC 3339.
@@ -125,11 +139,11 @@ pub fn requests_list(
         return Ok(());
     }
     let now = clock.now();
-    writeln!(
-        out,
+    let header = format!(
         "{:<16} {:<22} {:<28} {:<28} {:>9}  FLAGS",
         "ID", "STATUS", "KINDS", "REQUESTER", "DAYS LEFT"
-    )?;
+    );
+    writeln!(out, "{}", header.trim_end())?;
     for r in &list {
         let due = r
             .extended_due_at
@@ -154,8 +168,7 @@ pub fn requests_list(
         if r.agent {
             flags.push("agent");
         }
-        writeln!(
-            out,
+        let line = format!(
             "{:<16} {:<22} {:<28} {:<28} {:>9}  {}",
             r.id,
             r.status,
@@ -163,7 +176,9 @@ pub fn requests_list(
             r.requester,
             days,
             flags.join(",")
-        )?;
+        );
+        // No padding at the end of a line (a request without flags).
+        writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out, "{} request(s)", list.len())?;
     Ok(())
@@ -208,7 +223,8 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
             .unwrap_or_default()
     };
     writeln!(out, "{}  {}", r.id, r.status)?;
-    writeln!(out, "  requester:  {} {}", r.requester, r.requester_name)?;
+    let requester = format!("  requester:  {} {}", r.requester, r.requester_name);
+    writeln!(out, "{}", requester.trim_end())?;
     writeln!(out, "  kinds:      {}", requests::kinds_text(&r.kinds))?;
     writeln!(
         out,
@@ -295,7 +311,8 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     writeln!(out, "  timeline:")?;
     for (at, what, who, detail) in lines {
-        writeln!(out, "    {at}  {what:<28} {who:<30} {detail}")?;
+        let line = format!("    {at}  {what:<28} {who:<30} {detail}");
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
@@ -353,6 +370,8 @@ pub fn requests_action(
         Parsed::NotACommand => bail!("Not a command: {line}"),
     };
     let actor = cli_actor(by);
+    // A staff action needs a request, so a store that exists.
+    drop(existing_store(&settings.store_path)?);
     // The app's SMTP pool needs a runtime to exist in (and to be dropped in), even unused.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -381,7 +400,14 @@ pub fn requests_action(
     Ok(outcome.accepted)
 }
 
-/// `privacy-inbox report --year Y`.
+/// The calendar year `report` shows without `--year`: the current one in the business
+/// time zone.
+pub fn current_year(settings: &Settings, clock: &Clock) -> i32 {
+    use chrono::Datelike;
+    clock.now().with_timezone(&settings.clock.timezone).year()
+}
+
+/// `privacy-inbox report [--year Y]`.
 pub fn report(settings: &Settings, year: i32, format: Format) -> Result<()> {
     let store = open_store(settings)?;
     let all = requests::list(&store.conn, &requests::Filter::default())?;

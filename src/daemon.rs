@@ -388,7 +388,14 @@ impl App {
         let mut st = lock(&self.store);
         stats.sweep = intake.sweep(&mut st)?;
         if stats.sweep != crate::sweep::SweepStats::default() {
-            tracing::info!(sweep = ?stats.sweep, "Sweep");
+            let sw = stats.sweep;
+            tracing::info!(
+                staff_notices = sw.staff_notices,
+                reminders = sw.reminders,
+                expired = sw.expired,
+                digests = sw.digests,
+                "Sweep"
+            );
         }
         Ok(())
     }
@@ -420,7 +427,7 @@ impl App {
                     failures = failures.saturating_add(1);
                     let wait = backoff(failures);
                     let error = crate::address::redact(&format!("{e:#}"));
-                    tracing::error!(%error, failures, retry_in = ?wait, "Mail loop failed; reconnecting");
+                    tracing::error!(%error, failures, retry_in_seconds = wait.as_secs(), "Mail loop failed; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => {}
@@ -449,7 +456,18 @@ impl App {
             let mut stats = PassStats::default();
             s = self.intake_pass(s, &mut stats).await?;
             if stats.fetched > 0 {
-                tracing::info!(fetched = stats.fetched, intake = ?stats.intake, "Intake pass");
+                let i = &stats.intake;
+                tracing::info!(
+                    fetched = stats.fetched,
+                    requests = i.requests,
+                    replies = i.replies,
+                    escalated = i.escalated,
+                    ignored = i.ignored,
+                    quarantined = i.quarantined,
+                    duplicates = i.duplicates,
+                    own_copies = i.own_copies,
+                    "Intake pass"
+                );
             }
             self.sweep(&mut stats)?;
             self.drain_outbox(&mut s, &mut stats, false).await?;

@@ -40,6 +40,7 @@
 //! - [`check`]: `privacy-inbox check`, PASS/FAIL lines for config, templates, rules and
 //!   a real login to both servers.
 //! - [`metrics`]: the optional `/healthz` and Prometheus `/metrics` HTTP endpoint.
+//! - [`init`]: `privacy-inbox init`, a first commented config for a provider and an address.
 
 pub mod accounts;
 pub mod address;
@@ -50,6 +51,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod imap;
+pub mod init;
 pub mod intake;
 pub mod kind;
 pub mod mail;

@@ -60,12 +60,25 @@ enum Command {
     },
     /// Check the config file and report every problem at once.
     CheckConfig,
+    /// Write a first, commented config file (the --config path) for a provider and the
+    /// bot's address; never overwrites. Then: `check`, then `run`.
+    Init {
+        /// Where the mailbox is hosted.
+        #[arg(long, value_enum)]
+        provider: privacy_inbox::init::Provider,
+        /// The bot's mailbox, e.g. privacy@acme.example.
+        #[arg(long)]
+        address: String,
+        /// Who gets escalations (default: staff@ the address's domain, to be edited).
+        #[arg(long)]
+        staff: Option<String>,
+    },
     /// The CCPA §7102 metrics of a calendar year: per kind, received, complied with,
     /// denied by basis, median and mean days to a substantive response.
     Report {
-        /// The calendar year (in the business time zone).
+        /// The calendar year (in the business time zone). Default: the current year.
         #[arg(long)]
-        year: i32,
+        year: Option<i32>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = cli::Format::Md)]
         format: cli::Format,
@@ -234,8 +247,12 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVACY_INBOX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal: a log file, journald or a pipe gets
+    // plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if format == LogFormat::Json {
         builder.json().init();
@@ -258,6 +275,16 @@ fn real_main(args: Args) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Init {
+            provider,
+            address,
+            staff,
+        } => {
+            let steps =
+                privacy_inbox::init::write(&args.config, provider, &address, staff.as_deref())?;
+            print!("{steps}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {
             config::load(&args.config)?;
@@ -350,6 +377,10 @@ fn real_main(args: Args) -> Result<ExitCode> {
         }
         Command::Report { year, format } => {
             let settings = config::load(&args.config)?;
+            let year = match year {
+                Some(y) => y,
+                None => cli::current_year(&settings, &Clock::from_env()?),
+            };
             cli::report(&settings, year, format)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -27,6 +27,10 @@ use tokio::sync::watch;
 /// before concluding the server never took it (Postfix's 250 means queued, not delivered).
 pub const COPY_GRACE: Duration = Duration::from_secs(10);
 
+/// How many times the end of a `run --once` pass takes in its own copies (and whatever mail
+/// came with them, whose replies make new copies) before it stops.
+pub const FINISH_ROUNDS: usize = 3;
+
 /// The longest the daemon waits in IDLE (or between polls) before a pass of its own, even
 /// with no new mail: staff actions taken at the command line queue mail that must go out,
 /// edited templates must go live, and the sweeper's clocks must be looked at.
@@ -407,8 +411,69 @@ impl App {
         let mut s = self.intake_pass(s, &mut stats).await?;
         self.sweep(&mut stats)?;
         self.drain_outbox(&mut s, &mut stats, true).await?;
+        let s = self.take_in_own_copies(s, &mut stats).await?;
         imap::logout(s).await;
         Ok(stats)
+    }
+
+    /// The end of a `run --once` pass: the Bcc copies of what it sent are on their way to
+    /// the mailbox it reads (`privacy+sent@` lands in privacy@'s INBOX). It waits for them
+    /// (at most [`COPY_GRACE`]) and takes them in like any mail (recorded as our own copy,
+    /// moved to the processed mailbox), so the pass ends with the mailbox holding only mail
+    /// it has not handled, and staff reading it do not see the bot's copies. Mail that came
+    /// in meanwhile is handled too and its replies sent, at most [`FINISH_ROUNDS`] times.
+    async fn take_in_own_copies(&self, mut s: Session, stats: &mut PassStats) -> Result<Session> {
+        if self.settings.smtp.copy_to.is_none() {
+            return Ok(s);
+        }
+        let mut sent = stats.outbox.sent;
+        for _ in 0..FINISH_ROUNDS {
+            if sent == 0 {
+                break;
+            }
+            let arrived = self.wait_for_new_mail(&mut s, sent, COPY_GRACE).await?;
+            if arrived < sent {
+                tracing::info!(
+                    expected = sent,
+                    arrived,
+                    "Not every copy of this pass's mail has arrived yet; the next pass takes in the rest"
+                );
+            }
+            let mut more = PassStats::default();
+            s = self.intake_pass(s, &mut more).await?;
+            self.drain_outbox(&mut s, &mut more, true).await?;
+            stats.fetched += more.fetched;
+            add_stats(&mut stats.intake, &more.intake);
+            stats.outbox.sent += more.outbox.sent;
+            stats.outbox.confirmed += more.outbox.confirmed;
+            stats.outbox.deferred += more.outbox.deferred;
+            stats.outbox.failed.extend(more.outbox.failed);
+            sent = more.outbox.sent;
+        }
+        Ok(s)
+    }
+
+    /// Waits until at least `n` mails newer than the intake cursor are in the watched
+    /// mailbox, or `grace` has passed. Returns how many there are.
+    async fn wait_for_new_mail(&self, s: &mut Session, n: usize, grace: Duration) -> Result<usize> {
+        let mailbox = &self.settings.imap.mailbox;
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            // SELECT again: a server shows new mail to a session only when it says so.
+            let sel = imap::select(s, mailbox).await?;
+            let after = {
+                let st = lock(&self.store);
+                inbox::cursor(&st.conn, mailbox)?
+                    .filter(|c| c.uidvalidity == sel.uidvalidity)
+                    .map(|c| c.last_uid)
+                    .unwrap_or(0)
+            };
+            let arrived = imap::list_new(s, after).await?.len();
+            if arrived >= n || tokio::time::Instant::now() >= deadline {
+                return Ok(arrived);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The daemon: passes forever, IDLE (or polling) in between, until `stop` fires.

@@ -184,8 +184,9 @@ pub async fn imap_check(s: &Settings) -> Outcome {
         Ok(Ok(sel)) => Outcome::pass(
             what,
             format!(
-                "{}, {}; {mailbox}: {} messages",
+                "{}{}, {}; {mailbox}: {} messages",
                 security(ep.security),
+                trusted("imap", ep),
                 secret_source(&ep.auth),
                 sel.exists
             ),
@@ -210,10 +211,28 @@ pub async fn smtp_check(s: &Settings) -> Outcome {
     match result {
         Ok(Ok(())) => Outcome::pass(
             what,
-            format!("{}, {}", security(ep.security), secret_source(&ep.auth)),
+            format!(
+                "{}{}, {}",
+                security(ep.security),
+                trusted("smtp", ep),
+                secret_source(&ep.auth)
+            ),
         ),
         Ok(Err(e)) => Outcome::fail(what, &e),
         Err(_) => Outcome::fail(what, &anyhow::anyhow!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+/// Which certificate the TLS handshake trusted, as ` (certificate SHA-256 … pinned in
+/// imap.ca-file)`; empty without TLS.
+fn trusted(proto: &str, ep: &Endpoint) -> String {
+    if ep.security == Security::None {
+        return String::new();
+    }
+    match crate::tls::last_trusted(proto) {
+        Some(t) => format!(" ({t})"),
+        // SMTP without a ca-file: lettre checked the chain against the built-in web roots.
+        None => " (certificate signed by a built-in web root)".to_string(),
     }
 }
 

@@ -40,6 +40,7 @@
 //! - [`check`]: `privacy-inbox check`, PASS/FAIL lines for config, templates, rules and
 //!   a real login to both servers.
 //! - [`metrics`]: the optional `/healthz` and Prometheus `/metrics` HTTP endpoint.
+//! - [`tls`]: the one server-certificate verifier of IMAP and SMTP (`ca-file`: pinned or a CA).
 //! - [`init`]: `privacy-inbox init`, a first commented config for a provider and an address.
 
 pub mod accounts;
@@ -62,3 +63,4 @@ pub mod staff;
 pub mod store;
 pub mod sweep;
 pub mod templates_cli;
+pub mod tls;

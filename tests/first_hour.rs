@@ -282,3 +282,123 @@ async fn a_pass_leaves_no_copies_of_its_own_and_writes_plain_logs_and_lists() {
     }
     let _ = CONSUMER;
 }
+
+/// `openssl ARGS` in `dir`; panics with its output when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// A self-signed server certificate for 127.0.0.1 as `openssl req -x509` makes it (marked
+/// CA): `name.pem` and `name.key` in `dir`.
+fn self_signed(dir: &Path, name: &str) -> std::path::PathBuf {
+    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "30",
+            "-subj",
+            "/CN=mail.example.test",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+    );
+    dir.join(cert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_self_signed_certificate_is_trusted_for_imap_and_smtp_alike() {
+    let stack = MailStack::start_tls();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The servers present a self-signed certificate; the admin pins exactly that one.
+    let pinned = self_signed(dir.path(), "server");
+    let tls = stack.state_dir().join("tls");
+    std::fs::copy(&pinned, tls.join("cert.pem")).expect("install the certificate");
+    std::fs::copy(dir.path().join("server.key"), tls.join("key.pem")).expect("install the key");
+    stack.restart_imap();
+    stack.stop_smtp();
+    stack.start_smtp();
+    let ca = format!("ca-file = {:?}", pinned.display().to_string());
+    let config = stack.write_config_with(
+        dir.path(),
+        &common::ConfigOptions {
+            imap_security: common::Security::Tls,
+            smtp_security: common::Security::Starttls,
+            imap_extra: &ca,
+            smtp_extra: &ca,
+            ..Default::default()
+        },
+    );
+    let out = cli(&config, &["check"]);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
+    let fingerprint = {
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(&pinned)
+            .output()
+            .expect("openssl");
+        let t = text(&out.stdout);
+        t.trim().rsplit('=').next().unwrap_or_default().to_string()
+    };
+    for proto in ["imap", "smtp"] {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("PASS {proto} ")))
+            .unwrap_or_else(|| panic!("no {proto} line:\n{report}"));
+        assert!(
+            line.contains(&format!(
+                "certificate SHA-256 {fingerprint} pinned in {proto}.ca-file"
+            )),
+            "says which certificate it trusted: {line}"
+        );
+    }
+
+    // The real thing: a request read over IMAPS and answered over SMTP with STARTTLS.
+    let raw = common::privacy_request(CONSUMER, &common::message_id(), "Please delete my data.");
+    stack.send(raw, CONSUMER, PRIVACY).await;
+    stack.wait_for(PRIVACY, "INBOX", 1, WAIT).await;
+    common::run_once(&config);
+    let acks = stack.wait_for(CONSUMER, "INBOX", 1, WAIT).await;
+    assert_eq!(acks.len(), 1);
+
+    // Pinning is exact: another self-signed certificate is not trusted.
+    let other = self_signed(dir.path(), "other");
+    let text_now = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text_now.replace(&pinned.display().to_string(), &other.display().to_string()),
+    )
+    .expect("write");
+    let out = cli(&config, &["check"]);
+    let report = text(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    for proto in ["imap", "smtp"] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("FAIL {proto} ")) && l.contains("certificate")),
+            "{report}"
+        );
+    }
+}

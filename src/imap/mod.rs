@@ -41,33 +41,10 @@ async fn timed<T, E: Into<anyhow::Error>>(
     }
 }
 
-/// A rustls client config trusting the built-in web roots plus an optional CA file.
+/// A rustls client config trusting the built-in web roots plus an optional CA file, whose
+/// certificates are also pinned ([`crate::tls`], the same for SMTP).
 pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(ca) = ca_file {
-        use rustls_pki_types::pem::PemObject;
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
-            .with_context(|| format!("Cannot read CA file {}", ca.display()))?;
-        let mut n = 0;
-        for c in certs {
-            let c = c.with_context(|| format!("Bad certificate in {}", ca.display()))?;
-            roots
-                .add(c)
-                .with_context(|| format!("Unusable certificate in {}", ca.display()))?;
-            n += 1;
-        }
-        if n == 0 {
-            bail!("No certificate found in CA file {}", ca.display());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(cfg))
+    crate::tls::client_config("imap", ca_file)
 }
 
 async fn tls_wrap(tcp: TcpStream, ep: &Endpoint) -> Result<Box<dyn Stream>> {

@@ -8,5 +8,6 @@ pub mod failure;
 pub mod outbox;
 pub mod queue;
 pub mod smtp;
+pub mod smtp_tls;
 pub mod template_check;
 pub mod templates;

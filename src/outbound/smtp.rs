@@ -48,6 +48,9 @@ struct Inner {
     transport: Mutex<Option<(AsyncSmtpTransport<Tokio1Executor>, Instant)>>,
     envelope_from: Address,
     copy_to: Option<Address>,
+    /// With `smtp.ca-file`: connections with our own TLS, so a certificate in it is trusted
+    /// as for IMAP (pinned, or as a CA); lettre's TLS cannot take our verifier.
+    own_tls: Option<super::smtp_tls::Pool>,
 }
 
 impl Smtp {
@@ -66,6 +69,12 @@ impl Smtp {
             None => None,
         };
         let transport = build_transport(&s.endpoint, s.connections)?;
+        let own_tls = match (&s.endpoint.ca_file, s.endpoint.security) {
+            (Some(_), Security::Starttls | Security::Tls) => {
+                Some(super::smtp_tls::Pool::new(&s.endpoint, s.connections)?)
+            }
+            _ => None,
+        };
         Ok(Smtp {
             inner: Arc::new(Inner {
                 endpoint: s.endpoint.clone(),
@@ -73,6 +82,7 @@ impl Smtp {
                 transport: Mutex::new(Some((transport, Instant::now()))),
                 envelope_from,
                 copy_to,
+                own_tls,
             }),
         })
     }
@@ -120,6 +130,15 @@ impl Smtp {
         }
         let env = Envelope::new(Some(self.inner.envelope_from.clone()), rcpts)
             .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
+        if let Some(pool) = &self.inner.own_tls {
+            return match tokio::time::timeout(SMTP_TIMEOUT * 4, pool.send(&env, raw)).await {
+                Err(_) => Err(SendError::Unknown("SMTP exchange timed out".into())),
+                Ok(Ok(())) => Ok(()),
+                // No connection: the server has not seen the mail.
+                Ok(Err(Ok(e))) => Err(SendError::Transient(format!("{e:#}"))),
+                Ok(Err(Err(e))) => Err(classify(&e, &self.inner.endpoint.auth)),
+            };
+        }
         let transport = self
             .transport()
             .map_err(|e| SendError::Transient(format!("{e:#}")))?;
@@ -136,6 +155,15 @@ impl Smtp {
 
     /// Checks that the server answers and accepts our login.
     pub async fn test_connection(&self) -> Result<()> {
+        if let Some(pool) = &self.inner.own_tls {
+            return match tokio::time::timeout(SMTP_TIMEOUT * 3, pool.test_connection()).await {
+                Err(_) => Err(anyhow!(
+                    "SMTP server did not answer in {:?}",
+                    SMTP_TIMEOUT * 3
+                )),
+                Ok(r) => r,
+            };
+        }
         let transport = self.transport()?;
         match tokio::time::timeout(SMTP_TIMEOUT, transport.test_connection()).await {
             Err(_) => Err(anyhow!("SMTP server did not answer in {SMTP_TIMEOUT:?}")),
@@ -204,7 +232,7 @@ fn build_transport(ep: &Endpoint, connections: u32) -> Result<AsyncSmtpTransport
 
 /// A readable account of a lettre error: lettre answers an XOAUTH2 error challenge (334)
 /// with "does not expect a challenge", which means the server rejected the token.
-fn describe(e: &lettre::transport::smtp::Error, auth: &Auth) -> String {
+pub(crate) fn describe(e: &lettre::transport::smtp::Error, auth: &Auth) -> String {
     let text = e.to_string();
     if matches!(auth, Auth::OAuth2 { .. }) && text.contains("does not expect a challenge") {
         return format!(

@@ -2,7 +2,7 @@
 //! reproducibly): parses the human-written letters of the corpus (or the project's fixtures)
 //! once, then classifies them ROUNDS times.
 //!
-//! `valgrind --tool=callgrind target/release/examples/classify_profile [ROUNDS] [DIR]`
+//! `valgrind --tool=callgrind target/profiling/examples/classify_profile [ROUNDS] [DIR]` (built with `cargo build --profile profiling --example classify_profile`)
 
 use privacy_inbox::classify::Classifier;
 use privacy_inbox::mail::{parse, triage, Inbound};

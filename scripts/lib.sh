@@ -14,6 +14,13 @@ release_bin() {
   echo "${CARGO_TARGET_DIR:-$PRIVACY_INBOX_ROOT/target}/release/privacy-inbox"
 }
 
+# Builds the binary in the debug profile, the one `cargo test` (scripts/test.sh) builds too,
+# so the demo and the test suite share one build; prints its path. Cargo's progress shows.
+dev_bin() {
+  (cd "$PRIVACY_INBOX_ROOT" && cargo build --bin privacy-inbox) >&2 || return 1
+  echo "${CARGO_TARGET_DIR:-$PRIVACY_INBOX_ROOT/target}/debug/privacy-inbox"
+}
+
 # state_dir NAME: makes and prints a fresh /tmp/privacy-inbox-NAME.XXXXXX directory that
 # Postfix, nobody and dovenull can enter (a stack's state dir goes inside it).
 state_dir() {

@@ -288,4 +288,23 @@ mod tests {
             "FAIL smtp 127.0.0.1:25: Outer: two; lines"
         );
     }
+
+    #[test]
+    fn the_readme_counts_the_templates_as_check_does() {
+        let readme = include_str!("../README.md");
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("PASS templates ("))
+            .expect("README shows a `check` run");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let t = crate::outbound::templates::Templates::load(&dir).expect("shipped templates");
+        assert_eq!(
+            line,
+            format!(
+                "PASS templates ({} messages checked in {})",
+                crate::outbound::catalog::catalog().len(),
+                t.languages().join(", ")
+            )
+        );
+    }
 }

@@ -35,6 +35,7 @@ pub async fn run(settings: Settings, clock: Clock, once: bool) -> Result<()> {
             ignored = stats.intake.ignored,
             quarantined = stats.intake.quarantined,
             duplicates = stats.intake.duplicates,
+            own_copies = stats.intake.own_copies,
             sent = stats.outbox.sent,
             deferred = stats.outbox.deferred,
             failed = stats.outbox.failed.len(),

@@ -423,7 +423,7 @@ impl App {
     /// it has not handled, and staff reading it do not see the bot's copies. Mail that came
     /// in meanwhile is handled too and its replies sent, at most [`FINISH_ROUNDS`] times.
     async fn take_in_own_copies(&self, mut s: Session, stats: &mut PassStats) -> Result<Session> {
-        if self.settings.smtp.copy_to.is_none() {
+        if !self.copies_come_here() {
             return Ok(s);
         }
         let mut sent = stats.outbox.sent;
@@ -451,6 +451,32 @@ impl App {
             sent = more.outbox.sent;
         }
         Ok(s)
+    }
+
+    /// Does our Bcc copy land in the mailbox we read? It does for the default
+    /// `privacy+sent@` (the From address or the IMAP login with a `+detail`); a `copy-to`
+    /// elsewhere (an archive) is never waited for.
+    fn copies_come_here(&self) -> bool {
+        let base = |a: &str| -> String {
+            let a = a.to_ascii_lowercase();
+            match a.rsplit_once('@') {
+                Some((local, domain)) => {
+                    let local = local.split_once('+').map_or(local, |(l, _)| l);
+                    format!("{local}@{domain}")
+                }
+                None => a,
+            }
+        };
+        let Some(copy) = &self.settings.smtp.copy_to else {
+            return false;
+        };
+        let login = match &self.settings.imap.endpoint.auth {
+            crate::config::Auth::Password { username, .. }
+            | crate::config::Auth::OAuth2 { username, .. } => username.clone(),
+            crate::config::Auth::None => String::new(),
+        };
+        let copy = base(copy);
+        copy == base(&self.settings.smtp.from_address) || copy == base(&login)
     }
 
     /// Waits until at least `n` mails newer than the intake cursor are in the watched

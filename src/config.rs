@@ -82,6 +82,9 @@ pub struct ImapSettings {
     pub batch_size: u32,
     /// Mails larger than this (RFC822.SIZE) are not downloaded but quarantined.
     pub max_message_bytes: u64,
+    /// The authserv-id our receiving server writes in `Authentication-Results` (RFC 8601):
+    /// only its headers are trusted ([`crate::mail::auth`]).
+    pub authserv_id: Option<String>,
 }
 
 /// `[smtp]`
@@ -239,6 +242,7 @@ struct RawImap {
     idle_seconds: Option<u64>,
     batch_size: Option<u32>,
     max_message_bytes: Option<u64>,
+    authserv_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -665,6 +669,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             idle_seconds,
             batch_size,
             max_message_bytes: imap.max_message_bytes.unwrap_or(25 * 1024 * 1024),
+            authserv_id: imap
+                .authserv_id
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
         },
         smtp: SmtpSettings {
             endpoint: smtp_endpoint,

@@ -195,6 +195,7 @@ fn seed(store_path: &Path) {
             &tx,
             &inbox::InboxRow {
                 message_key: format!("mid:{id}@c.example.test"),
+                fingerprint: String::new(),
                 message_id: Some(format!("{id}@c.example.test")),
                 mailbox: "INBOX".into(),
                 uidvalidity: 1,

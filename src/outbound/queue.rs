@@ -5,6 +5,7 @@
 use crate::clock;
 use crate::outbound::compose::{AutoKind, Composer, Outgoing};
 use crate::outbound::templates::Templates;
+use crate::request::staff_token;
 use crate::store::outbox::{self as q, NewMail};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -129,10 +130,23 @@ impl Mailer<'_> {
                 )));
             }
         }
-        let rendered = self
+        let mut rendered = self
             .templates
             .render(job.template, job.lang, job.data)
             .with_context(|| format!("Cannot render template `{}`", job.template))?;
+        // Staff mail about a request carries its staff token, so that a command given by
+        // replying proves it comes from someone who received this mail.
+        let mut reply_to = job.reply_to.map(str::to_string);
+        if let (true, Some(id)) = (job.audience == "staff", job.request_id) {
+            let t = staff_token::derive(&crate::store::secrets::staff_key(tx)?, id);
+            rendered.subject = format!("{} ({})", rendered.subject, staff_token::tagged(&t));
+            if reply_to.is_none() {
+                reply_to = crate::address::plus_address(
+                    &self.composer.from_address(),
+                    &format!("{}{t}", staff_token::MARKER),
+                );
+            }
+        }
         let message_id = self
             .composer
             .new_message_id(job.request_id.unwrap_or(job.template));
@@ -150,7 +164,7 @@ impl Mailer<'_> {
                     AutoKind::Generated
                 },
                 attach_rfc822: job.attach,
-                reply_to: job.reply_to,
+                reply_to: reply_to.as_deref(),
             },
         )?;
         q::enqueue(

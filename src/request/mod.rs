@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod deadlines;
 pub mod lifecycle;
+pub mod staff_token;
 pub mod token;
 
 pub use calendar::BusinessCalendar;

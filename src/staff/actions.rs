@@ -272,15 +272,14 @@ impl Intake<'_> {
         Ok(())
     }
 
-    /// A staff member's mail on a request's thread: a command, or a note for the record.
-    /// Returns what was done, in words.
+    /// A staff member's mail on a request's thread, proven to come from staff (see
+    /// `Intake::staff_proof`): a command, or a note for the record. Returns what was done.
     pub fn staff_mail(
         &self,
         tx: &Connection,
         mail: &Inbound,
         request_id: &str,
         sender: &str,
-        auth_failure: Option<String>,
     ) -> Result<String> {
         let now_s = clock::fmt(self.mailer.now);
         let log_refusal = |detail: &str| {
@@ -305,11 +304,6 @@ impl Intake<'_> {
                     &crate::intake::excerpt(&mail.new_text, 500),
                 )?;
                 return Ok("Staff mail on the thread (recorded)".into());
-            }
-            _ if auth_failure.is_some() => {
-                let why = auth_failure.unwrap_or_default();
-                log_refusal(&format!("Suspected spoofing of a staff address: {why}"))?;
-                return Ok(format!("Staff command refused: suspected spoofing ({why})"));
             }
             Parsed::Unknown(w) => {
                 let why = format!(

@@ -190,6 +190,50 @@ impl Intake<'_> {
         }
     }
 
+    /// True for a copy of our kind of mail (our From, our Message-ID domain, marked
+    /// automatic) that this store never sent: a second bot with another store is sending as us.
+    fn foreign_copy(&self, tx: &Connection, mail: &Inbound, id: &str) -> Result<bool> {
+        let ours = mail.from.as_deref().map(crate::address::base_address)
+            == Some(crate::address::base_address(
+                &self.settings.smtp.from_address,
+            ));
+        let our_domain = id
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.settings.smtp.message_id_domain));
+        let automatic = mail.header("auto-submitted").is_some();
+        Ok(ours
+            && our_domain
+            && automatic
+            && crate::store::outbox::by_message_id(tx, id)?.is_none())
+    }
+
+    /// Logs a copy from another instance as an error; staff are told once.
+    fn other_instance(&self, tx: &Connection, mail: &Inbound, id: &str) -> Result<()> {
+        tracing::error!(
+            message_id = %id,
+            store = %self.settings.store_path.display(),
+            "A copy of a mail this store did not send: another privacy-inbox with a different \
+             store answers this mailbox; consumers may get every reply twice"
+        );
+        if !crate::store::note_once(tx, "", "other_instance", &clock::fmt(self.mailer.now))? {
+            return Ok(());
+        }
+        let data = serde_json::json!({
+            "message_id": clean_line(id, 200),
+            "subject": clean_line(&mail.subject, 200),
+            "store": self.settings.store_path.display().to_string(),
+            "team": team_name(&self.settings.smtp.from),
+        });
+        self.mailer.queue_staff(
+            tx,
+            &self.settings.staff.escalation_to,
+            "other_instance",
+            &data,
+            None,
+            None,
+        )
+    }
+
     /// What our own receiving server's `Authentication-Results` say of this mail.
     fn auth(&self, mail: &Inbound) -> AuthVerdict {
         mail::auth::verdict(&mail.headers, self.settings.imap.authserv_id.as_deref())
@@ -255,6 +299,17 @@ impl Intake<'_> {
                 row.reason = "Our own copy of a mail we sent".into();
                 row.request_id = inbox::request_for_message_id(tx, id)?;
                 stats.own_copies += 1;
+                return Ok(row);
+            }
+        }
+        if let Some(id) = &mail.message_id {
+            if self.foreign_copy(tx, &mail, id)? {
+                row.disposition = "foreign_copy".into();
+                row.reason = "A copy of a mail this store did not send: another privacy-inbox \
+                     with a different store answers this mailbox"
+                    .into();
+                self.other_instance(tx, &mail, id)?;
+                stats.ignored += 1;
                 return Ok(row);
             }
         }

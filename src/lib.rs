@@ -33,7 +33,13 @@
 //!   CCPA §7102 report and §7101 records ([`staff::report`]); status changes go through
 //!   [`store::transitions`], which checks them with [`request::lifecycle`].
 //! - [`mail`]: raw bytes → [`mail::Inbound`] ([`mail::parse`]), machine-made mail
-//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]).
+//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]), which
+//!   `Authentication-Results` to trust ([`mail::auth`]), what a verification reply says
+//!   ([`mail::confirm`]: confirmation, disavowal, machine text), dedupe keys and subject tags
+//!   ([`mail::keys`]).
+//! - Trust: a mail's failure is its own (a savepoint per mail in `record_batch`); staff
+//!   commands by mail need [`request::staff_token`] (key in [`store::secrets`]); a second bot
+//!   with another store is noticed by its Bcc copies (`other_instance`).
 //! - [`classify`]: pure `Inbound` → [`classify::Classification`] (action, kinds, language,
 //!   agent, question, confidence, reasons); rules are data in `rules/*.toml`.
 //! - [`kind`]: the shared request [`kind::Kind`].

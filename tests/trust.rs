@@ -537,3 +537,49 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
     run_once(&config);
     assert_eq!(requests(&config).as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bot_with_another_store_on_the_same_mailbox_is_reported_once() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    // What another privacy-inbox (its own store) leaves in the mailbox: the Bcc copies of its
+    // replies, from our address, with our Message-ID domain, that this store never sent.
+    let mut ids = Vec::new();
+    for n in 1..=2 {
+        let id = format!("PRIV-2026-0000{n}.{:032x}@example.test", unique());
+        let raw = format!(
+            "From: Privacy <{PRIVACY}>\r\nTo: consumer{n}@example.test\r\n\
+             Subject: [PRIV-2026-0000{n}] We received your privacy request\r\n\
+             Message-ID: <{id}>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain\r\n\r\nHello,\r\n"
+        );
+        stack.send(raw, PRIVACY, "privacy+sent@example.test").await;
+        ids.push(format!("<{id}>"));
+        stack
+            .wait_for_ids("privacy", "INBOX", &[ids[n - 1].as_str()], WAIT)
+            .await;
+        let err = run_once(&config);
+        assert!(
+            err.contains("another privacy-inbox with a different store"),
+            "logged as an error: {err}"
+        );
+    }
+    let conn = common::store(dir.path());
+    assert_eq!(
+        common::scalar(
+            &conn,
+            "SELECT COUNT(*) FROM inbox WHERE disposition = 'foreign_copy'"
+        ),
+        2
+    );
+    let notice = mail_with(&stack, "staff", "Another privacy-inbox").await;
+    assert!(notice.contains(&ids[0][1..ids[0].len() - 1]), "{notice}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let staff = stack.wait_for("staff", "INBOX", 1, WAIT).await;
+    assert_eq!(
+        common::with_subject(&staff, "Another privacy-inbox"),
+        1,
+        "staff are told once"
+    );
+}

@@ -269,6 +269,17 @@ fn build() -> Vec<Entry> {
             ],
         },
         Entry {
+            name: "other_instance",
+            audience: Staff,
+            when: "Once: a copy of a mail this bot did not send came back to the mailbox, so another privacy-inbox with a different store runs on the same mailbox.",
+            vars: vec![
+                var("message_id", "string", "The Message-ID of the copy this store does not know.", json!("PRIV-2026-00001.5d1f@example.test")),
+                var("subject", "string", "Its subject.", json!("[PRIV-2026-00001] We received your privacy request")).untrusted(),
+                var("store", "string", "This bot's store (`store.path`).", json!("/var/lib/privacy-inbox/privacy-inbox.sqlite3")),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
+        Entry {
             name: "clock",
             audience: Staff,
             when: "Once per threshold when a request is due soon (`clock.due-soon-days`), and once when it is overdue.",

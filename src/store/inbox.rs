@@ -44,7 +44,7 @@ pub fn set_cursor(conn: &Connection, mailbox: &str, c: Cursor) -> Result<()> {
 pub struct InboxRow {
     /// Message-ID, or `sha256:<hex>` of the raw bytes when it has none.
     pub message_key: String,
-    /// Hash of the sender, subject and body ([`crate::mail::fingerprint`]): a mail is a
+    /// Hash of the sender, subject and body ([`crate::mail::keys::fingerprint`]): a mail is a
     /// duplicate only when its key *and* its fingerprint were seen ("" for rows recorded
     /// before fingerprints, and for mails that could not be parsed).
     pub fingerprint: String,

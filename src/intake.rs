@@ -855,8 +855,8 @@ impl Intake<'_> {
             &format!("The requester's reply says they did not make this request (\"{phrase}\")"),
         )?;
         let why = format!(
-            "Possible fraud: the requester's reply disavows this request (\"{phrase}\"). It is not \
-             verified and its code is void; act on it only after checking with the consumer"
+            "Possible fraud: the requester says they did not make this request (\"{phrase}\"); \
+             not verified, its code is void"
         );
         self.escalate(tx, r, &why, c, &mail.new_text, raw)?;
         Ok(why)

@@ -18,7 +18,7 @@ use crate::outbound::queue::{Job, Mailer, Queued};
 use crate::request::calendar::BusinessCalendar;
 use crate::request::deadlines::{compute_deadlines, Jurisdiction};
 use crate::request::lifecycle::Transition;
-use crate::request::{staff_token, token};
+use crate::request::{law, staff_token, token};
 use crate::staff::command::{self, Parsed};
 use crate::store::inbox::{self, Cursor, InboxRow};
 use crate::store::{add_event, requests, transitions, Store};
@@ -397,6 +397,16 @@ impl Intake<'_> {
                 stats.ignored += 1;
             }
             Action::Handle | Action::Escalate => {
+                // One request per need: the same person asking again for what an open
+                // request of theirs already covers is a follow-up on it, not a new request
+                // with its own clock and code. (Not for agents: one agent, many consumers.)
+                if let Some(open) = self.covering_request(tx, &sender, &c)? {
+                    row.request_id = Some(open.id.clone());
+                    row.disposition = "follow_up".into();
+                    row.reason = self.follow_up(tx, &open, &mail, &sender, &c, &f.raw)?;
+                    stats.replies += 1;
+                    return Ok(row);
+                }
                 let escalate = c.action == Action::Escalate;
                 let id = self.open_request(tx, &mail, &sender, received, &c, &f.raw)?;
                 row.request_id = Some(id);
@@ -412,6 +422,99 @@ impl Intake<'_> {
             }
         }
         Ok(row)
+    }
+
+    /// How many access requests the requester of `r` made in the 12 months before now, `r`
+    /// included; 0 when `r` asks for no access. (CCPA: a business may decline more than two
+    /// in 12 months; GDPR: manifestly excessive repeats may be refused or charged. Staff
+    /// decide; the bot informs.)
+    fn access_requests_12m(&self, tx: &Connection, r: &requests::Request) -> Result<usize> {
+        if !r.kinds.contains(&Kind::Access) {
+            return Ok(0);
+        }
+        let since = clock::fmt(self.mailer.now - chrono::Duration::days(365));
+        Ok(
+            requests::of_person(tx, &crate::address::base_address(&r.requester), false)?
+                .iter()
+                .filter(|o| o.kinds.contains(&Kind::Access) && o.received_at >= since)
+                .count(),
+        )
+    }
+
+    /// An open request of the sender's (same mailbox) whose kinds cover every kind `c` asks
+    /// for, when there is one.
+    fn covering_request(
+        &self,
+        tx: &Connection,
+        sender: &str,
+        c: &Classification,
+    ) -> Result<Option<requests::Request>> {
+        if c.kinds.is_empty() || c.agent {
+            return Ok(None);
+        }
+        let base = crate::address::base_address(sender);
+        Ok(requests::of_person(tx, &base, true)?
+            .into_iter()
+            .find(|r| c.kinds.iter().all(|k| r.kinds.contains(k))))
+    }
+
+    /// Links a new mail to the open request it repeats: an event in its timeline, a short
+    /// note to the consumer in the request's thread, and staff told when it needs a person.
+    fn follow_up(
+        &self,
+        tx: &Connection,
+        r: &requests::Request,
+        mail: &Inbound,
+        sender: &str,
+        c: &Classification,
+        raw: &[u8],
+    ) -> Result<String> {
+        let now_s = clock::fmt(self.mailer.now);
+        add_event(
+            tx,
+            &r.id,
+            &now_s,
+            "follow_up",
+            sender,
+            &format!(
+                "A new mail asking again for {} (\"{}\"): linked to this request",
+                requests::kinds_text(&c.kinds),
+                clean_line(&mail.subject, 200)
+            ),
+        )?;
+        let facts = self.facts(r);
+        let mut refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+        refs.extend(mail.reply_references());
+        let queued = self.mailer.queue(
+            tx,
+            &Job {
+                template: "follow_up",
+                lang: &r.language,
+                data: &facts,
+                to: sender,
+                audience: "consumer",
+                request_id: Some(&r.id),
+                in_reply_to: mail.message_id.as_deref(),
+                references: &refs,
+                attach: None,
+                reply_to: None,
+            },
+        )?;
+        if let Queued::RateLimited(why) = queued {
+            add_event(tx, &r.id, &now_s, "reply_suppressed", "bot", &why)?;
+        }
+        if c.action == Action::Escalate || c.question {
+            let why = format!(
+                "The consumer writes again about this open request: {}",
+                escalation_reason(c)
+            );
+            self.escalate(tx, r, &why, c, &mail.new_text, raw)?;
+            return Ok(format!("Follow-up on {}: {why}", r.id));
+        }
+        Ok(format!(
+            "Follow-up on open request {} (same person, kinds already covered): linked, the consumer told",
+            r.id
+        ))
     }
 
     /// The request an incoming mail continues, by its references or its subject tag (the tag
@@ -448,7 +551,7 @@ impl Intake<'_> {
         let now_s = clock::fmt(now);
         let year = chrono::Datelike::year(&received.with_timezone(&self.settings.clock.timezone));
         let id = requests::next_id(tx, year)?;
-        let jurisdiction: Jurisdiction = self
+        let default: Jurisdiction = self
             .settings
             .clock
             .jurisdiction
@@ -461,6 +564,14 @@ impl Intake<'_> {
         } else {
             c.kinds.clone()
         };
+        // The law the mail cites sets the clock; nothing cited, the configured default.
+        let (jurisdiction, law_reason) = law::choose(
+            &law::cited(&format!("{}\n{}", mail.subject, mail.new_text)),
+            default,
+            &clock_kinds,
+            received,
+            self.calendar,
+        );
         let d = compute_deadlines(&clock_kinds, received, jurisdiction, self.calendar)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let escalate = c.action == Action::Escalate;
@@ -491,6 +602,7 @@ impl Intake<'_> {
             denial_basis: None,
             denial_detail: String::new(),
             extension_reason: String::new(),
+            law_reason,
             responded_at: None,
             created_at: now_s.clone(),
             updated_at: now_s.clone(),
@@ -613,6 +725,7 @@ impl Intake<'_> {
             confidence: format!("{:.2}", c.confidence),
             reasons: c.reasons.clone(),
             excerpt: excerpt(new_text, 1500),
+            access_requests_12m: self.access_requests_12m(tx, &r)?,
         };
         // One sender cannot flood staff either: past the cap, the request is still flagged
         // and listed in the daily digest, but no mail goes out for it.
@@ -815,11 +928,17 @@ impl Intake<'_> {
             }
             return Ok("Verified".into());
         }
-        if !same_sender || auth_failure.is_some() || c.question || !c.kinds.is_empty() {
+        let closed = requests::CLOSED_STATUSES.contains(&r.status.as_str());
+        if !same_sender || auth_failure.is_some() || c.question || !c.kinds.is_empty() || closed {
             let why = if !same_sender {
                 "Mail on the thread from another address".to_string()
             } else if let Some(a) = auth_failure {
                 format!("Suspected spoofing: {a}")
+            } else if closed {
+                format!(
+                    "The consumer writes again about this {} request: a follow-up for a person",
+                    r.status.replace('_', " ")
+                )
             } else if c.question {
                 "The consumer asks a question in the thread".to_string()
             } else {
@@ -943,6 +1062,7 @@ impl Intake<'_> {
             verify_tag: String::new(),
             ask_account: false,
             agent: r.agent,
+            law: r.jurisdiction.clone(),
         }
     }
 
@@ -1000,6 +1120,8 @@ pub struct RequestFacts {
     pub ask_account: bool,
     /// Sent by an authorized agent.
     pub agent: bool,
+    /// The law whose clock the request runs on (`ccpa`, `gdpr`).
+    pub law: String,
 }
 
 #[derive(Serialize)]
@@ -1010,6 +1132,9 @@ struct EscalationData<'a> {
     confidence: String,
     reasons: Vec<String>,
     excerpt: String,
+    /// Access requests from this person in the last 12 months, this one included (0 when
+    /// this request is not an access request).
+    access_requests_12m: usize,
 }
 
 #[derive(Serialize)]

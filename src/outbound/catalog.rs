@@ -180,6 +180,8 @@ pub fn request_facts() -> Vec<Var> {
             .alt(json!(false)),
         var("agent", "bool", "The request was sent by an authorized agent for someone else.", json!(false))
             .alt(json!(true)),
+        var("law", "string", "The law whose clock the request runs on: `ccpa` or `gdpr` (the law the mail cites, else `clock.jurisdiction`). Test it with `{{#if (eq law \"gdpr\")}}`.", json!("ccpa"))
+            .alt(json!("gdpr")),
     ]
 }
 
@@ -202,6 +204,12 @@ fn build() -> Vec<Entry> {
             name: "verified",
             audience: Consumer,
             when: "The requester replied from their own address with the verification code.",
+            vars: request_facts(),
+        },
+        Entry {
+            name: "follow_up",
+            audience: Consumer,
+            when: "The same person writes again asking for what an open request of theirs already covers: the mail is linked to that request (no new record, clock or code) and the consumer is told it is in progress.",
             vars: request_facts(),
         },
         Entry {
@@ -253,6 +261,8 @@ fn build() -> Vec<Entry> {
                 var("reasons", "list of strings", "The classifier rules that fired.", json!(["en:delete:delete my data", "en:question:?"]))
                     .alt(json!([])),
                 var("excerpt", "string", "The first 1500 characters of what the sender wrote (quotes and signature removed).", json!("Please delete my data. Also, who did you share it with?")).untrusted(),
+                var("access_requests_12m", "integer", "Access requests from this person (same mailbox) in the last 12 months, this one included; 0 when the request asks for no access.", json!(3))
+                    .alt(json!(0)),
             ]),
         },
         Entry {
@@ -452,6 +462,7 @@ mod tests {
             verify_tag: String::new(),
             ask_account: false,
             agent: false,
+            law: "ccpa".into(),
         }
     }
 

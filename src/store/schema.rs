@@ -139,11 +139,13 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
          NOT IN ('completed', 'denied', 'closed_unverifiable')
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
-    // 5: trust. A Message-ID alone no longer makes a mail a duplicate: `fingerprint` (sender,
+    // 5: trust, and the law per request. `law_reason` says why a request runs on its law's
+    // clock (the law its mail cites). A Message-ID alone no longer makes a mail a duplicate: `fingerprint` (sender,
     // subject and body, hashed) must match too, so a reused Message-ID cannot silence another
     // sender's mail. `secrets` keeps keys the bot makes for itself (the staff-token key).
     r#"
 ALTER TABLE inbox ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN law_reason TEXT NOT NULL DEFAULT '';
 CREATE TABLE secrets (
     name   TEXT PRIMARY KEY,
     value  BLOB NOT NULL

@@ -829,7 +829,7 @@ impl Intake<'_> {
         let auth_failure = self.auth(mail).failure;
         // "I did not send this" from the requester's own address, whatever else the reply
         // carries (the code, a kind): nothing more happens automatically.
-        if false && same_sender && auth_failure.is_none() {
+        if same_sender && auth_failure.is_none() {
             if let ReplyIntent::Disavows(phrase) = confirm::reply_intent(&mail.new_text) {
                 return self.disavowed(tx, &r, &phrase, &c, mail, raw);
             }

@@ -374,7 +374,7 @@ pub fn requests_action(
         println!("{}", outcome.message);
         if outcome.message.contains("mail queued") {
             println!(
-                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once`)."
+                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once` when no daemon runs)."
             );
         }
     } else {

@@ -359,12 +359,13 @@ impl App {
             round.copy_refused.extend(more.copy_refused);
             round.taken += more.taken;
         }
-        if round.sent + round.confirmed + round.deferred + round.failed.len() > 0 {
+        if round.sent + round.confirmed + round.deferred + round.failed.len() + round.taken > 0 {
             tracing::info!(
                 sent = round.sent,
                 confirmed = round.confirmed,
                 deferred = round.deferred,
                 failed = round.failed.len(),
+                taken_by_another_process = round.taken,
                 "Outbox round"
             );
         }

@@ -242,3 +242,23 @@ pub fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
         Err(p) => p.into_inner(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_is_alive_while_its_process_runs_and_never_for_a_former_self() {
+        assert!(claimer_alive(claimer()));
+        let me = std::process::id();
+        assert!(
+            !claimer_alive(&format!("{me}:0000000000000000")),
+            "a predecessor with our PID (PID 1 in a container) is gone"
+        );
+        assert!(!claimer_alive("garbage"));
+        assert!(!claimer_alive("4294967295:1"), "no such process");
+        if std::path::Path::new("/proc/1").exists() {
+            assert!(claimer_alive("1:x"), "PID 1 runs");
+        }
+    }
+}

@@ -317,3 +317,80 @@ pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Summary>> 
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn queue(conn: &Connection, id: &str, to: &str, audience: &str, now: &str) {
+        enqueue(
+            conn,
+            &NewMail {
+                message_id: id.into(),
+                request_id: None,
+                purpose: "acknowledgement".into(),
+                audience: audience.into(),
+                recipient: to.into(),
+                raw: b"x".to_vec(),
+            },
+            now,
+        )
+        .expect("enqueue");
+    }
+
+    const NOW: &str = "2026-11-27T10:00:00Z";
+    const LEASE: &str = "2026-11-27T10:10:00Z";
+
+    #[test]
+    fn of_two_processes_that_read_the_same_due_row_only_one_claims_it() {
+        let st = Store::in_memory().expect("store");
+        queue(&st.conn, "m1", "a@example.test", "consumer", NOW);
+        let mine = due(&st.conn, NOW, 10).expect("due");
+        let theirs = due(&st.conn, NOW, 10).expect("due");
+        assert!(claim(&st.conn, &mine[0], "1:a", LEASE).expect("claim"));
+        assert!(!claim(&st.conn, &theirs[0], "2:b", LEASE).expect("claim"));
+        // Claimed: no longer due for anyone until the lease ends.
+        assert!(due(&st.conn, NOW, 10).expect("due").is_empty());
+        assert_eq!(due(&st.conn, LEASE, 10).expect("due").len(), 1);
+    }
+
+    #[test]
+    fn claims_of_a_process_that_is_gone_are_released_at_once() {
+        let st = Store::in_memory().expect("store");
+        queue(&st.conn, "m1", "a@example.test", "consumer", NOW);
+        queue(&st.conn, "m2", "b@example.test", "consumer", NOW);
+        let rows = due(&st.conn, NOW, 10).expect("due");
+        assert!(claim(&st.conn, &rows[0], "1:alive", LEASE).expect("claim"));
+        assert!(claim(&st.conn, &rows[1], "2:dead", LEASE).expect("claim"));
+        let n = release_dead_claims(&st.conn, NOW, |c| c == "1:alive").expect("release");
+        assert_eq!(n, 1);
+        let again = due(&st.conn, NOW, 10).expect("due");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].message_id, "m2");
+        assert_eq!(
+            again[0].status, "sending",
+            "its copy decides, not a blind resend"
+        );
+    }
+
+    #[test]
+    fn the_reply_cap_counts_one_mailbox_whatever_the_spelling() {
+        let st = Store::in_memory().expect("store");
+        for (i, to) in [
+            "victim@example.test",
+            "Victim+1@Example.TEST",
+            "VICTIM+x@example.test",
+            "other@example.test",
+        ]
+        .iter()
+        .enumerate()
+        {
+            queue(&st.conn, &format!("m{i}"), to, "consumer", NOW);
+        }
+        queue(&st.conn, "s", "victim@example.test", "staff", NOW);
+        for spelling in ["victim+99@example.test", "VICTIM@EXAMPLE.TEST"] {
+            assert_eq!(count_to_since(&st.conn, spelling, NOW).expect("count"), 3);
+        }
+    }
+}

@@ -197,6 +197,31 @@ mod tests {
     }
 
     #[test]
+    fn a_name_cannot_inject_template_syntax_markup_or_lines_into_a_rendered_mail() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let templates = crate::outbound::templates::Templates::load(&dir).expect("templates");
+        let entry = crate::outbound::catalog::entry("acknowledgement").expect("entry");
+        let mut data = entry.data(crate::outbound::catalog::Sample::Typical);
+        data["requester_name"] = json!("{{team}} <b>Eve</b>\r\nSubject: forged");
+        let r = templates
+            .render("acknowledgement", "en", &data)
+            .expect("render");
+        assert!(
+            r.text
+                .lines()
+                .any(|l| l == "Dear {{team}} <b>Eve</b> Subject: forged,"),
+            "{}",
+            r.text
+        );
+        let html = r.html.expect("the acknowledgement has an HTML body");
+        assert!(
+            html.contains("{{team}} &lt;b&gt;Eve&lt;/b&gt; Subject: forged"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>Eve"), "{html}");
+    }
+
+    #[test]
     fn nested_values_are_cleaned_by_their_own_key_or_their_parents() {
         let v = template_data(json!({
             "requester_name": "Eve\r\nFrom: boss@example.test",

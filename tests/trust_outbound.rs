@@ -592,7 +592,7 @@ async fn a_mail_another_client_moved_first_is_skipped_quietly_not_recorded_empty
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    let mails: Vec<String> = (0..3)
+    let mails: Vec<String> = (0..4)
         .map(|i| {
             dated_mail(
                 &format!("shared{i}@example.test"),
@@ -614,8 +614,9 @@ async fn a_mail_another_client_moved_first_is_skipped_quietly_not_recorded_empty
     let mut s = imap::open(&app.settings.imap).await.expect("IMAP");
     let sel = imap::select(&mut s, "INBOX").await.expect("SELECT");
     let listed = imap::list_new(&mut s, 0).await.expect("list");
-    assert_eq!(listed.len(), 3);
-    // A person (or a second bot) moves two of them away between our listing and our fetch.
+    assert_eq!(listed.len(), 4);
+    // A person (or a second bot) moves two of them away between our listing and our fetch:
+    // Dovecot answers `BODY[] NIL` for them and `OK [EXPUNGEISSUED]`.
     let mut other = stack.imap("privacy").await;
     other.select("INBOX").await.expect("select");
     other.uid_mv("1:2", "Elsewhere").await.expect("move");
@@ -625,8 +626,8 @@ async fn a_mail_another_client_moved_first_is_skipped_quietly_not_recorded_empty
         .expect("the fetch goes on");
     assert_eq!(
         fetched.iter().map(|f| f.uid).collect::<Vec<_>>(),
-        vec![3],
-        "only the mail still there; no empty stand-ins for the moved ones"
+        vec![3, 4],
+        "only the mails still there; no empty stand-ins for the moved ones"
     );
     let stats = {
         let intake = app.intake();
@@ -635,21 +636,34 @@ async fn a_mail_another_client_moved_first_is_skipped_quietly_not_recorded_empty
             .record_batch(&mut st, "INBOX", sel.uidvalidity, &fetched)
             .expect("record")
     };
-    assert_eq!(stats.requests, 1);
-    assert_eq!(stats.quarantined, 0);
-    // Moving all three (two already gone) is no error either.
-    imap::move_uids(&mut s, &uids, "Processed", true)
+    assert_eq!((stats.requests, stats.quarantined), (2, 0));
+    // And one more between our fetch and our move: a server without MOVE gets `UID COPY`,
+    // which Dovecot refuses whole (`NO [EXPUNGEISSUED]`, nothing copied).
+    other.uid_mv("4", "Elsewhere").await.expect("move");
+    imap::move_uids(&mut s, &uids, "Processed", false)
         .await
-        .expect("move");
+        .expect("moving what is left is no error");
     imap::logout(s).await;
+    let processed = stack.fetch_all("privacy", "Processed").await;
+    assert_eq!(
+        processed
+            .iter()
+            .map(|m| header(m, "Message-ID").unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["<shared-2@consumer.example.test>"],
+        "the one mail left was moved, none lost"
+    );
+    assert_eq!(stack.count("privacy", "INBOX").await, 0);
+    assert_eq!(stack.count("privacy", "Elsewhere").await, 3);
     let conn = store(dir.path());
-    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM inbox"), 1);
+    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM inbox"), 2);
     assert_eq!(
         scalar(
             &conn,
             "SELECT COUNT(*) FROM outbox WHERE audience = 'staff'"
         ),
-        0
+        0,
+        "no quarantine notice about a mail that is not there"
     );
     let _ = PRIVACY;
 }

@@ -279,7 +279,14 @@ pub async fn list_new(s: &mut Session, after: u32) -> Result<Vec<Meta>> {
         // response buffer, and collecting a backlog's worth first cost kilobytes per mail
         // (profiled: peak RSS 84 MB at 10,000 waiting mails).
         let read = async {
-            while let Some(f) = stream.try_next().await? {
+            loop {
+                let f = match stream.try_next().await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    // Expunged by another client meanwhile: what was listed stands.
+                    Err(e) if expunge_issued(&e) => break,
+                    Err(e) => return Err(e),
+                };
                 // `n:*` also returns the last message when none is newer than n.
                 if let Some(uid) = f.uid.filter(|u| *u > after) {
                     out.push(Meta {
@@ -399,16 +406,40 @@ pub async fn move_uids(s: &mut Session, uids: &[u32], target: &str, has_move: bo
     for chunk in uids.chunks(1000) {
         let set = uid_set(chunk);
         if has_move {
-            match tokio::time::timeout(IMAP_TIMEOUT, s.uid_mv(&set, target)).await {
-                Err(_) => bail!("IMAP UID MOVE timed out after {IMAP_TIMEOUT:?}"),
-                Ok(Err(e)) if expunge_issued(&e) => {
-                    // Moved by another client first: gone from here either way.
-                    tracing::info!("Some mails were moved by another client before we moved them");
+            let mut tries = 0;
+            loop {
+                match tokio::time::timeout(IMAP_TIMEOUT, s.uid_mv(&set, target)).await {
+                    Err(_) => bail!("IMAP UID MOVE timed out after {IMAP_TIMEOUT:?}"),
+                    Ok(Err(e)) if expunge_issued(&e) && tries == 0 => {
+                        // Some were moved by another client first; the server has told us
+                        // which now, and a second MOVE takes the rest.
+                        tracing::info!(
+                            "Some mails were moved by another client before we moved them"
+                        );
+                        tries += 1;
+                    }
+                    Ok(Err(e)) if expunge_issued(&e) => {
+                        tracing::info!("The mails left to move were moved by another client");
+                        break;
+                    }
+                    Ok(r) => {
+                        r.context("IMAP UID MOVE failed")?;
+                        break;
+                    }
                 }
-                Ok(r) => r.context("IMAP UID MOVE failed")?,
             }
         } else {
-            timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, target)).await?;
+            // COPY refuses the whole set when one of it was expunged by another client
+            // (`NO [EXPUNGEISSUED]`, nothing copied; the EXPUNGEs come with it): copy again,
+            // and only then flag and expunge, so no mail is deleted uncopied.
+            match tokio::time::timeout(IMAP_TIMEOUT, s.uid_copy(&set, target)).await {
+                Err(_) => bail!("IMAP UID COPY timed out after {IMAP_TIMEOUT:?}"),
+                Ok(Err(e)) if expunge_issued(&e) => {
+                    tracing::info!("Some mails were moved by another client before we copied them");
+                    timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, target)).await?;
+                }
+                Ok(r) => r.context("IMAP UID COPY failed")?,
+            }
             {
                 let st = timed(
                     "UID STORE",

@@ -151,6 +151,14 @@ async fn two_daemons_racing_on_one_store_send_each_acknowledgement_once() {
         ),
         n
     );
+    // They really raced: each process sent some of the rows.
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT COUNT(DISTINCT claimed_by) FROM outbox WHERE audience = 'consumer'"
+        ),
+        2
+    );
     // One failed attempt while Postfix was down, one that went out: no row sent twice.
     assert_eq!(
         scalar(

@@ -24,6 +24,8 @@ pub fn classify(
 
 /// `privacy-inbox run [--once]`.
 pub async fn run(settings: Settings, clock: Clock, once: bool) -> Result<()> {
+    // One daemon per store, held until this returns.
+    let _lock = crate::daemon::lock_store(&settings.store_path)?;
     let app = App::new(settings, clock)?;
     if once {
         let stats = app.run_once().await?;
@@ -392,7 +394,7 @@ pub fn requests_action(
         println!("{}", outcome.message);
         if outcome.message.contains("mail queued") {
             println!(
-                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once`)."
+                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once` when no daemon runs)."
             );
         }
     } else {

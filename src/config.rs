@@ -117,6 +117,9 @@ pub struct StaffSettings {
     pub escalation_to: Vec<String>,
     /// Addresses allowed to send staff commands (default: `escalation-to`).
     pub members: Vec<String>,
+    /// Staff mails per hour to one staff address, at most; the rest go into one summary
+    /// (default 30).
+    pub max_mails_per_hour: u32,
 }
 
 /// `[classify]`
@@ -270,6 +273,7 @@ struct RawSmtp {
 struct RawStaff {
     escalation_to: Option<Vec<String>>,
     members: Option<Vec<String>>,
+    max_mails_per_hour: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -496,6 +500,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     if members.is_empty() {
         members = escalation_to.clone();
     }
+    if staff.max_mails_per_hour == Some(0) {
+        errs.push(
+            "staff.max-mails-per-hour",
+            "must be at least 1 (staff must get mail)",
+        );
+    }
 
     let store_path = match store.path {
         Some(p) if !p.as_os_str().is_empty() => resolve(p),
@@ -687,6 +697,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         staff: StaffSettings {
             escalation_to,
             members,
+            max_mails_per_hour: staff.max_mails_per_hour.unwrap_or(30),
         },
         store_path,
         mail_retention_days,

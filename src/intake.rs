@@ -730,11 +730,10 @@ impl Intake<'_> {
         // One sender cannot flood staff either: past the cap, the request is still flagged
         // and listed in the daily digest, but no mail goes out for it.
         let day_ago = clock::fmt(self.mailer.now - chrono::Duration::hours(24));
-        let recent: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id
-             WHERE e.kind = 'escalated' AND r.requester = ?1 AND e.at >= ?2",
-            rusqlite::params![r.requester, day_ago],
-            |row| row.get(0),
+        let recent = requests::escalations_of_person_since(
+            tx,
+            &crate::address::base_address(&r.requester),
+            &day_ago,
         )?;
         if recent >= STAFF_ALERTS_PER_SENDER_PER_DAY {
             add_event(

@@ -24,7 +24,10 @@
 //! - [`daemon`]: one pass (`run --once`) and the IDLE loop with reconnects.
 //! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
 //! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
-//! - [`outbound`]: templates, composition, the outbox and SMTP.
+//! - [`outbound`]: templates, composition, the outbox and SMTP. Every template value is
+//!   cleaned in one place first ([`outbound::clean`]); outbox rows are claimed by one process
+//!   ([`store::outbox::claim`]); `run` holds the store's single-instance lock
+//!   ([`daemon::lock_store`]).
 //! - [`templates_cli`]: `templates check|preview`, and the daemon's template hot reload
 //!   (the catalog of messages and variables is [`outbound::catalog`]).
 //! - [`sweep`]: due-soon/overdue/extension-window notices, verification reminders and expiry,

@@ -354,6 +354,32 @@ fn build() -> Vec<Entry> {
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
             ],
         },
+        Entry {
+            name: "copy_refused",
+            audience: Staff,
+            when: "Our Bcc copy address (`smtp.copy-to`) refused a mail for good (e.g. its mailbox is full); the mail was sent without the copy. At most once a day while it lasts.",
+            vars: vec![
+                var("copy_to", "string", "The copy address (`smtp.copy-to`).", json!("privacy+sent@acme.example")),
+                var("count", "integer", "How many mails went out without a copy in the pass that noticed.", json!(3)),
+                var("error", "string", "The server's answer to the first of them (addresses masked).", json!("552 5.2.2 <pr***@acme.example>: Recipient address rejected: Mailbox full")).untrusted(),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
+        Entry {
+            name: "staff_summary",
+            audience: Staff,
+            when: "Staff mail above `staff.max-mails-per-hour` was held back: one summary of it, at most once an hour (the sweeper).",
+            vars: vec![
+                var("count", "integer", "How many staff mails were held back.", json!(2)),
+                var("limit", "integer", "The budget, `staff.max-mails-per-hour`.", json!(30)),
+                var("items", "list of objects", "The held mails, oldest first (at most 500); each has `request_id` (\"\" when none), `purpose` (its template name) and `subject` (the subject it would have had).", json!([
+                    {"request_id": "PRIV-2026-00042", "purpose": "escalation", "subject": "Needs a person: A privacy request that also asks a question"},
+                    {"request_id": "", "purpose": "quarantine", "subject": "A mail was set aside (quarantined)"}
+                ])).alt(json!([])),
+                var("more", "integer", "How many more were held than `items` lists.", json!(0)).alt(json!(12)),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
     ]
 }
 
@@ -437,6 +463,45 @@ pub struct TemplateProblemData {
     pub count: usize,
     /// Each problem, `file:line: what is wrong`.
     pub problems: Vec<String>,
+    /// Our team's name.
+    pub team: String,
+}
+
+/// `copy_refused`: our Bcc copy address refuses mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRefusedData {
+    /// The copy address.
+    pub copy_to: String,
+    /// How many mails went out without a copy.
+    pub count: usize,
+    /// The server's answer (addresses masked).
+    pub error: String,
+    /// Our team's name.
+    pub team: String,
+}
+
+/// One held staff mail in a `staff_summary`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldLine {
+    /// Its request, "" when none.
+    pub request_id: String,
+    /// Its template name.
+    pub purpose: String,
+    /// The subject it would have had.
+    pub subject: String,
+}
+
+/// `staff_summary`: staff mail held back above the hourly budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffSummaryData {
+    /// How many were held back.
+    pub count: usize,
+    /// The budget.
+    pub limit: u32,
+    /// The held mails (at most 500).
+    pub items: Vec<HeldLine>,
+    /// How many more than `items`.
+    pub more: usize,
     /// Our team's name.
     pub team: String,
 }
@@ -525,6 +590,21 @@ mod tests {
             team: "x".into(),
         };
         assert_eq!(keys(&problem), catalog_keys("template_problem"));
+        let copy = CopyRefusedData {
+            copy_to: "x".into(),
+            count: 1,
+            error: "x".into(),
+            team: "x".into(),
+        };
+        assert_eq!(keys(&copy), catalog_keys("copy_refused"));
+        let summary = StaffSummaryData {
+            count: 0,
+            limit: 1,
+            items: vec![],
+            more: 0,
+            team: "x".into(),
+        };
+        assert_eq!(keys(&summary), catalog_keys("staff_summary"));
     }
 
     #[test]

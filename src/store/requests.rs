@@ -224,15 +224,10 @@ pub struct Filter {
 /// [`crate::address::base_address`] gives it (lower case, `+detail` removed); every address
 /// of that mailbox counts (`Jo@…`, `jo+shop@…`). Oldest first.
 pub fn of_person(conn: &Connection, base: &str, open_only: bool) -> Result<Vec<Request>> {
-    let Some((local, domain)) = base.rsplit_once('@') else {
+    if !base.contains('@') {
         return Ok(Vec::new());
-    };
-    let esc = |t: &str| {
-        t.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    };
-    let like = format!("{}+%@{}", esc(local), esc(domain));
+    }
+    let (_, like) = person_patterns(base);
     let mut sql = format!(
         "SELECT {COLUMNS} FROM requests
          WHERE (lower(requester) = ?1 OR lower(requester) LIKE ?2 ESCAPE '\\')"
@@ -251,6 +246,33 @@ pub fn of_person(conn: &Connection, base: &str, open_only: bool) -> Result<Vec<R
         }
     }
     Ok(out)
+}
+
+/// Escalation events since `since` on the requests of one person (`base` as for
+/// [`of_person`]): the per-sender cap on staff mail counts the mailbox, not the spelling.
+pub fn escalations_of_person_since(conn: &Connection, base: &str, since: &str) -> Result<i64> {
+    let (exact, plus) = person_patterns(base);
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id
+         WHERE e.kind = 'escalated' AND e.at >= ?3
+           AND (lower(r.requester) = ?1 OR lower(r.requester) LIKE ?2 ESCAPE '\\')",
+        params![exact, plus, since],
+        |r| r.get(0),
+    )?)
+}
+
+/// `(base, "local+%@domain")`, the LIKE pattern escaped, for the addresses of one mailbox.
+fn person_patterns(base: &str) -> (String, String) {
+    let esc = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    };
+    let plus = match base.rsplit_once('@') {
+        Some((local, domain)) => format!("{}+%@{}", esc(local), esc(domain)),
+        None => String::new(),
+    };
+    (base.to_string(), plus)
 }
 
 /// Statuses in which a request is finished.

@@ -485,12 +485,12 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    // A first pass makes the store; then the store refuses any request from one sender, as a
-    // fault only that mail meets (a constraint, a bug on one path).
+    // A first pass makes the store; then the store refuses the audit event of one sender's
+    // request, as a fault only that mail meets half-way (its request row is written first).
     run_once(&config);
     common::store(dir.path())
         .execute_batch(
-            "CREATE TRIGGER poison BEFORE INSERT ON requests WHEN NEW.requester = 'poison@example.test'
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.actor = 'poison@example.test'
              BEGIN SELECT RAISE(ABORT, 'refused for this test'); END;",
         )
         .expect("trigger");
@@ -535,7 +535,14 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
     let q = stack.wait_for("privacy", "Quarantine", 1, WAIT).await;
     assert_eq!(q.len(), 1);
     run_once(&config);
-    assert_eq!(requests(&config).as_array().map(Vec::len), Some(1));
+    // The half-written request was rolled back with its mail: only the consumer's remains,
+    // and it took the first number.
+    let list = requests(&config);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list:#}");
+    assert_eq!(
+        request(&config, "consumer@example.test")["id"],
+        "PRIV-2026-00001"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,8 @@ pub fn classify(
 
 /// `privacy-inbox run [--once]`.
 pub async fn run(settings: Settings, clock: Clock, once: bool) -> Result<()> {
+    // One daemon per store, held until this returns.
+    let _lock = crate::daemon::lock_store(&settings.store_path)?;
     let app = App::new(settings, clock)?;
     if once {
         let stats = app.run_once().await?;
@@ -135,7 +137,8 @@ pub fn requests_list(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &list)?;
+        let rows: Vec<serde_json::Value> = list.iter().map(with_law).collect::<Result<_>>()?;
+        serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -185,6 +188,19 @@ pub fn requests_list(
     Ok(())
 }
 
+/// A request as JSON, with `law` (`ccpa` | `gdpr`) beside its clocks: the law whose clock
+/// it runs on (checks outside the project read this key).
+fn with_law(r: &requests::Request) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(r)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "law".into(),
+            serde_json::Value::from(r.jurisdiction.clone()),
+        );
+    }
+    Ok(v)
+}
+
 /// `privacy-inbox requests show ID`: the record, its clocks, and one timeline of mails in,
 /// mails out and audit events.
 pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -> Result<()> {
@@ -201,7 +217,7 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
         serde_json::to_writer_pretty(
             &mut out,
             &serde_json::json!({
-                "request": r,
+                "request": with_law(&r)?,
                 "events": events,
                 "mails_in": mails_in,
                 "mails_out": mails_out,
@@ -227,10 +243,16 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
     let requester = format!("  requester:  {} {}", r.requester, r.requester_name);
     writeln!(out, "{}", requester.trim_end())?;
     writeln!(out, "  kinds:      {}", requests::kinds_text(&r.kinds))?;
+    writeln!(out, "  language:   {}", r.language)?;
     writeln!(
         out,
-        "  language:   {}   jurisdiction: {}",
-        r.language, r.jurisdiction
+        "  law:        {} ({})",
+        r.jurisdiction.to_uppercase(),
+        if r.law_reason.is_empty() {
+            "recorded before the law was chosen per request"
+        } else {
+            &r.law_reason
+        }
     )?;
     writeln!(
         out,
@@ -392,7 +414,7 @@ pub fn requests_action(
         println!("{}", outcome.message);
         if outcome.message.contains("mail queued") {
             println!(
-                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once`)."
+                "The mail goes out on the daemon's next pass (or now with `privacy-inbox run --once` when no daemon runs)."
             );
         }
     } else {

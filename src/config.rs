@@ -82,6 +82,9 @@ pub struct ImapSettings {
     pub batch_size: u32,
     /// Mails larger than this (RFC822.SIZE) are not downloaded but quarantined.
     pub max_message_bytes: u64,
+    /// The authserv-id our receiving server writes in `Authentication-Results` (RFC 8601):
+    /// only its headers are trusted ([`crate::mail::auth`]).
+    pub authserv_id: Option<String>,
 }
 
 /// `[smtp]`
@@ -114,6 +117,9 @@ pub struct StaffSettings {
     pub escalation_to: Vec<String>,
     /// Addresses allowed to send staff commands (default: `escalation-to`).
     pub members: Vec<String>,
+    /// Staff mails per hour to one staff address, at most; the rest go into one summary
+    /// (default 30).
+    pub max_mails_per_hour: u32,
 }
 
 /// `[classify]`
@@ -239,6 +245,7 @@ struct RawImap {
     idle_seconds: Option<u64>,
     batch_size: Option<u32>,
     max_message_bytes: Option<u64>,
+    authserv_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -266,6 +273,7 @@ struct RawSmtp {
 struct RawStaff {
     escalation_to: Option<Vec<String>>,
     members: Option<Vec<String>>,
+    max_mails_per_hour: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -542,6 +550,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     if members.is_empty() {
         members = escalation_to.clone();
     }
+    if staff.max_mails_per_hour == Some(0) {
+        errs.push(
+            "staff.max-mails-per-hour",
+            "must be at least 1 (staff must get mail)",
+        );
+    }
 
     let store_path = match store.path {
         Some(p) if !p.as_os_str().is_empty() => resolve(p),
@@ -725,6 +739,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
             idle_seconds,
             batch_size,
             max_message_bytes: imap.max_message_bytes.unwrap_or(25 * 1024 * 1024),
+            authserv_id: imap
+                .authserv_id
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
         },
         smtp: SmtpSettings {
             endpoint: smtp_endpoint,
@@ -739,6 +757,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         staff: StaffSettings {
             escalation_to,
             members,
+            max_mails_per_hour: staff.max_mails_per_hour.unwrap_or(30),
         },
         store_path,
         mail_retention_days,

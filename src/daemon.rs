@@ -47,6 +47,71 @@ pub fn housekeeping() -> Duration {
         .unwrap_or(HOUSEKEEPING)
 }
 
+/// The single-instance lock on a store: an exclusive `flock` on `<store>.lock` (next to the
+/// SQLite file, holding the owner's PID), held for as long as this value lives. `run` and
+/// `run --once` take it, so a second daemon on the same store refuses to start instead of
+/// answering every mail twice; the CLI's read and staff commands do not need it (SQLite
+/// serializes their writes). The outbox's row claims still guard against a lock that is
+/// bypassed (its file deleted while a daemon runs).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: std::fs::File,
+    /// The lock file.
+    pub path: std::path::PathBuf,
+}
+
+/// The lock file of a store: `<store>.lock`.
+pub fn lock_path(store: &std::path::Path) -> std::path::PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".lock");
+    std::path::PathBuf::from(name)
+}
+
+/// Takes the store's single-instance lock ([`StoreLock`]), or says who holds it.
+pub fn lock_store(store: &std::path::Path) -> Result<StoreLock> {
+    use std::io::{Read, Seek, Write};
+    let path = lock_path(store);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("Cannot create directory {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("Cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let pid = text.trim();
+            let who = if pid.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("another privacy-inbox (PID {pid})")
+            };
+            anyhow::bail!(
+                "The store {} is in use by {who}: only one daemon may run on a store (lock file {}). \
+                 Stop the other one first, or give this one a store of its own",
+                store.display(),
+                path.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("Cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .and_then(|()| file.flush())
+        .with_context(|| format!("Cannot write the lock file {}", path.display()))?;
+    Ok(StoreLock { _file: file, path })
+}
+
 /// Everything a pass needs, built once at start.
 pub struct App {
     /// Settings.
@@ -128,6 +193,7 @@ impl App {
                 composer: &self.composer,
                 per_recipient_per_day: self.settings.smtp.per_recipient_per_day,
                 global_per_hour: self.settings.smtp.global_per_hour,
+                staff_per_hour: self.settings.staff.max_mails_per_hour,
                 now: self.clock.now(),
             },
             calendar: &self.calendar,
@@ -279,7 +345,8 @@ impl App {
             &hold,
         )
         .await?;
-        if self.escalate_failures(&round.failed)? > 0 {
+        let told = self.copy_refused(&round.copy_refused)?;
+        if self.escalate_failures(&round.failed)? + told > 0 {
             // Tell staff now rather than at the next pass.
             let more = outbox::send_due(
                 &self.store,
@@ -293,13 +360,16 @@ impl App {
             round.sent += more.sent;
             round.deferred += more.deferred;
             round.failed.extend(more.failed);
+            round.copy_refused.extend(more.copy_refused);
+            round.taken += more.taken;
         }
-        if round.sent + round.confirmed + round.deferred + round.failed.len() > 0 {
+        if round.sent + round.confirmed + round.deferred + round.failed.len() + round.taken > 0 {
             tracing::info!(
                 sent = round.sent,
                 confirmed = round.confirmed,
                 deferred = round.deferred,
                 failed = round.failed.len(),
+                taken_by_another_process = round.taken,
                 "Outbox round"
             );
         }
@@ -307,7 +377,64 @@ impl App {
         stats.outbox.confirmed += round.confirmed;
         stats.outbox.deferred += round.deferred;
         stats.outbox.failed.extend(round.failed);
+        stats.outbox.copy_refused.extend(round.copy_refused);
+        stats.outbox.taken += round.taken;
         Ok(())
+    }
+
+    /// Mails that went out without our Bcc copy, because the copy address refused it: each
+    /// goes into its request's audit log, and staff get one `copy_refused` notice a day
+    /// while it lasts (their notice goes out without the copy too). Returns how many staff
+    /// notices were queued.
+    fn copy_refused(&self, refused: &[(i64, Option<String>, String, String)]) -> Result<usize> {
+        let Some((_, _, _, error)) = refused.first() else {
+            return Ok(0);
+        };
+        let intake = self.intake();
+        let now = self.clock.now();
+        let now_s = crate::clock::fmt(now);
+        let today = now
+            .with_timezone(&self.settings.clock.timezone)
+            .format("%Y-%m-%d")
+            .to_string();
+        let mut st = lock(&self.store);
+        let tx = st.begin()?;
+        for (_, request, purpose, e) in refused {
+            if let Some(id) = request {
+                if crate::store::requests::get(&tx, id)?.is_some() {
+                    crate::store::add_event(
+                        &tx,
+                        id,
+                        &now_s,
+                        "copy_refused",
+                        "bot",
+                        &format!("{purpose} sent without our Bcc copy, which was refused: {e}"),
+                    )?;
+                }
+            }
+        }
+        let first = tx.execute(
+            "INSERT OR IGNORE INTO notices (request_id, notice, at) VALUES ('*', ?1, ?2)",
+            rusqlite::params![format!("copy_refused:{today}"), now_s],
+        )? == 1;
+        if first {
+            let data = crate::outbound::catalog::CopyRefusedData {
+                copy_to: self.settings.smtp.copy_to.clone().unwrap_or_default(),
+                count: refused.len(),
+                error: error.clone(),
+                team: crate::intake::team_name(&self.settings.smtp.from),
+            };
+            intake.mailer.queue_staff(
+                &tx,
+                &self.settings.staff.escalation_to,
+                "copy_refused",
+                &data,
+                None,
+                None,
+            )?;
+        }
+        tx.commit()?;
+        Ok(usize::from(first))
     }
 
     /// Permanent delivery failures of mail to consumers, escalated to staff

@@ -10,12 +10,15 @@ use crate::clock;
 use crate::config::Settings;
 use crate::imap::Fetched;
 use crate::kind::Kind;
+use crate::mail::auth::AuthVerdict;
+use crate::mail::confirm::{self, ReplyIntent};
+use crate::mail::keys;
 use crate::mail::{self, Inbound};
 use crate::outbound::queue::{Job, Mailer, Queued};
 use crate::request::calendar::BusinessCalendar;
 use crate::request::deadlines::{compute_deadlines, Jurisdiction};
 use crate::request::lifecycle::Transition;
-use crate::request::token;
+use crate::request::{law, staff_token, token};
 use crate::staff::command::{self, Parsed};
 use crate::store::inbox::{self, Cursor, InboxRow};
 use crate::store::{add_event, requests, transitions, Store};
@@ -23,7 +26,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+pub use crate::mail::keys::{message_key, subject_tag};
 
 /// What intake needs besides the store.
 pub struct Intake<'a> {
@@ -58,18 +62,22 @@ pub struct BatchStats {
     pub own_copies: usize,
 }
 
+impl BatchStats {
+    fn add(&mut self, o: BatchStats) {
+        self.requests += o.requests;
+        self.replies += o.replies;
+        self.ignored += o.ignored;
+        self.escalated += o.escalated;
+        self.quarantined += o.quarantined;
+        self.duplicates += o.duplicates;
+        self.own_copies += o.own_copies;
+    }
+}
+
 /// Escalation mails to staff about one sender's requests in 24 hours, at most: a flood of
 /// ambiguous mail from one address must not bury staff's inbox (the requests are still
 /// recorded, flagged and listed in the daily digest).
 pub const STAFF_ALERTS_PER_SENDER_PER_DAY: i64 = 10;
-
-/// The key a mail is deduplicated on: its Message-ID, or a hash of its bytes.
-pub fn message_key(message_id: Option<&str>, raw: &[u8]) -> String {
-    match message_id {
-        Some(id) if !id.trim().is_empty() => format!("mid:{}", id.trim()),
-        _ => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
-    }
-}
 
 /// Parses a mail with a panic guard: a bug in a dependency must not take the daemon down.
 pub fn parse_isolated(raw: &[u8]) -> Result<Inbound> {
@@ -95,9 +103,31 @@ impl Intake<'_> {
             .map(|c| c.last_uid)
             .unwrap_or(0);
         for f in batch {
-            let row = self
-                .decide(&tx, mailbox, uidvalidity, f, &mut stats)
-                .with_context(|| format!("Cannot process UID {} of {mailbox}", f.uid))?;
+            // One mail's failure is that mail's alone: its writes are rolled back to this
+            // savepoint, it is set aside (quarantined, staff told) and the batch goes on.
+            tx.execute_batch("SAVEPOINT one_mail")
+                .context("Cannot open a savepoint")?;
+            let mut one = BatchStats::default();
+            let row = match self.decide(&tx, mailbox, uidvalidity, f, &mut one) {
+                Ok(row) => {
+                    tx.execute_batch("RELEASE one_mail")
+                        .context("Cannot release a savepoint")?;
+                    stats.add(one);
+                    row
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO one_mail; RELEASE one_mail")
+                        .context("Cannot roll back one mail")?;
+                    tracing::error!(
+                        uid = f.uid,
+                        mailbox,
+                        error = %format!("{e:#}"),
+                        "Cannot process one mail: it is quarantined and staff are told"
+                    );
+                    stats.quarantined += 1;
+                    self.set_aside(&tx, mailbox, uidvalidity, f, &e)?
+                }
+            };
             inbox::insert(&tx, &row)?;
             last_uid = last_uid.max(f.uid);
         }
@@ -113,6 +143,102 @@ impl Intake<'_> {
         Ok(stats)
     }
 
+    /// The record of a mail that could not be processed: quarantined with the reason, and
+    /// staff told when the notice itself can be queued.
+    fn set_aside(
+        &self,
+        tx: &Connection,
+        mailbox: &str,
+        uidvalidity: u32,
+        f: &Fetched,
+        e: &anyhow::Error,
+    ) -> Result<InboxRow> {
+        let mut row = self.base_row(mailbox, uidvalidity, f);
+        if let Ok(mail) = parse_isolated(&f.raw) {
+            row.message_id = mail.message_id.clone();
+            row.sender = clean_line(mail.from.as_deref().unwrap_or(""), 320);
+            row.subject = clean_line(&mail.subject, 500);
+            row.fingerprint = keys::fingerprint(&mail);
+        }
+        row.message_key = keys::message_key(row.message_id.as_deref(), &f.raw);
+        row.disposition = "quarantined".into();
+        row.reason = format!("Processing failed: {e:#}");
+        row.move_to = self.settings.imap.quarantine_mailbox.clone();
+        tx.execute_batch("SAVEPOINT notice")?;
+        match self.notify_quarantine(tx, &row, &f.raw) {
+            Ok(()) => tx.execute_batch("RELEASE notice")?,
+            Err(n) => {
+                tx.execute_batch("ROLLBACK TO notice; RELEASE notice")?;
+                tracing::error!(uid = f.uid, error = %format!("{n:#}"), "Cannot queue the quarantine notice");
+            }
+        }
+        Ok(row)
+    }
+
+    fn base_row(&self, mailbox: &str, uidvalidity: u32, f: &Fetched) -> InboxRow {
+        let now = self.mailer.now;
+        InboxRow {
+            mailbox: mailbox.to_string(),
+            uidvalidity,
+            uid: f.uid,
+            internal_date: clock::fmt(f.internal_date.unwrap_or(now)),
+            fetched_at: clock::fmt(now),
+            size: u64::from(f.size),
+            raw: Some(f.raw.clone()),
+            move_to: self.settings.imap.processed_mailbox.clone(),
+            ..InboxRow::default()
+        }
+    }
+
+    /// True for a copy of our kind of mail (our From, our Message-ID domain, marked
+    /// automatic) that this store never sent: a second bot with another store is sending as us.
+    fn foreign_copy(&self, tx: &Connection, mail: &Inbound, id: &str) -> Result<bool> {
+        let ours = mail.from.as_deref().map(crate::address::base_address)
+            == Some(crate::address::base_address(
+                &self.settings.smtp.from_address,
+            ));
+        let our_domain = id
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.settings.smtp.message_id_domain));
+        let automatic = mail.header("auto-submitted").is_some();
+        Ok(ours
+            && our_domain
+            && automatic
+            && crate::store::outbox::by_message_id(tx, id)?.is_none())
+    }
+
+    /// Logs a copy from another instance as an error; staff are told once.
+    fn other_instance(&self, tx: &Connection, mail: &Inbound, id: &str) -> Result<()> {
+        tracing::error!(
+            message_id = %id,
+            store = %self.settings.store_path.display(),
+            "A copy of a mail this store did not send: another privacy-inbox with a different \
+             store answers this mailbox; consumers may get every reply twice"
+        );
+        if !crate::store::note_once(tx, "", "other_instance", &clock::fmt(self.mailer.now))? {
+            return Ok(());
+        }
+        let data = serde_json::json!({
+            "message_id": clean_line(id, 200),
+            "subject": clean_line(&mail.subject, 200),
+            "store": self.settings.store_path.display().to_string(),
+            "team": team_name(&self.settings.smtp.from),
+        });
+        self.mailer.queue_staff(
+            tx,
+            &self.settings.staff.escalation_to,
+            "other_instance",
+            &data,
+            None,
+            None,
+        )
+    }
+
+    /// What our own receiving server's `Authentication-Results` say of this mail.
+    fn auth(&self, mail: &Inbound) -> AuthVerdict {
+        mail::auth::verdict(&mail.headers, self.settings.imap.authserv_id.as_deref())
+    }
+
     fn decide(
         &self,
         tx: &Connection,
@@ -124,17 +250,7 @@ impl Intake<'_> {
         let now = self.mailer.now;
         let received = f.internal_date.unwrap_or(now);
         let s = &self.settings.imap;
-        let mut row = InboxRow {
-            mailbox: mailbox.to_string(),
-            uidvalidity,
-            uid: f.uid,
-            internal_date: clock::fmt(received),
-            fetched_at: clock::fmt(now),
-            size: u64::from(f.size),
-            raw: Some(f.raw.clone()),
-            move_to: s.processed_mailbox.clone(),
-            ..InboxRow::default()
-        };
+        let mut row = self.base_row(mailbox, uidvalidity, f);
 
         if f.header_only {
             row.message_key = message_key(None, &f.raw);
@@ -164,12 +280,15 @@ impl Intake<'_> {
         };
         row.message_key = message_key(mail.message_id.as_deref(), &f.raw);
         row.message_id = mail.message_id.clone();
-        row.sender = mail.from.clone().unwrap_or_default();
-        row.subject = mail.subject.chars().take(500).collect();
+        row.sender = clean_line(mail.from.as_deref().unwrap_or(""), 320);
+        row.subject = clean_line(&mail.subject, 500);
+        row.fingerprint = keys::fingerprint(&mail);
 
-        if inbox::seen_key(tx, &row.message_key)? {
+        // The same Message-ID from another sender or with other content is another mail
+        // (web forms and broken mailers reuse IDs; an attacker could send first).
+        if inbox::seen(tx, &row.message_key, &row.fingerprint)? {
             row.disposition = "duplicate".into();
-            row.reason = "Already recorded under the same Message-ID".into();
+            row.reason = "Already recorded: same Message-ID, sender, subject and body".into();
             row.raw = None;
             stats.duplicates += 1;
             return Ok(row);
@@ -180,6 +299,17 @@ impl Intake<'_> {
                 row.reason = "Our own copy of a mail we sent".into();
                 row.request_id = inbox::request_for_message_id(tx, id)?;
                 stats.own_copies += 1;
+                return Ok(row);
+            }
+        }
+        if let Some(id) = &mail.message_id {
+            if self.foreign_copy(tx, &mail, id)? {
+                row.disposition = "foreign_copy".into();
+                row.reason = "A copy of a mail this store did not send: another privacy-inbox \
+                     with a different store answers this mailbox"
+                    .into();
+                self.other_instance(tx, &mail, id)?;
+                stats.ignored += 1;
                 return Ok(row);
             }
         }
@@ -246,9 +376,17 @@ impl Intake<'_> {
         // A first mail whose From failed SPF/DKIM/DMARC is not answered: an acknowledgement
         // (with its verification code) to a forged From would make us a spam reflector.
         if c.action == Action::Handle {
-            if let Some(why) = authentication_failure(&mail) {
+            if let Some(why) = self.auth(&mail).failure {
                 c.action = Action::Escalate;
                 c.reasons.push(format!("{SPOOFING}: {why}"));
+            }
+        }
+        // An address our mail library cannot write to (`a..b@`, a 70-character local part)
+        // gets no acknowledgement: a person decides how to answer.
+        if c.action == Action::Handle {
+            if let Err(why) = self.mailer.composer.check_recipient(&sender) {
+                c.action = Action::Escalate;
+                c.reasons.push(format!("{UNREPLYABLE}: {why}"));
             }
         }
         row.classification = serde_json::to_string(&c).unwrap_or_default();
@@ -259,6 +397,16 @@ impl Intake<'_> {
                 stats.ignored += 1;
             }
             Action::Handle | Action::Escalate => {
+                // One request per need: the same person asking again for what an open
+                // request of theirs already covers is a follow-up on it, not a new request
+                // with its own clock and code. (Not for agents: one agent, many consumers.)
+                if let Some(open) = self.covering_request(tx, &sender, &c)? {
+                    row.request_id = Some(open.id.clone());
+                    row.disposition = "follow_up".into();
+                    row.reason = self.follow_up(tx, &open, &mail, &sender, &c, &f.raw)?;
+                    stats.replies += 1;
+                    return Ok(row);
+                }
                 let escalate = c.action == Action::Escalate;
                 let id = self.open_request(tx, &mail, &sender, received, &c, &f.raw)?;
                 row.request_id = Some(id);
@@ -274,6 +422,99 @@ impl Intake<'_> {
             }
         }
         Ok(row)
+    }
+
+    /// How many access requests the requester of `r` made in the 12 months before now, `r`
+    /// included; 0 when `r` asks for no access. (CCPA: a business may decline more than two
+    /// in 12 months; GDPR: manifestly excessive repeats may be refused or charged. Staff
+    /// decide; the bot informs.)
+    fn access_requests_12m(&self, tx: &Connection, r: &requests::Request) -> Result<usize> {
+        if !r.kinds.contains(&Kind::Access) {
+            return Ok(0);
+        }
+        let since = clock::fmt(self.mailer.now - chrono::Duration::days(365));
+        Ok(
+            requests::of_person(tx, &crate::address::base_address(&r.requester), false)?
+                .iter()
+                .filter(|o| o.kinds.contains(&Kind::Access) && o.received_at >= since)
+                .count(),
+        )
+    }
+
+    /// An open request of the sender's (same mailbox) whose kinds cover every kind `c` asks
+    /// for, when there is one.
+    fn covering_request(
+        &self,
+        tx: &Connection,
+        sender: &str,
+        c: &Classification,
+    ) -> Result<Option<requests::Request>> {
+        if c.kinds.is_empty() || c.agent {
+            return Ok(None);
+        }
+        let base = crate::address::base_address(sender);
+        Ok(requests::of_person(tx, &base, true)?
+            .into_iter()
+            .find(|r| c.kinds.iter().all(|k| r.kinds.contains(k))))
+    }
+
+    /// Links a new mail to the open request it repeats: an event in its timeline, a short
+    /// note to the consumer in the request's thread, and staff told when it needs a person.
+    fn follow_up(
+        &self,
+        tx: &Connection,
+        r: &requests::Request,
+        mail: &Inbound,
+        sender: &str,
+        c: &Classification,
+        raw: &[u8],
+    ) -> Result<String> {
+        let now_s = clock::fmt(self.mailer.now);
+        add_event(
+            tx,
+            &r.id,
+            &now_s,
+            "follow_up",
+            sender,
+            &format!(
+                "A new mail asking again for {} (\"{}\"): linked to this request",
+                requests::kinds_text(&c.kinds),
+                clean_line(&mail.subject, 200)
+            ),
+        )?;
+        let facts = self.facts(r);
+        let mut refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+        refs.extend(mail.reply_references());
+        let queued = self.mailer.queue(
+            tx,
+            &Job {
+                template: "follow_up",
+                lang: &r.language,
+                data: &facts,
+                to: sender,
+                audience: "consumer",
+                request_id: Some(&r.id),
+                in_reply_to: mail.message_id.as_deref(),
+                references: &refs,
+                attach: None,
+                reply_to: None,
+            },
+        )?;
+        if let Queued::RateLimited(why) = queued {
+            add_event(tx, &r.id, &now_s, "reply_suppressed", "bot", &why)?;
+        }
+        if c.action == Action::Escalate || c.question {
+            let why = format!(
+                "The consumer writes again about this open request: {}",
+                escalation_reason(c)
+            );
+            self.escalate(tx, r, &why, c, &mail.new_text, raw)?;
+            return Ok(format!("Follow-up on {}: {why}", r.id));
+        }
+        Ok(format!(
+            "Follow-up on open request {} (same person, kinds already covered): linked, the consumer told",
+            r.id
+        ))
     }
 
     /// The request an incoming mail continues, by its references or its subject tag (the tag
@@ -310,7 +551,7 @@ impl Intake<'_> {
         let now_s = clock::fmt(now);
         let year = chrono::Datelike::year(&received.with_timezone(&self.settings.clock.timezone));
         let id = requests::next_id(tx, year)?;
-        let jurisdiction: Jurisdiction = self
+        let default: Jurisdiction = self
             .settings
             .clock
             .jurisdiction
@@ -323,6 +564,14 @@ impl Intake<'_> {
         } else {
             c.kinds.clone()
         };
+        // The law the mail cites sets the clock; nothing cited, the configured default.
+        let (jurisdiction, law_reason) = law::choose(
+            &law::cited(&format!("{}\n{}", mail.subject, mail.new_text)),
+            default,
+            &clock_kinds,
+            received,
+            self.calendar,
+        );
         let d = compute_deadlines(&clock_kinds, received, jurisdiction, self.calendar)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let escalate = c.action == Action::Escalate;
@@ -331,7 +580,7 @@ impl Intake<'_> {
             status: "received".into(),
             kinds: c.kinds.clone(),
             requester: sender.to_string(),
-            requester_name: mail.from_name.clone().unwrap_or_default(),
+            requester_name: clean_line(mail.from_name.as_deref().unwrap_or(""), 100),
             language: c.language.clone(),
             jurisdiction: jurisdiction.as_str().to_string(),
             received_at: clock::fmt(received),
@@ -347,12 +596,13 @@ impl Intake<'_> {
             },
             verified: false,
             agent: c.agent,
-            subject: mail.subject.chars().take(500).collect(),
+            subject: clean_line(&mail.subject, 500),
             origin_message_id: mail.message_id.clone(),
             assignee: String::new(),
             denial_basis: None,
             denial_detail: String::new(),
             extension_reason: String::new(),
+            law_reason,
             responded_at: None,
             created_at: now_s.clone(),
             updated_at: now_s.clone(),
@@ -475,15 +725,15 @@ impl Intake<'_> {
             confidence: format!("{:.2}", c.confidence),
             reasons: c.reasons.clone(),
             excerpt: excerpt(new_text, 1500),
+            access_requests_12m: self.access_requests_12m(tx, &r)?,
         };
         // One sender cannot flood staff either: past the cap, the request is still flagged
         // and listed in the daily digest, but no mail goes out for it.
         let day_ago = clock::fmt(self.mailer.now - chrono::Duration::hours(24));
-        let recent: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id
-             WHERE e.kind = 'escalated' AND r.requester = ?1 AND e.at >= ?2",
-            rusqlite::params![r.requester, day_ago],
-            |row| row.get(0),
+        let recent = requests::escalations_of_person_since(
+            tx,
+            &crate::address::base_address(&r.requester),
+            &day_ago,
         )?;
         if recent >= STAFF_ALERTS_PER_SENDER_PER_DAY {
             add_event(
@@ -527,7 +777,34 @@ impl Intake<'_> {
         };
         let c = self.classifier.classify(mail);
         if self.is_staff(sender) {
-            return self.staff_mail(tx, mail, request_id, sender, authentication_failure(mail));
+            // A staff address in From proves nothing by itself: a command must also carry
+            // this request's staff token and not be failed by our own server.
+            if let Err(why) = self.staff_proof(tx, mail, request_id)? {
+                if matches!(
+                    command::parse(command::first_line(&mail.new_text)),
+                    Parsed::NotACommand
+                ) {
+                    return Ok(format!(
+                        "Mail from a staff address, not proven ({why}): recorded only"
+                    ));
+                }
+                let why =
+                    format!("A staff command that does not prove who sent it: refused. {why}");
+                add_event(
+                    tx,
+                    request_id,
+                    &clock::fmt(self.mailer.now),
+                    "staff_command_refused",
+                    sender,
+                    &format!(
+                        "{}: {why}",
+                        clean_line(command::first_line(&mail.new_text), 200)
+                    ),
+                )?;
+                self.escalate(tx, &r, &why, &c, &mail.new_text, raw)?;
+                return Ok(why);
+            }
+            return self.staff_mail(tx, mail, request_id, sender);
         }
         let attempt = command::parse(command::first_line(&mail.new_text));
         if matches!(attempt, Parsed::Ok(_) | Parsed::Invalid { .. }) {
@@ -548,7 +825,14 @@ impl Intake<'_> {
         }
         let same_sender =
             crate::address::base_address(sender) == crate::address::base_address(&r.requester);
-        let auth_failure = authentication_failure(mail);
+        let auth_failure = self.auth(mail).failure;
+        // "I did not send this" from the requester's own address, whatever else the reply
+        // carries (the code, a kind): nothing more happens automatically.
+        if same_sender && auth_failure.is_none() {
+            if let ReplyIntent::Disavows(phrase) = confirm::reply_intent(&mail.new_text) {
+                return self.disavowed(tx, &r, &phrase, &c, mail, raw);
+            }
+        }
         if r.status == "awaiting_verification" {
             let haystack = format!(
                 "{}\n{}\n{}\n{}",
@@ -585,6 +869,22 @@ impl Intake<'_> {
             if let Some(problem) = problem {
                 self.escalate(tx, &r, &problem, &c, &mail.new_text, raw)?;
                 return Ok(format!("Not verified: {problem}"));
+            }
+            // An auto-responder that echoes our subject (and so the code) confirms nothing.
+            if let ReplyIntent::Machine(phrase) = confirm::reply_intent(&mail.new_text) {
+                let why = format!(
+                    "Not verified: an automatic reply (\"{}\"), not a confirmation; the code stays valid",
+                    clean_line(&phrase, 80)
+                );
+                add_event(
+                    tx,
+                    request_id,
+                    &clock::fmt(self.mailer.now),
+                    "verification_ignored",
+                    sender,
+                    &why,
+                )?;
+                return Ok(why);
             }
             transitions::apply(
                 tx,
@@ -627,11 +927,17 @@ impl Intake<'_> {
             }
             return Ok("Verified".into());
         }
-        if !same_sender || auth_failure.is_some() || c.question || !c.kinds.is_empty() {
+        let closed = requests::CLOSED_STATUSES.contains(&r.status.as_str());
+        if !same_sender || auth_failure.is_some() || c.question || !c.kinds.is_empty() || closed {
             let why = if !same_sender {
                 "Mail on the thread from another address".to_string()
             } else if let Some(a) = auth_failure {
                 format!("Suspected spoofing: {a}")
+            } else if closed {
+                format!(
+                    "The consumer writes again about this {} request: a follow-up for a person",
+                    r.status.replace('_', " ")
+                )
             } else if c.question {
                 "The consumer asks a question in the thread".to_string()
             } else {
@@ -641,6 +947,79 @@ impl Intake<'_> {
             return Ok(format!("Sent to staff: {why}"));
         }
         Ok("Reply recorded on the request".into())
+    }
+
+    /// The requester says they did not make the request: the code is void, no reminder will
+    /// carry a new one, and staff are told it may be fraud.
+    fn disavowed(
+        &self,
+        tx: &Connection,
+        r: &requests::Request,
+        phrase: &str,
+        c: &Classification,
+        mail: &Inbound,
+        raw: &[u8],
+    ) -> Result<String> {
+        let now_s = clock::fmt(self.mailer.now);
+        requests::set_token_hash(tx, &r.id, None)?;
+        crate::store::note_once(tx, &r.id, "verify_reminder", &now_s)?;
+        let phrase = clean_line(phrase, 80);
+        add_event(
+            tx,
+            &r.id,
+            &now_s,
+            "disavowed",
+            &r.requester,
+            &format!("The requester's reply says they did not make this request (\"{phrase}\")"),
+        )?;
+        let why = format!(
+            "Possible fraud: the requester says they did not make this request (\"{phrase}\"); \
+             not verified, its code is void"
+        );
+        self.escalate(tx, r, &why, c, &mail.new_text, raw)?;
+        Ok(why)
+    }
+
+    /// `Ok(Err(why))` unless a mail from a staff address proves it comes from staff: it carries
+    /// the request's staff token (in a recipient address or the subject, where replying to
+    /// our staff mail puts it) and our own server did not fail its authentication (nor, with
+    /// an authserv-id configured, leave it without a verdict).
+    fn staff_proof(
+        &self,
+        tx: &Connection,
+        mail: &Inbound,
+        request_id: &str,
+    ) -> Result<std::result::Result<(), String>> {
+        let auth = self.auth(mail);
+        if let Some(why) = auth.failure {
+            return Ok(Err(format!("Suspected spoofing of a staff address: {why}")));
+        }
+        if let Some(id) = &self.settings.imap.authserv_id {
+            if !auth.from_our_server {
+                return Ok(Err(format!(
+                    "No Authentication-Results from our server ({id}) on the mail"
+                )));
+            }
+        }
+        let key = crate::store::secrets::staff_key(tx)?;
+        let mut carried = mail.subject.clone();
+        for (name, value) in &mail.headers {
+            if matches!(
+                name.as_str(),
+                "to" | "cc" | "delivered-to" | "x-original-to" | "envelope-to"
+            ) {
+                carried.push('\n');
+                carried.push_str(value);
+            }
+        }
+        if !staff_token::carried_in(&key, request_id, &carried) {
+            return Ok(Err(format!(
+                "The mail does not carry the staff token of {request_id}: reply to the bot's \
+                 staff mail about it, keeping its subject and recipient, or use \
+                 `privacy-inbox requests ...` on the server"
+            )));
+        }
+        Ok(Ok(()))
     }
 
     /// The account number on file for an address, when a directory is configured.
@@ -682,6 +1061,7 @@ impl Intake<'_> {
             verify_tag: String::new(),
             ask_account: false,
             agent: r.agent,
+            law: r.jurisdiction.clone(),
         }
     }
 
@@ -739,6 +1119,8 @@ pub struct RequestFacts {
     pub ask_account: bool,
     /// Sent by an authorized agent.
     pub agent: bool,
+    /// The law whose clock the request runs on (`ccpa`, `gdpr`).
+    pub law: String,
 }
 
 #[derive(Serialize)]
@@ -749,6 +1131,9 @@ struct EscalationData<'a> {
     confidence: String,
     reasons: Vec<String>,
     excerpt: String,
+    /// Access requests from this person in the last 12 months, this one included (0 when
+    /// this request is not an access request).
+    access_requests_12m: usize,
 }
 
 #[derive(Serialize)]
@@ -761,30 +1146,18 @@ struct QuarantineData {
     team: String,
 }
 
-/// `Some(what failed)` when the receiving server's `Authentication-Results` shows an SPF,
-/// DKIM or DMARC failure for this mail.
-pub fn authentication_failure(mail: &Inbound) -> Option<String> {
-    for (name, value) in &mail.headers {
-        if name != "authentication-results" {
-            continue;
-        }
-        let v = value.to_ascii_lowercase();
-        for check in ["dmarc", "spf", "dkim"] {
-            for verdict in ["fail", "softfail", "permerror"] {
-                if v.contains(&format!("{check}={verdict}")) {
-                    return Some(format!("{check}={verdict} in Authentication-Results"));
-                }
-            }
-        }
-    }
-    None
-}
-
 /// Prefix of the classification reason added when a first mail fails authentication.
 const SPOOFING: &str = "Suspected spoofing, not answered";
 
+/// Prefix of the classification reason added when the sender's address cannot be written to.
+const UNREPLYABLE: &str = "Not answered: the sender's address cannot be replied to";
+
 fn escalation_reason(c: &Classification) -> String {
-    if let Some(r) = c.reasons.iter().find(|r| r.starts_with(SPOOFING)) {
+    if let Some(r) = c
+        .reasons
+        .iter()
+        .find(|r| r.starts_with(SPOOFING) || r.starts_with(UNREPLYABLE))
+    {
         r.clone()
     } else if c.agent {
         "Sent by an authorized agent or on someone else's behalf".into()
@@ -815,18 +1188,38 @@ pub fn excerpt(text: &str, max: usize) -> String {
     }
 }
 
-/// The request tag in a subject: `[PRIV-2026-00001]` → `PRIV-2026-00001`.
-pub fn subject_tag(subject: &str) -> Option<String> {
-    let start = subject.find("[PRIV-")?;
-    let rest = &subject[start + 1..];
-    let end = rest.find(']')?;
-    let tag = &rest[..end];
-    let ok = tag.len() <= 20
-        && tag
-            .split('-')
-            .skip(1)
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    ok.then(|| tag.to_string())
+/// One line of mail text as it may be shown or stored: control characters (CR and LF
+/// included) removed, whitespace runs folded to one space, at most `max` characters.
+pub fn clean_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    let mut space = false;
+    let mut n = 0;
+    for c in text.chars() {
+        if n >= max {
+            break;
+        }
+        if c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if c.is_control() || is_invisible(c) {
+            continue;
+        }
+        if space {
+            out.push(' ');
+            n += 1;
+            space = false;
+        }
+        out.push(c);
+        n += 1;
+    }
+    out
+}
+
+/// Characters that change how text is shown without showing themselves: bidi overrides and
+/// isolates, zero-width marks.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]
@@ -834,18 +1227,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_in_subjects() {
-        assert_eq!(
-            subject_tag("Re: [PRIV-2026-00012] We received").as_deref(),
-            Some("PRIV-2026-00012")
-        );
-        assert_eq!(subject_tag("[PRIV-x] no"), None);
-        assert_eq!(subject_tag("nothing"), None);
-    }
-
-    #[test]
-    fn keys_prefer_the_message_id() {
-        assert_eq!(message_key(Some("a@b"), b"x"), "mid:a@b");
-        assert!(message_key(None, b"x").starts_with("sha256:"));
+    fn lines_are_cleaned() {
+        assert_eq!(clean_line("a\r\nSubject: x", 100), "a Subject: x");
+        assert_eq!(clean_line("  a \t b  ", 100), "a b");
+        assert_eq!(clean_line("abcdef", 3), "abc");
+        assert_eq!(clean_line("x\u{202e}y\u{7}z", 10), "xyz");
     }
 }

@@ -24,7 +24,10 @@
 //! - [`daemon`]: one pass (`run --once`) and the IDLE loop with reconnects.
 //! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
 //! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
-//! - [`outbound`]: templates, composition, the outbox and SMTP.
+//! - [`outbound`]: templates, composition, the outbox and SMTP. Every template value is
+//!   cleaned in one place first ([`outbound::clean`]); outbox rows are claimed by one process
+//!   ([`store::outbox::claim`]); `run` holds the store's single-instance lock
+//!   ([`daemon::lock_store`]).
 //! - [`templates_cli`]: `templates check|preview`, and the daemon's template hot reload
 //!   (the catalog of messages and variables is [`outbound::catalog`]).
 //! - [`sweep`]: due-soon/overdue/extension-window notices, verification reminders and expiry,
@@ -33,7 +36,13 @@
 //!   CCPA §7102 report and §7101 records ([`staff::report`]); status changes go through
 //!   [`store::transitions`], which checks them with [`request::lifecycle`].
 //! - [`mail`]: raw bytes → [`mail::Inbound`] ([`mail::parse`]), machine-made mail
-//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]).
+//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]), which
+//!   `Authentication-Results` to trust ([`mail::auth`]), what a verification reply says
+//!   ([`mail::confirm`]: confirmation, disavowal, machine text), dedupe keys and subject tags
+//!   ([`mail::keys`]).
+//! - Trust: a mail's failure is its own (a savepoint per mail in `record_batch`); staff
+//!   commands by mail need [`request::staff_token`] (key in [`store::secrets`]); a second bot
+//!   with another store is noticed by its Bcc copies (`other_instance`).
 //! - [`classify`]: pure `Inbound` → [`classify::Classification`] (action, kinds, language,
 //!   agent, question, confidence, reasons); rules are data in `rules/*.toml`.
 //! - [`kind`]: the shared request [`kind::Kind`].

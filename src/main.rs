@@ -208,6 +208,17 @@ enum RequestsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Run a request on another law's clocks (gdpr or ccpa): its dates are recomputed from
+    /// receipt, and the change is an audit event.
+    Law {
+        /// The request ID.
+        id: String,
+        /// `gdpr` or `ccpa`.
+        law: String,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Export the whole record (CCPA §7101 fields; JSON adds each request's audit log).
     Export {
         /// Output format.
@@ -368,6 +379,9 @@ fn real_main(args: Args) -> Result<ExitCode> {
                         format!("/note {}", text.join(" ")),
                         by,
                     )
+                }
+                RequestsCommand::Law { id, law, by } => {
+                    return action(settings, clock, &id, format!("/law {law}"), by)
                 }
                 RequestsCommand::Assign { id, name, by } => {
                     return action(settings, clock, &id, format!("/assign {name}"), by)

@@ -10,6 +10,7 @@
 
 use crate::clock;
 use crate::intake::Intake;
+use crate::outbound::catalog::{HeldLine, StaffSummaryData};
 use crate::outbound::queue::Job;
 use crate::request::deadlines::{days_left, due_status};
 use crate::request::lifecycle::Transition;
@@ -34,6 +35,8 @@ pub struct SweepStats {
     pub expired: usize,
     /// Digests queued.
     pub digests: usize,
+    /// Summaries of held staff mail queued (`staff.max-mails-per-hour`).
+    pub summaries: usize,
 }
 
 /// Records a notice; false when it was recorded before (so it must not be sent again).
@@ -278,7 +281,72 @@ impl Intake<'_> {
             )?;
             stats.digests += 1;
         }
+        stats.summaries += self.summarize_held(&tx, now)?;
         tx.commit()?;
         Ok(stats)
     }
+
+    /// Staff mail held back by the hourly budget ([`crate::outbound::queue::Mailer::queue_staff`])
+    /// goes out as one `staff_summary`, unless a summary went out within the last hour (then
+    /// it waits for the next one). Returns 1 when a summary was queued.
+    fn summarize_held(&self, tx: &Connection, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let (count, first_id, last_id): (i64, i64, i64) = tx.query_row(
+            "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM staff_held WHERE summarized_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let hour_ago = clock::fmt(now - chrono::Duration::hours(1));
+        let recent: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE purpose = 'staff_summary' AND created_at >= ?1)",
+            params![hour_ago],
+            |r| r.get(0),
+        )?;
+        if recent {
+            return Ok(0);
+        }
+        let mut stmt = tx.prepare(
+            "SELECT COALESCE(request_id, ''), purpose, line FROM staff_held
+             WHERE summarized_at IS NULL AND id BETWEEN ?1 AND ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let items = stmt
+            .query_map(params![first_id, last_id, SUMMARY_LINES as i64], |r| {
+                Ok(HeldLine {
+                    request_id: r.get(0)?,
+                    purpose: r.get(1)?,
+                    subject: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let count = usize::try_from(count).unwrap_or(0);
+        let data = StaffSummaryData {
+            count,
+            limit: self.mailer.staff_per_hour,
+            more: count.saturating_sub(items.len()),
+            items,
+            team: crate::intake::team_name(&self.settings.smtp.from),
+        };
+        self.mailer.queue_staff(
+            tx,
+            &self.settings.staff.escalation_to,
+            "staff_summary",
+            &data,
+            None,
+            None,
+        )?;
+        tx.execute(
+            "UPDATE staff_held SET summarized_at = ?1 WHERE summarized_at IS NULL AND id BETWEEN ?2 AND ?3",
+            params![clock::fmt(now), first_id, last_id],
+        )?;
+        tracing::warn!(
+            held = count,
+            "Staff mail budget reached: held mail sent as one summary"
+        );
+        Ok(1)
+    }
 }
+
+/// Most held mails listed one by one in a summary; the rest are counted.
+pub const SUMMARY_LINES: usize = 500;

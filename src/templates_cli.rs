@@ -194,6 +194,7 @@ fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -
             composer: &composer,
             per_recipient_per_day: settings.smtp.per_recipient_per_day,
             global_per_hour: settings.smtp.global_per_hour,
+            staff_per_hour: settings.staff.max_mails_per_hour,
             now: Clock::from_env()?.now(),
         },
         calendar: &calendar,
@@ -249,6 +250,7 @@ fn tell_staff(app: &App, version: &str, problems: &[Problem]) -> Result<()> {
         composer: &app.composer,
         per_recipient_per_day: app.settings.smtp.per_recipient_per_day,
         global_per_hour: app.settings.smtp.global_per_hour,
+        staff_per_hour: app.settings.staff.max_mails_per_hour,
         now: app.clock.now(),
     };
     let mut st = lock(&app.store);

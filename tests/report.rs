@@ -186,6 +186,7 @@ fn seed(store_path: &Path) {
                 String::new()
             },
             extension_reason: String::new(),
+            law_reason: String::new(),
             responded_at: responded.map(str::to_string),
             created_at: received.to_string(),
             updated_at: received.to_string(),
@@ -195,6 +196,7 @@ fn seed(store_path: &Path) {
             &tx,
             &inbox::InboxRow {
                 message_key: format!("mid:{id}@c.example.test"),
+                fingerprint: String::new(),
                 message_id: Some(format!("{id}@c.example.test")),
                 mailbox: "INBOX".into(),
                 uidvalidity: 1,

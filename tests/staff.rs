@@ -337,13 +337,18 @@ async fn one_sender_cannot_flood_staff_with_escalations() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
     let sender = "flood@example.test";
+    // Fourteen different needs (an agent for fourteen people), so that each is a request of
+    // its own: the same need asked again would be linked to one request.
     for i in 0..14 {
         stack
             .send(
                 privacy_request(
                     sender,
                     &format!("flood-{i}@f.example.test"),
-                    "Do not sell or share my personal information.",
+                    &format!(
+                        "I am an authorized agent acting on behalf of my client Jane Doe {i}. \
+                         Please delete her personal information."
+                    ),
                 ),
                 sender,
                 "privacy@example.test",
@@ -358,10 +363,10 @@ async fn one_sender_cannot_flood_staff_with_escalations() {
     let list = list.as_array().cloned().unwrap_or_default();
     assert_eq!(list.len(), 14, "every mail is a request: nothing lost");
     assert!(list.iter().all(|r| r["escalated"] == true));
-    // 10 escalation mails, then silence; the consumer gets the per-recipient limit (5).
+    // 10 escalation mails, then silence; an agent gets no automatic reply.
     tokio::time::sleep(Duration::from_secs(2)).await;
     wait_mails(&stack, "staff", "Needs a person", 10).await;
-    assert_eq!(stack.count("flood", "INBOX").await, 5);
+    assert_eq!(stack.count("flood", "INBOX").await, 0);
     let digest = wait_mails(&stack, "staff", "Privacy requests open", 1)
         .await
         .remove(0);

@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
         "confidence {}",
         c.confidence
     );
-    let _ = privacy_inbox::intake::authentication_failure(&mail);
-    let _ = privacy_inbox::intake::subject_tag(&mail.subject);
+    let _ = privacy_inbox::mail::auth::verdict(&mail.headers, Some("mx.example.test"));
+    let _ = privacy_inbox::mail::keys::subject_tag(&mail.subject);
     let _ = privacy_inbox::intake::excerpt(&mail.new_text, 1500);
     if let Some(from) = &mail.from {
         let _ = privacy_inbox::address::bare_address(from);

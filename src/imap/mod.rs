@@ -256,7 +256,14 @@ pub async fn list_new(s: &mut Session, after: u32) -> Result<Vec<Meta>> {
         // response buffer, and collecting a backlog's worth first cost kilobytes per mail
         // (profiled: peak RSS 84 MB at 10,000 waiting mails).
         let read = async {
-            while let Some(f) = stream.try_next().await? {
+            loop {
+                let f = match stream.try_next().await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    // Expunged by another client meanwhile: what was listed stands.
+                    Err(e) if expunge_issued(&e) => break,
+                    Err(e) => return Err(e),
+                };
                 // `n:*` also returns the last message when none is newer than n.
                 if let Some(uid) = f.uid.filter(|u| *u > after) {
                     out.push(Meta {
@@ -291,7 +298,23 @@ pub struct Fetched {
     pub header_only: bool,
 }
 
+/// True for the server's answer that some messages asked for were expunged meanwhile
+/// (`[EXPUNGEISSUED]`, RFC 5530): on a shared mailbox another client moved or deleted them
+/// first. Normal, not a failure: they are simply no longer ours to process.
+pub fn expunge_issued(e: &async_imap::error::Error) -> bool {
+    match e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            text.to_ascii_uppercase().contains("EXPUNGEISSUED")
+        }
+        _ => false,
+    }
+}
+
 /// Fetches the given UIDs (one `UID FETCH` per call); `header_only` fetches headers only.
+///
+/// A message another client moved or deleted after we listed it is left out (Dovecot
+/// answers `BODY[] NIL` and `OK [EXPUNGEISSUED]`, other servers `NO [EXPUNGEISSUED]`): it
+/// is not ours to record any more, and an empty "mail" must not be recorded in its place.
 pub async fn fetch(s: &mut Session, uids: &[u32], header_only: bool) -> Result<Vec<Fetched>> {
     if uids.is_empty() {
         return Ok(Vec::new());
@@ -303,8 +326,25 @@ pub async fn fetch(s: &mut Session, uids: &[u32], header_only: bool) -> Result<V
         "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])"
     };
     let fetches: Vec<Fetch> = {
-        let stream = timed("UID FETCH", IMAP_TIMEOUT, s.uid_fetch(&set, items)).await?;
-        timed("UID FETCH", FETCH_TIMEOUT, stream.try_collect()).await?
+        let mut stream = timed("UID FETCH", IMAP_TIMEOUT, s.uid_fetch(&set, items)).await?;
+        let read = async {
+            let mut got = Vec::new();
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(f)) => got.push(f),
+                    Ok(None) => break,
+                    Err(e) if expunge_issued(&e) => {
+                        tracing::info!(
+                            "Some mails were moved or deleted by another client before we fetched them"
+                        );
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, async_imap::error::Error>(got)
+        };
+        timed("UID FETCH", FETCH_TIMEOUT, read).await?
     };
     drain(s);
     let wanted: HashSet<u32> = uids.iter().copied().collect();
@@ -315,11 +355,19 @@ pub async fn fetch(s: &mut Session, uids: &[u32], header_only: bool) -> Result<V
             continue;
         }
         let raw = if header_only { f.header() } else { f.body() };
+        let Some(raw) = raw else {
+            // `BODY[] NIL`: expunged by another client since we listed it.
+            tracing::info!(
+                uid,
+                "Mail moved or deleted by another client before we fetched it: skipped"
+            );
+            continue;
+        };
         out.push(Fetched {
             uid,
             size: f.size.unwrap_or(0),
             internal_date: f.internal_date().map(|d| d.with_timezone(&chrono::Utc)),
-            raw: raw.map(<[u8]>::to_vec).unwrap_or_default(),
+            raw: raw.to_vec(),
             header_only,
         });
     }
@@ -335,9 +383,40 @@ pub async fn move_uids(s: &mut Session, uids: &[u32], target: &str, has_move: bo
     for chunk in uids.chunks(1000) {
         let set = uid_set(chunk);
         if has_move {
-            timed("UID MOVE", IMAP_TIMEOUT, s.uid_mv(&set, target)).await?;
+            let mut tries = 0;
+            loop {
+                match tokio::time::timeout(IMAP_TIMEOUT, s.uid_mv(&set, target)).await {
+                    Err(_) => bail!("IMAP UID MOVE timed out after {IMAP_TIMEOUT:?}"),
+                    Ok(Err(e)) if expunge_issued(&e) && tries == 0 => {
+                        // Some were moved by another client first; the server has told us
+                        // which now, and a second MOVE takes the rest.
+                        tracing::info!(
+                            "Some mails were moved by another client before we moved them"
+                        );
+                        tries += 1;
+                    }
+                    Ok(Err(e)) if expunge_issued(&e) => {
+                        tracing::info!("The mails left to move were moved by another client");
+                        break;
+                    }
+                    Ok(r) => {
+                        r.context("IMAP UID MOVE failed")?;
+                        break;
+                    }
+                }
+            }
         } else {
-            timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, target)).await?;
+            // COPY refuses the whole set when one of it was expunged by another client
+            // (`NO [EXPUNGEISSUED]`, nothing copied; the EXPUNGEs come with it): copy again,
+            // and only then flag and expunge, so no mail is deleted uncopied.
+            match tokio::time::timeout(IMAP_TIMEOUT, s.uid_copy(&set, target)).await {
+                Err(_) => bail!("IMAP UID COPY timed out after {IMAP_TIMEOUT:?}"),
+                Ok(Err(e)) if expunge_issued(&e) => {
+                    tracing::info!("Some mails were moved by another client before we copied them");
+                    timed("UID COPY", IMAP_TIMEOUT, s.uid_copy(&set, target)).await?;
+                }
+                Ok(r) => r.context("IMAP UID COPY failed")?,
+            }
             {
                 let st = timed(
                     "UID STORE",

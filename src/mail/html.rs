@@ -68,6 +68,9 @@ pub fn html_to_text(html: &str) -> String {
                     quote_depth = (quote_depth + 1).min(20);
                 }
             }
+            // A second `<br>` in a row is an empty line: a paragraph break, as the sender's
+            // client showed it (Outlook.com writes paragraphs as `text<br><br>text`).
+            "br" if at_line_start && !out.is_empty() => newline_force(&mut out, &mut at_line_start),
             "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "ul"
             | "ol" | "table" | "hr" | "pre" | "section" | "article" | "header" | "footer" => {
                 newline(&mut out, &mut at_line_start);

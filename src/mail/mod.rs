@@ -1,8 +1,11 @@
 //! Inbound mail: parsing raw RFC 5322 bytes into an owned [`Inbound`], telling machine-made
 //! mail apart ([`triage`]), and separating the new text from quotes and signatures ([`text`]).
 
+pub mod auth;
+pub mod confirm;
 pub mod dsn;
 pub mod html;
+pub mod keys;
 pub mod parse;
 pub mod text;
 pub mod triage;

@@ -163,14 +163,22 @@ fn first_addr(addr: Option<&Address<'_>>) -> (Option<String>, Option<String>) {
     let Some(first) = addr.and_then(|a| a.first()) else {
         return (None, None);
     };
-    let address = first
+    let mut address = first
         .address()
         .map(|a| a.trim().to_lowercase())
         .filter(|a| !a.is_empty());
-    let name = first
+    let mut name = first
         .name()
         .map(|n| n.trim().trim_matches('"').trim().to_string())
         .filter(|n| !n.is_empty());
+    // A bare quoted local part (`From: "john smith"@example.test`) is read by the parser as
+    // a display name and an address with no local part: put the address back together.
+    if let (Some(a), Some(n)) = (&address, &name) {
+        if a.starts_with('@') && !n.contains(['"', '\\', '\r', '\n']) {
+            address = Some(format!("\"{}\"{a}", n.to_lowercase()));
+            name = None;
+        }
+    }
     (address, name)
 }
 

@@ -49,16 +49,16 @@ static FORWARD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 /// A header line inside a forwarded or Outlook-quoted block.
 static BLOCK_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\*?(?:from|de|von|da|van|exp[ée]diteur|sent|date|enviado|fecha|gesendet|datum|envoy[ée]|subject|to|cc|asunto|betreff|objet|para|an|à|a|reply-to|kopie|cc)\s*:\*?(?:\s|$)",
+        r"(?i)^\*?(?:from|de|von|da|van|exp[ée]diteur|sent|date|enviado|fecha|gesendet|datum|envoy[ée]|subject|to|cc|asunto|betreff|objet|para|an|à|a|reply-to|kopie|cc|от|отправлено|дата|кому|копия|тема|od|wysłano|do|temat|verzonden|aan|onderwerp|inviato|oggetto|assunto|data)\s*:\*?(?:\s|$)",
     )
 });
 
 static BLOCK_FROM: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\*?(?:from|de|von|da|van|exp[ée]diteur)\s*:\*?\s"));
+    LazyLock::new(|| re(r"(?i)^\*?(?:from|de|von|da|van|exp[ée]diteur|от|od)\s*:\*?\s"));
 
 static BLOCK_SECOND: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\*?(?:sent|date|enviado|fecha|gesendet|datum|envoy[ée]|subject|asunto|betreff|objet|to|para|an|à)\s*:\*?\s",
+        r"(?i)^\*?(?:sent|date|enviado|fecha|gesendet|datum|envoy[ée]|subject|asunto|betreff|objet|to|para|an|à|отправлено|дата|кому|тема|wysłano|temat|do|verzonden|aan|onderwerp|inviato|oggetto|assunto|data)\s*:\*?\s",
     )
 });
 
@@ -82,7 +82,7 @@ static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
 /// One-line mobile signatures.
 static MOBILE_SIG: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^(?:sent from my \w+|sent from (?:outlook|yahoo mail|mail) for \w+|get outlook for \w+|enviado desde mi \w+|von meinem \w+ gesendet|envoy[ée] de mon \w+|sent via \w+)",
+        r"(?i)^(?:sent from my \w+|sent from (?:outlook|yahoo mail|mail) for \w+|get outlook for \w+|enviado desde mi \w+|von meinem \w+ gesendet|envoy[ée] de mon \w+|sent via \w+|отправлено из почты для \w+|отправлено с (?:моего )?\w+)",
     )
 });
 

@@ -180,6 +180,8 @@ pub fn request_facts() -> Vec<Var> {
             .alt(json!(false)),
         var("agent", "bool", "The request was sent by an authorized agent for someone else.", json!(false))
             .alt(json!(true)),
+        var("law", "string", "The law whose clock the request runs on: `ccpa` or `gdpr` (the law the mail cites, else `clock.jurisdiction`). Test it with `{{#if (eq law \"gdpr\")}}`.", json!("ccpa"))
+            .alt(json!("gdpr")),
     ]
 }
 
@@ -202,6 +204,12 @@ fn build() -> Vec<Entry> {
             name: "verified",
             audience: Consumer,
             when: "The requester replied from their own address with the verification code.",
+            vars: request_facts(),
+        },
+        Entry {
+            name: "follow_up",
+            audience: Consumer,
+            when: "The same person writes again asking for what an open request of theirs already covers: the mail is linked to that request (no new record, clock or code) and the consumer is told it is in progress.",
             vars: request_facts(),
         },
         Entry {
@@ -253,6 +261,8 @@ fn build() -> Vec<Entry> {
                 var("reasons", "list of strings", "The classifier rules that fired.", json!(["en:delete:delete my data", "en:question:?"]))
                     .alt(json!([])),
                 var("excerpt", "string", "The first 1500 characters of what the sender wrote (quotes and signature removed).", json!("Please delete my data. Also, who did you share it with?")).untrusted(),
+                var("access_requests_12m", "integer", "Access requests from this person (same mailbox) in the last 12 months, this one included; 0 when the request asks for no access.", json!(3))
+                    .alt(json!(0)),
             ]),
         },
         Entry {
@@ -265,6 +275,17 @@ fn build() -> Vec<Entry> {
                 var("subject", "string", "The subject, as far as it could be read.", json!("Data request")).untrusted(),
                 var("size", "integer", "Size in bytes.", json!(31_457_280)),
                 var("mailbox", "string", "The quarantine mailbox (`imap.quarantine-mailbox`).", json!("Quarantine")),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
+        Entry {
+            name: "other_instance",
+            audience: Staff,
+            when: "Once: a copy of a mail this bot did not send came back to the mailbox, so another privacy-inbox with a different store runs on the same mailbox.",
+            vars: vec![
+                var("message_id", "string", "The Message-ID of the copy this store does not know.", json!("PRIV-2026-00001.5d1f@example.test")),
+                var("subject", "string", "Its subject.", json!("[PRIV-2026-00001] We received your privacy request")).untrusted(),
+                var("store", "string", "This bot's store (`store.path`).", json!("/var/lib/privacy-inbox/privacy-inbox.sqlite3")),
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
             ],
         },
@@ -330,6 +351,32 @@ fn build() -> Vec<Entry> {
                     "templates/es/denied.txt.hbs:3: unknown variable `basis_txt`",
                     "templates/en/completed.subject.hbs:2: the subject renders on more than one line"
                 ])),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
+        Entry {
+            name: "copy_refused",
+            audience: Staff,
+            when: "Our Bcc copy address (`smtp.copy-to`) refused a mail for good (e.g. its mailbox is full); the mail was sent without the copy. At most once a day while it lasts.",
+            vars: vec![
+                var("copy_to", "string", "The copy address (`smtp.copy-to`).", json!("privacy+sent@acme.example")),
+                var("count", "integer", "How many mails went out without a copy in the pass that noticed.", json!(3)),
+                var("error", "string", "The server's answer to the first of them (addresses masked).", json!("552 5.2.2 <pr***@acme.example>: Recipient address rejected: Mailbox full")).untrusted(),
+                var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
+            ],
+        },
+        Entry {
+            name: "staff_summary",
+            audience: Staff,
+            when: "Staff mail above `staff.max-mails-per-hour` was held back: one summary of it, at most once an hour (the sweeper).",
+            vars: vec![
+                var("count", "integer", "How many staff mails were held back.", json!(2)),
+                var("limit", "integer", "The budget, `staff.max-mails-per-hour`.", json!(30)),
+                var("items", "list of objects", "The held mails, oldest first (at most 500); each has `request_id` (\"\" when none), `purpose` (its template name) and `subject` (the subject it would have had).", json!([
+                    {"request_id": "PRIV-2026-00042", "purpose": "escalation", "subject": "Needs a person: A privacy request that also asks a question"},
+                    {"request_id": "", "purpose": "quarantine", "subject": "A mail was set aside (quarantined)"}
+                ])).alt(json!([])),
+                var("more", "integer", "How many more were held than `items` lists.", json!(0)).alt(json!(12)),
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
             ],
         },
@@ -420,6 +467,45 @@ pub struct TemplateProblemData {
     pub team: String,
 }
 
+/// `copy_refused`: our Bcc copy address refuses mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRefusedData {
+    /// The copy address.
+    pub copy_to: String,
+    /// How many mails went out without a copy.
+    pub count: usize,
+    /// The server's answer (addresses masked).
+    pub error: String,
+    /// Our team's name.
+    pub team: String,
+}
+
+/// One held staff mail in a `staff_summary`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldLine {
+    /// Its request, "" when none.
+    pub request_id: String,
+    /// Its template name.
+    pub purpose: String,
+    /// The subject it would have had.
+    pub subject: String,
+}
+
+/// `staff_summary`: staff mail held back above the hourly budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffSummaryData {
+    /// How many were held back.
+    pub count: usize,
+    /// The budget.
+    pub limit: u32,
+    /// The held mails (at most 500).
+    pub items: Vec<HeldLine>,
+    /// How many more than `items`.
+    pub more: usize,
+    /// Our team's name.
+    pub team: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +527,7 @@ mod tests {
             verify_tag: String::new(),
             ask_account: false,
             agent: false,
+            law: "ccpa".into(),
         }
     }
 
@@ -503,6 +590,21 @@ mod tests {
             team: "x".into(),
         };
         assert_eq!(keys(&problem), catalog_keys("template_problem"));
+        let copy = CopyRefusedData {
+            copy_to: "x".into(),
+            count: 1,
+            error: "x".into(),
+            team: "x".into(),
+        };
+        assert_eq!(keys(&copy), catalog_keys("copy_refused"));
+        let summary = StaffSummaryData {
+            count: 0,
+            limit: 1,
+            items: vec![],
+            more: 0,
+            team: "x".into(),
+        };
+        assert_eq!(keys(&summary), catalog_keys("staff_summary"));
     }
 
     #[test]

@@ -69,6 +69,18 @@ impl Composer {
         Ok(self)
     }
 
+    /// Our From address (`privacy@example.test`), without the display name.
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
+    /// `Err(why)` when a mail to `address` cannot be built (the mail library refuses local
+    /// parts such as `a..b` or longer than 64 characters): such a sender gets no automatic
+    /// reply, and a person decides.
+    pub fn check_recipient(&self, address: &str) -> std::result::Result<(), String> {
+        recipient(address).map(|_| ()).map_err(|e| format!("{e}"))
+    }
+
     /// A fresh Message-ID on our domain (without brackets), unique and unguessable.
     pub fn new_message_id(&self, hint: &str) -> String {
         let r: u128 = rand::rng().random();
@@ -82,9 +94,8 @@ impl Composer {
 
     /// Renders the message to bytes with the given Message-ID.
     pub fn build(&self, message_id: &str, m: &Outgoing) -> Result<Vec<u8>> {
-        let to: Mailbox =
-            m.to.parse()
-                .map_err(|e| anyhow!("Recipient `{}` is not a valid address: {e}", m.to))?;
+        let to = recipient(m.to)
+            .map_err(|e| anyhow!("Recipient `{}` is not a valid address: {e}", m.to))?;
         let mut subject = m.rendered.subject.clone();
         if let Some(tag) = m.tag {
             let bracketed = format!("[{tag}]");
@@ -92,7 +103,13 @@ impl Composer {
                 subject = format!("{bracketed} {subject}");
             }
         }
+        // The envelope is given, not derived from the headers: lettre cannot read a quoted
+        // local part (`"john smith"@…`) back from a header it wrote.
+        let envelope =
+            lettre::address::Envelope::new(Some(self.from.email.clone()), vec![to.email.clone()])
+                .map_err(|e| anyhow!("Recipient `{}`: {e}", m.to))?;
         let mut b = Message::builder()
+            .envelope(envelope)
             .from(self.from.clone())
             .to(to)
             .subject(subject)
@@ -155,6 +172,15 @@ impl Composer {
             msg.sign(dkim);
         }
         Ok(msg.formatted())
+    }
+}
+
+/// The mailbox of a recipient: a bare address, where RFC 5321 quoted local parts
+/// (`"john smith"@example.test`) are valid, or `Name <address>`.
+fn recipient(to: &str) -> std::result::Result<Mailbox, lettre::address::AddressError> {
+    match to.trim().parse::<lettre::Address>() {
+        Ok(a) => Ok(Mailbox::new(None, a)),
+        Err(_) => to.parse::<Mailbox>(),
     }
 }
 

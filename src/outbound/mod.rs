@@ -2,6 +2,7 @@
 //! SMTP sender.
 
 pub mod catalog;
+pub mod clean;
 pub mod compose;
 pub mod dkim;
 pub mod failure;

@@ -5,19 +5,63 @@
 //! with a Bcc copy to our own mailbox in the same SMTP transaction. A row found `sending`
 //! after a crash is resent only when no copy with its Message-ID is in our mailbox (the
 //! caller checks over IMAP and passes what it found as `already_delivered`).
+//!
+//! Two processes on one store (the single-instance lock forgotten or its file deleted) must
+//! not both send a row: each row is *claimed* with a conditional update that only one can
+//! win ([`q::claim`]), with a lease of [`LEASE`] so a claim is not held for ever by a process
+//! that died (and released at once when the claimer is known to be gone).
 
 use crate::clock;
-use crate::outbound::smtp::{SendError, Smtp};
+use crate::outbound::smtp::{Delivery, SendError, Smtp};
 use crate::store::{outbox as q, Store};
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Rows taken per round.
 pub const BATCH: usize = 500;
+
+/// How long a claim keeps other processes off a row: longer than any one send can take
+/// (the exchange is bounded by 4 × `SMTP_TIMEOUT`, twice when the copy is refused).
+pub const LEASE: Duration = Duration::minutes(10);
+
+/// This process's name in `outbox.claimed_by`: `PID:random`, so a restarted daemon that
+/// got the same PID (PID 1 in a container) does not take its predecessor's claims for its own.
+pub fn claimer() -> &'static str {
+    static ME: OnceLock<String> = OnceLock::new();
+    ME.get_or_init(|| {
+        format!(
+            "{}:{:016x}",
+            std::process::id(),
+            rand::rng().random::<u64>()
+        )
+    })
+}
+
+/// Whether the process that wrote `claimed_by` may still be running: our own claims are;
+/// another incarnation with our PID is not; another PID is while `/proc/PID` exists (where
+/// there is no `/proc`, it is assumed alive and its lease decides).
+pub fn claimer_alive(claimed_by: &str) -> bool {
+    if claimed_by == claimer() {
+        return true;
+    }
+    let Some(pid) = claimed_by
+        .split_once(':')
+        .and_then(|(p, _)| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    if !std::path::Path::new("/proc/self").exists() {
+        return true;
+    }
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
 
 /// What a round did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,6 +74,10 @@ pub struct Round {
     pub deferred: usize,
     /// Failed for good: (row id, request id, recipient, error).
     pub failed: Vec<(i64, Option<String>, String, String)>,
+    /// Sent, but our Bcc copy was refused: (row id, request id, purpose, error).
+    pub copy_refused: Vec<(i64, Option<String>, String, String)>,
+    /// Claimed by another process between our read and our claim: left to it.
+    pub taken: usize,
 }
 
 /// Backoff after `attempts` failures: 30 s doubling to at most 1 hour, with ±20 % jitter.
@@ -49,9 +97,17 @@ pub fn unknown_backoff(attempts: i64) -> Duration {
     }
 }
 
-/// Message-IDs of rows whose last attempt has an unknown outcome.
+/// Message-IDs of rows whose last attempt has an unknown outcome (their lease over, or
+/// their claimer gone).
 pub fn unconfirmed(store: &Mutex<Store>, now: DateTime<Utc>) -> Result<Vec<String>> {
     let st = lock(store);
+    let released = q::release_dead_claims(&st.conn, &clock::fmt(now), claimer_alive)?;
+    if released > 0 {
+        tracing::warn!(
+            rows = released,
+            "Claims of a process that is gone released: our copies decide"
+        );
+    }
     let rows = q::due(&st.conn, &clock::fmt(now), BATCH)?;
     Ok(rows
         .into_iter()
@@ -63,9 +119,10 @@ pub fn unconfirmed(store: &Mutex<Store>, now: DateTime<Utc>) -> Result<Vec<Strin
 /// Sends every due row once. `already_delivered` holds Message-IDs whose copy was found;
 /// unconfirmed rows in `hold` are left alone this time.
 ///
-/// Each row is marked `sending` in its own commit just before its SMTP exchange (not the
-/// whole batch up front), so a crash leaves at most `connections` rows with an unknown
-/// outcome for recovery to look up.
+/// Each row is claimed (marked `sending`, see [`q::claim`]) in its own commit just before
+/// its SMTP exchange (not the whole batch up front), so a crash leaves at most
+/// `connections` rows with an unknown outcome for recovery to look up, and a row another
+/// process claimed first is left to it.
 pub async fn send_due(
     store: &Mutex<Store>,
     smtp: &Smtp,
@@ -95,18 +152,37 @@ pub async fn send_due(
         to_send
     };
     let now_s = &now_s;
+    let lease = clock::fmt(now + LEASE);
+    let lease = &lease;
     let results: Vec<Result<Outcome>> = futures::stream::iter(rows)
         .map(|r| async move {
             {
                 let st = lock(store);
-                q::mark_sending(&st.conn, &[r.id], now_s)?;
+                if !q::claim(&st.conn, &r, claimer(), lease)? {
+                    return Ok(Outcome::Taken);
+                }
             }
             let res = smtp.send(&r.recipient, &r.raw).await;
             let st = lock(store);
             Ok(match res {
-                Ok(()) => {
+                Ok(Delivery {
+                    copy_refused: None,
+                }) => {
                     q::mark_sent(&st.conn, r.id, now_s)?;
                     Outcome::Sent
+                }
+                Ok(Delivery {
+                    copy_refused: Some(e),
+                }) => {
+                    let e = crate::address::redact(&e);
+                    tracing::error!(outbox = r.id, purpose = %r.purpose, error = %e, "Our Bcc copy was refused; sent without it");
+                    q::mark_sent_without_copy(
+                        &st.conn,
+                        r.id,
+                        now_s,
+                        &format!("sent without our Bcc copy, which was refused: {e}"),
+                    )?;
+                    Outcome::CopyRefused(r.id, r.request_id.clone(), r.purpose.clone(), e)
                 }
                 Err(SendError::Transient(e)) => {
                     let e = crate::address::redact(&e);
@@ -139,6 +215,11 @@ pub async fn send_due(
     for res in results {
         match res? {
             Outcome::Sent => round.sent += 1,
+            Outcome::Taken => round.taken += 1,
+            Outcome::CopyRefused(id, request, purpose, e) => {
+                round.sent += 1;
+                round.copy_refused.push((id, request, purpose, e));
+            }
             Outcome::Deferred => round.deferred += 1,
             Outcome::Failed(id, request, to, e) => round.failed.push((id, request, to, e)),
         }
@@ -148,6 +229,8 @@ pub async fn send_due(
 
 enum Outcome {
     Sent,
+    Taken,
+    CopyRefused(i64, Option<String>, String, String),
     Deferred,
     Failed(i64, Option<String>, String, String),
 }
@@ -157,5 +240,25 @@ pub fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     match store.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_is_alive_while_its_process_runs_and_never_for_a_former_self() {
+        assert!(claimer_alive(claimer()));
+        let me = std::process::id();
+        assert!(
+            !claimer_alive(&format!("{me}:0000000000000000")),
+            "a predecessor with our PID (PID 1 in a container) is gone"
+        );
+        assert!(!claimer_alive("garbage"));
+        assert!(!claimer_alive("4294967295:1"), "no such process");
+        if std::path::Path::new("/proc/1").exists() {
+            assert!(claimer_alive("1:x"), "PID 1 runs");
+        }
     }
 }

@@ -5,11 +5,15 @@
 use crate::clock;
 use crate::outbound::compose::{AutoKind, Composer, Outgoing};
 use crate::outbound::templates::Templates;
+use crate::request::staff_token;
 use crate::store::outbox::{self as q, NewMail};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
+
+/// Staff mails never held by the budget: the daily digest and the summary of held mail.
+pub const UNBUDGETED: &[&str] = &["digest", "staff_summary"];
 
 /// Everything needed to queue mail.
 pub struct Mailer<'a> {
@@ -21,6 +25,9 @@ pub struct Mailer<'a> {
     pub per_recipient_per_day: u32,
     /// Consumer replies per hour, at most, overall.
     pub global_per_hour: u32,
+    /// Staff mails per hour to one staff address, at most (`staff.max-mails-per-hour`);
+    /// above it they are held for the sweeper's summary ([`Mailer::queue_staff`]).
+    pub staff_per_hour: u32,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -67,6 +74,12 @@ impl Mailer<'_> {
 
     /// Queues one staff mail to each address of `to` (in their own thread, tagged with the
     /// request when there is one), with the consumer's mail attached when given.
+    ///
+    /// Staff mail has a budget: when a staff address got [`Mailer::staff_per_hour`] mails
+    /// in the last hour, the mail is not queued but held (`staff_held`, with the subject it
+    /// would have had), and the sweeper mails everything held as one `staff_summary`, at
+    /// most once an hour. Nothing is lost: the request stays recorded and flagged, and the
+    /// daily digest lists it. The digest and the summary themselves are never held.
     pub fn queue_staff<T: Serialize>(
         &self,
         tx: &Connection,
@@ -76,6 +89,31 @@ impl Mailer<'_> {
         request_id: Option<&str>,
         attach: Option<&[u8]>,
     ) -> Result<()> {
+        if !UNBUDGETED.contains(&template) && self.staff_budget_spent(tx, to)? {
+            let rendered = self
+                .templates
+                .render(template, "en", data)
+                .with_context(|| format!("Cannot render template `{template}`"))?;
+            // The summary shows the request ID beside it: no tag twice.
+            let subject = match request_id {
+                Some(id) => rendered
+                    .subject
+                    .replacen(&format!("[{id}]"), "", 1)
+                    .trim()
+                    .to_string(),
+                None => rendered.subject,
+            };
+            tx.execute(
+                "INSERT INTO staff_held (at, request_id, purpose, line) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![clock::fmt(self.now), request_id, template, subject],
+            )?;
+            tracing::info!(
+                request = request_id.unwrap_or(""),
+                purpose = template,
+                "Staff mail held: the hourly budget is spent (it goes into the summary)"
+            );
+            return Ok(());
+        }
         for staff in to {
             self.queue(
                 tx,
@@ -94,6 +132,18 @@ impl Mailer<'_> {
             )?;
         }
         Ok(())
+    }
+
+    /// True when some address of `to` already got [`Mailer::staff_per_hour`] staff mails
+    /// in the last hour.
+    fn staff_budget_spent(&self, tx: &Connection, to: &[String]) -> Result<bool> {
+        let hour_ago = clock::fmt(self.now - Duration::hours(1));
+        for staff in to {
+            if q::count_staff_to_since(tx, staff, &hour_ago)? >= i64::from(self.staff_per_hour) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Queues a mail a person decided to send (a staff action's notice to the consumer):
@@ -129,10 +179,23 @@ impl Mailer<'_> {
                 )));
             }
         }
-        let rendered = self
+        let mut rendered = self
             .templates
             .render(job.template, job.lang, job.data)
             .with_context(|| format!("Cannot render template `{}`", job.template))?;
+        // Staff mail about a request carries its staff token, so that a command given by
+        // replying proves it comes from someone who received this mail.
+        let mut reply_to = job.reply_to.map(str::to_string);
+        if let (true, Some(id)) = (job.audience == "staff", job.request_id) {
+            let t = staff_token::derive(&crate::store::secrets::staff_key(tx)?, id);
+            rendered.subject = format!("{} ({})", rendered.subject, staff_token::tagged(&t));
+            if reply_to.is_none() {
+                reply_to = crate::address::plus_address(
+                    &self.composer.from_address(),
+                    &format!("{}{t}", staff_token::MARKER),
+                );
+            }
+        }
         let message_id = self
             .composer
             .new_message_id(job.request_id.unwrap_or(job.template));
@@ -150,7 +213,7 @@ impl Mailer<'_> {
                     AutoKind::Generated
                 },
                 attach_rfc822: job.attach,
-                reply_to: job.reply_to,
+                reply_to: reply_to.as_deref(),
             },
         )?;
         q::enqueue(

@@ -30,6 +30,14 @@ pub enum SendError {
     Unknown(String),
 }
 
+/// What a successful [`Smtp::send`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// The server refused the transaction with our Bcc copy (this error), and then took the
+    /// message without it: sent, but no copy of it is in our mailbox.
+    pub copy_refused: Option<String>,
+}
+
 /// How long a transport built with a token or a password from `password-env` /
 /// `password-command` is used before the secret is fetched again: OAuth2 access tokens
 /// (Gmail, Microsoft 365) expire after about an hour, and a rotated password must be picked up.
@@ -120,14 +128,40 @@ impl Smtp {
     }
 
     /// Sends one message to `recipient` (plus our own copy, in the same transaction).
-    pub async fn send(&self, recipient: &str, raw: &[u8]) -> Result<(), SendError> {
+    ///
+    /// When the server refuses that transaction for good and we asked for a copy, the
+    /// message is sent once more without the copy: SMTP takes a transaction whole or not at
+    /// all, so nothing was delivered yet, and a refusal of the copy address alone (our own
+    /// mailbox full, 552 at RCPT) must not cost the consumer their mail. If the second
+    /// attempt is accepted, [`Delivery::copy_refused`] says why the copy is missing; if it
+    /// is refused too, its own error is returned (the recipient was the problem).
+    ///
+    /// The trade-off: a mail sent without its copy has no copy for crash recovery to find,
+    /// so a crash in the instant between the server's 250 and the outbox recording it
+    /// would send it once more. That is only possible while our copy address refuses mail,
+    /// and staff are told about that (once a day).
+    pub async fn send(&self, recipient: &str, raw: &[u8]) -> Result<Delivery, SendError> {
         let to: Address = recipient
             .parse()
             .map_err(|e| SendError::Permanent(format!("invalid recipient {recipient}: {e}")))?;
-        let mut rcpts = vec![to];
-        if let Some(c) = &self.inner.copy_to {
-            rcpts.push(c.clone());
+        let Some(copy) = self.inner.copy_to.clone() else {
+            self.send_to(vec![to], raw).await?;
+            return Ok(Delivery::default());
+        };
+        match self.send_to(vec![to.clone(), copy], raw).await {
+            Ok(()) => Ok(Delivery::default()),
+            Err(SendError::Permanent(first)) => {
+                self.send_to(vec![to], raw).await?;
+                Ok(Delivery {
+                    copy_refused: Some(first),
+                })
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// One SMTP transaction to `rcpts`.
+    async fn send_to(&self, rcpts: Vec<Address>, raw: &[u8]) -> Result<(), SendError> {
         let env = Envelope::new(Some(self.inner.envelope_from.clone()), rcpts)
             .map_err(|e| SendError::Permanent(format!("envelope: {e}")))?;
         if let Some(pool) = &self.inner.own_tls {

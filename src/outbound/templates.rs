@@ -10,7 +10,9 @@
 //! ```
 //!
 //! Rendering is strict: a missing variable is an error, never a blank. HTML bodies escape
-//! every value; subjects are folded to one line so no value can inject a header. A language
+//! every value; subjects are folded to one line so no value can inject a header. Before any
+//! of that, every string value is cleaned ([`crate::outbound::clean`]: no control or bidi
+//! characters, whitespace folded, lengths capped, one line unless multi-line). A language
 //! without a template falls back to English.
 //!
 //! [`Templates::load`] refuses a set with any problem, and reports all of them at once with
@@ -366,6 +368,11 @@ impl Set {
                     .map(|l| (*c, l))
             })
             .ok_or_else(|| anyhow!("No template `{name}` in {} (nor in {FALLBACK_LANG})", lang))?;
+        // Every value from a mail is cleaned here, once, whatever the template or caller.
+        let data = crate::outbound::clean::template_data(
+            serde_json::to_value(data).context("Template data is not serializable")?,
+        );
+        let data = &data;
         let part = |html: bool, part: &str| -> Result<String> {
             let reg = if html { &l.html } else { &l.text };
             let tname = format!("{name}.{part}");

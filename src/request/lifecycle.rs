@@ -179,6 +179,11 @@ pub enum Transition {
         /// Who; must not be blank.
         to: String,
     },
+    /// Staff set the law (and so the clocks) the request runs on; not on a closed request.
+    SetLaw {
+        /// The law from now on.
+        law: Jurisdiction,
+    },
 }
 
 impl Transition {
@@ -195,6 +200,7 @@ impl Transition {
             Transition::Escalate => "escalate",
             Transition::Note { .. } => "note",
             Transition::Assign { .. } => "assign",
+            Transition::SetLaw { .. } => "set_law",
         }
     }
 }
@@ -379,6 +385,8 @@ pub fn apply(
             ..state.clone()
         }),
         T::Note { .. } => Ok(state.clone()),
+        // The clocks live on the stored request; the state machine only refuses closed ones.
+        T::SetLaw { .. } => Ok(state.clone()),
     }
 }
 

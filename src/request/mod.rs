@@ -4,7 +4,9 @@
 
 pub mod calendar;
 pub mod deadlines;
+pub mod law;
 pub mod lifecycle;
+pub mod staff_token;
 pub mod token;
 
 pub use calendar::BusinessCalendar;

@@ -111,6 +111,36 @@ impl Intake<'_> {
                 None => return refuse(&r, "This request's deadline cannot be extended".into()),
             }
         }
+        if let Command::Law { law } = cmd {
+            let was: Jurisdiction = r.jurisdiction.parse().unwrap_or(Jurisdiction::Ccpa);
+            if was == *law {
+                return refuse(
+                    &r,
+                    format!(
+                        "{} already runs under the {}",
+                        r.id,
+                        law.as_str().to_uppercase()
+                    ),
+                );
+            }
+            let kinds = if r.kinds.is_empty() {
+                vec![crate::kind::Kind::Access]
+            } else {
+                r.kinds.clone()
+            };
+            let received = clock::parse(&r.received_at)?;
+            let d = compute_deadlines(&kinds, received, *law, self.calendar)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            r.jurisdiction = law.as_str().to_string();
+            r.law_reason = format!(
+                "set by staff (was {}; {})",
+                was.as_str().to_uppercase(),
+                r.law_reason
+            );
+            r.confirm_by = d.confirm_by.map(clock::fmt);
+            r.due_at = clock::fmt(d.respond_by);
+            r.extended_due_at = d.extended_respond_by.map(clock::fmt);
+        }
         let detail = match cmd {
             Command::Verify => "Identity verified by staff".to_string(),
             Command::Complete { note } if note.is_empty() => "Completed".to_string(),
@@ -125,6 +155,11 @@ impl Intake<'_> {
             }
             Command::Note { text } => text.clone(),
             Command::Assign { to } => format!("Assigned to {to}"),
+            Command::Law { law } => format!(
+                "Law set to the {}: due {}",
+                law.as_str().to_uppercase(),
+                self.show_date(r.due_in_force())
+            ),
         };
         transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
         if let Command::Verify = cmd {
@@ -143,6 +178,11 @@ impl Intake<'_> {
             Command::Extend { .. } => format!("{} is extended; now due {due_date}", r.id),
             Command::Note { .. } => format!("Note added to {}", r.id),
             Command::Assign { to } => format!("{} is assigned to {to}", r.id),
+            Command::Law { law } => format!(
+                "{} now runs under the {}; due {due_date}",
+                r.id,
+                law.as_str().to_uppercase()
+            ),
         };
         if let Some(template) = told {
             message.push_str(&format!(
@@ -210,7 +250,7 @@ impl Intake<'_> {
                     new_due_date: facts.due_date.clone(),
                 },
             )?,
-            Command::Note { .. } | Command::Assign { .. } => return Ok(None),
+            Command::Note { .. } | Command::Assign { .. } | Command::Law { .. } => return Ok(None),
         };
         Ok(Some(template))
     }
@@ -272,15 +312,14 @@ impl Intake<'_> {
         Ok(())
     }
 
-    /// A staff member's mail on a request's thread: a command, or a note for the record.
-    /// Returns what was done, in words.
+    /// A staff member's mail on a request's thread, proven to come from staff (see
+    /// `Intake::staff_proof`): a command, or a note for the record. Returns what was done.
     pub fn staff_mail(
         &self,
         tx: &Connection,
         mail: &Inbound,
         request_id: &str,
         sender: &str,
-        auth_failure: Option<String>,
     ) -> Result<String> {
         let now_s = clock::fmt(self.mailer.now);
         let log_refusal = |detail: &str| {
@@ -305,11 +344,6 @@ impl Intake<'_> {
                     &crate::intake::excerpt(&mail.new_text, 500),
                 )?;
                 return Ok("Staff mail on the thread (recorded)".into());
-            }
-            _ if auth_failure.is_some() => {
-                let why = auth_failure.unwrap_or_default();
-                log_refusal(&format!("Suspected spoofing of a staff address: {why}"))?;
-                return Ok(format!("Staff command refused: suspected spoofing ({why})"));
             }
             Parsed::Unknown(w) => {
                 let why = format!(

@@ -8,8 +8,10 @@
 //! /extend <reason>             the one extension, with the reason told to the consumer
 //! /note <text>                 a note in the audit log
 //! /assign <name>               who handles it
+//! /law gdpr|ccpa               the law (and so the clocks) the request runs on
 //! ```
 
+use crate::request::deadlines::Jurisdiction;
 use crate::request::lifecycle::{DenialBasis, Transition};
 
 /// A staff command.
@@ -44,10 +46,17 @@ pub enum Command {
         /// Who.
         to: String,
     },
+    /// Run the request on another law's clocks.
+    Law {
+        /// The law.
+        law: Jurisdiction,
+    },
 }
 
 /// Every command word, for help texts.
-pub const WORDS: &[&str] = &["verify", "complete", "deny", "extend", "note", "assign"];
+pub const WORDS: &[&str] = &[
+    "verify", "complete", "deny", "extend", "note", "assign", "law",
+];
 
 /// What a line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +86,7 @@ impl Command {
             Command::Extend { .. } => "/extend",
             Command::Note { .. } => "/note",
             Command::Assign { .. } => "/assign",
+            Command::Law { .. } => "/law",
         }
     }
 
@@ -91,6 +101,7 @@ impl Command {
             Command::Extend { .. } => Transition::Extend,
             Command::Note { text } => Transition::Note { text: text.clone() },
             Command::Assign { to } => Transition::Assign { to: to.clone() },
+            Command::Law { law } => Transition::SetLaw { law: *law },
         }
     }
 }
@@ -186,6 +197,10 @@ pub fn parse(line: &str) -> Parsed {
                 }
             }
         }
+        "law" => match args.parse::<Jurisdiction>() {
+            Ok(law) => Command::Law { law },
+            Err(_) => return invalid("name the law: /law gdpr or /law ccpa"),
+        },
         "extend" => {
             if args.is_empty() {
                 return invalid(
@@ -225,6 +240,25 @@ mod tests {
     fn commands_and_their_arguments() {
         let table: &[(&str, Parsed)] = &[
             ("/verify", Parsed::Ok(Command::Verify)),
+            (
+                "/law GDPR",
+                Parsed::Ok(Command::Law {
+                    law: Jurisdiction::Gdpr,
+                }),
+            ),
+            (
+                "/law ccpa",
+                Parsed::Ok(Command::Law {
+                    law: Jurisdiction::Ccpa,
+                }),
+            ),
+            (
+                "/law lgpd",
+                Parsed::Invalid {
+                    command: "/law".into(),
+                    why: "name the law: /law gdpr or /law ccpa".into(),
+                },
+            ),
             ("  /VERIFY  ", Parsed::Ok(Command::Verify)),
             (
                 "/complete sent the export",

@@ -41,7 +41,18 @@ pub struct KindMetrics {
 pub struct Yearly {
     /// The calendar year, in the business time zone.
     pub year: i32,
-    /// One line per kind, in the canonical kind order.
+    /// One line per kind, in the canonical kind order: every request, whatever its law.
+    pub kinds: Vec<KindMetrics>,
+    /// The same lines for the requests of each law that had any (`ccpa`, then `gdpr`).
+    pub by_law: Vec<LawMetrics>,
+}
+
+/// One law's part of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LawMetrics {
+    /// `ccpa` or `gdpr`.
+    pub law: String,
+    /// One line per kind, as in [`Yearly::kinds`].
     pub kinds: Vec<KindMetrics>,
 }
 
@@ -69,6 +80,31 @@ fn median(sorted: &[f64]) -> Option<f64> {
 /// counts once under each of its kinds; mail that was never a privacy request (no kind) is
 /// left out.
 pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
+    let of_year: Vec<&Request> = requests
+        .iter()
+        .filter(|r| clock::parse(&r.received_at).is_ok_and(|t| t.with_timezone(&tz).year() == year))
+        .collect();
+    let by_law = ["ccpa", "gdpr"]
+        .iter()
+        .filter(|law| {
+            of_year
+                .iter()
+                .any(|r| r.jurisdiction == **law && !r.kinds.is_empty())
+        })
+        .map(|law| LawMetrics {
+            law: law.to_string(),
+            kinds: metrics(of_year.iter().copied().filter(|r| r.jurisdiction == *law)),
+        })
+        .collect();
+    Yearly {
+        year,
+        kinds: metrics(of_year.iter().copied()),
+        by_law,
+    }
+}
+
+/// The report's lines over `requests`.
+fn metrics<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<KindMetrics> {
     let mut lines: Vec<(KindMetrics, Vec<f64>)> = Kind::ALL
         .iter()
         .map(|k| {
@@ -82,12 +118,6 @@ pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
         })
         .collect();
     for r in requests {
-        let Ok(received) = clock::parse(&r.received_at) else {
-            continue;
-        };
-        if received.with_timezone(&tz).year() != year {
-            continue;
-        }
         for (i, k) in Kind::ALL.iter().enumerate() {
             if !r.kinds.contains(k) {
                 continue;
@@ -123,7 +153,7 @@ pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
             }
         }
     }
-    let kinds = lines
+    lines
         .into_iter()
         .map(|(mut m, mut days)| {
             days.sort_by(f64::total_cmp);
@@ -132,8 +162,31 @@ pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
                 (!days.is_empty()).then(|| round1(days.iter().sum::<f64>() / days.len() as f64));
             m
         })
-        .collect();
-    Yearly { year, kinds }
+        .collect()
+}
+
+/// One Markdown table of report lines.
+fn table(s: &mut String, kinds: &[KindMetrics]) {
+    s.push_str(
+        "| Kind | Received | Complied (whole or part) | Denied | unverifiable | not a consumer | exempt | other | Open | Median days | Mean days |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for m in kinds {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            m.kind,
+            m.received,
+            m.complied,
+            m.denied,
+            m.denied_unverifiable,
+            m.denied_not_a_consumer,
+            m.denied_exempt,
+            m.denied_other,
+            m.open,
+            opt(m.median_days),
+            opt(m.mean_days)
+        ));
+    }
 }
 
 fn opt(x: Option<f64>) -> String {
@@ -143,36 +196,24 @@ fn opt(x: Option<f64>) -> String {
 impl Yearly {
     /// A Markdown table, as a privacy policy would publish it.
     pub fn markdown(&self) -> String {
-        let mut s = format!(
-            "# Privacy requests received in {}\n\n\
-             | Kind | Received | Complied (whole or part) | Denied | unverifiable | not a consumer | exempt | other | Open | Median days | Mean days |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-            self.year
-        );
-        for m in &self.kinds {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                m.kind,
-                m.received,
-                m.complied,
-                m.denied,
-                m.denied_unverifiable,
-                m.denied_not_a_consumer,
-                m.denied_exempt,
-                m.denied_other,
-                m.open,
-                opt(m.median_days),
-                opt(m.mean_days)
-            ));
-        }
+        let mut s = format!("# Privacy requests received in {}\n\n", self.year);
+        table(&mut s, &self.kinds);
         s.push_str(
             "\nDays run from receipt to the substantive response (completion or denial). \
              A request of several kinds counts under each.\n",
         );
+        for l in &self.by_law {
+            let name = match l.law.as_str() {
+                "gdpr" => "GDPR (one month, extendable by two)",
+                _ => "CCPA (45 days, extendable by 45; opt-outs 15 business days)",
+            };
+            s.push_str(&format!("\n## Under the {name}\n\n"));
+            table(&mut s, &l.kinds);
+        }
         s
     }
 
-    /// CSV with a header line.
+    /// CSV with a header line: the lines of every request (`law` = `all`), then each law's.
     pub fn csv(&self) -> Result<String> {
         let mut w = CsvWriter::default();
         w.row(&[
@@ -188,8 +229,11 @@ impl Yearly {
             "open",
             "median_days",
             "mean_days",
+            "law",
         ]);
-        for m in &self.kinds {
+        let parts = std::iter::once(("all", &self.kinds))
+            .chain(self.by_law.iter().map(|l| (l.law.as_str(), &l.kinds)));
+        for (law, m) in parts.flat_map(|(law, ks)| ks.iter().map(move |m| (law, m))) {
             w.row(&[
                 &self.year.to_string(),
                 &m.kind,
@@ -203,6 +247,7 @@ impl Yearly {
                 &m.open.to_string(),
                 &m.median_days.map(|v| format!("{v:.1}")).unwrap_or_default(),
                 &m.mean_days.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                law,
             ]);
         }
         Ok(w.out)
@@ -342,6 +387,58 @@ fn cell(f: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_are_split_by_law() {
+        let base = crate::store::requests::Request {
+            id: "PRIV-2026-00001".into(),
+            status: "completed".into(),
+            kinds: vec![Kind::Access],
+            requester: "a@example.test".into(),
+            requester_name: String::new(),
+            language: "en".into(),
+            jurisdiction: "ccpa".into(),
+            law_reason: String::new(),
+            received_at: "2026-03-01T10:00:00Z".into(),
+            confirm_by: None,
+            due_at: "2026-04-15T10:00:00Z".into(),
+            extended_due_at: None,
+            extended: false,
+            escalated: false,
+            escalation_reason: String::new(),
+            verified: true,
+            agent: false,
+            subject: String::new(),
+            origin_message_id: None,
+            assignee: String::new(),
+            denial_basis: None,
+            denial_detail: String::new(),
+            extension_reason: String::new(),
+            responded_at: Some("2026-03-11T10:00:00Z".into()),
+            created_at: "2026-03-01T10:00:00Z".into(),
+            updated_at: "2026-03-11T10:00:00Z".into(),
+        };
+        let gdpr = Request {
+            id: "PRIV-2026-00002".into(),
+            jurisdiction: "gdpr".into(),
+            status: "received".into(),
+            responded_at: None,
+            ..base.clone()
+        };
+        let y = yearly(&[base, gdpr], 2026, chrono_tz::UTC);
+        assert_eq!(y.kinds[0].received, 2);
+        let laws: Vec<(&str, u64, u64)> = y
+            .by_law
+            .iter()
+            .map(|l| (l.law.as_str(), l.kinds[0].complied, l.kinds[0].open))
+            .collect();
+        assert_eq!(laws, vec![("ccpa", 1, 0), ("gdpr", 0, 1)]);
+        assert!(y.markdown().contains("## Under the GDPR"));
+        let csv = y.csv().expect("csv");
+        assert!(csv
+            .lines()
+            .any(|l| l.ends_with(",gdpr") && l.contains(",access,1,0,")));
+    }
 
     #[test]
     fn medians_of_odd_and_even_counts() {

@@ -44,6 +44,10 @@ pub fn set_cursor(conn: &Connection, mailbox: &str, c: Cursor) -> Result<()> {
 pub struct InboxRow {
     /// Message-ID, or `sha256:<hex>` of the raw bytes when it has none.
     pub message_key: String,
+    /// Hash of the sender, subject and body ([`crate::mail::keys::fingerprint`]): a mail is a
+    /// duplicate only when its key *and* its fingerprint were seen ("" for rows recorded
+    /// before fingerprints, and for mails that could not be parsed).
+    pub fingerprint: String,
     /// The Message-ID header, without brackets.
     pub message_id: Option<String>,
     /// Mailbox it was fetched from.
@@ -76,12 +80,14 @@ pub struct InboxRow {
     pub move_to: String,
 }
 
-/// True when a mail with this key was already recorded (a duplicate delivery).
-pub fn seen_key(conn: &Connection, key: &str) -> Result<bool> {
+/// True when a mail with this key and this fingerprint was already recorded (a duplicate
+/// delivery). A row recorded before fingerprints existed matches on its key alone.
+pub fn seen(conn: &Connection, key: &str, fingerprint: &str) -> Result<bool> {
     Ok(conn
         .query_row(
-            "SELECT 1 FROM inbox WHERE message_key = ?1 AND disposition <> 'duplicate' LIMIT 1",
-            params![key],
+            "SELECT 1 FROM inbox WHERE message_key = ?1 AND disposition <> 'duplicate'
+               AND (fingerprint = ?2 OR fingerprint = '') LIMIT 1",
+            params![key, fingerprint],
             |_| Ok(()),
         )
         .optional()?
@@ -92,8 +98,9 @@ pub fn seen_key(conn: &Connection, key: &str) -> Result<bool> {
 pub fn insert(conn: &Connection, row: &InboxRow) -> Result<bool> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO inbox (message_key, message_id, mailbox, uidvalidity, uid, internal_date,
-            fetched_at, sender, subject, size, raw, disposition, reason, request_id, classification, move_to, moved)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            fetched_at, sender, subject, size, raw, disposition, reason, request_id, classification, move_to, moved,
+            fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             row.message_key,
             row.message_id,
@@ -112,6 +119,7 @@ pub fn insert(conn: &Connection, row: &InboxRow) -> Result<bool> {
             row.classification,
             row.move_to,
             i64::from(row.move_to.is_empty()),
+            row.fingerprint,
         ],
     )?;
     Ok(n == 1)

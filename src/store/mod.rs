@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod purge;
 pub mod requests;
 pub mod schema;
+pub mod secrets;
 pub mod transitions;
 
 use anyhow::{Context, Result};
@@ -76,4 +77,16 @@ pub fn add_event(
     )
     .context("Cannot record an event")?;
     Ok(())
+}
+
+/// Records that `notice` was given for `request_id` ("" for none); false when it was already
+/// (the once-only notices of the sweeper, and anything else that must happen once).
+pub fn note_once(tx: &Connection, request_id: &str, notice: &str, at: &str) -> Result<bool> {
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO notices (request_id, notice, at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![request_id, notice, at],
+        )
+        .context("Cannot record a notice")?;
+    Ok(n == 1)
 }

@@ -1,6 +1,12 @@
 //! The `outbox` table: every mail the bot sends, fully rendered, queued in the same
 //! transaction as the decision that caused it. Only the sender in `outbound::outbox` talks
 //! SMTP; it marks a row `sending` before it connects and `sent` after the server took it.
+//!
+//! A row is *claimed* before it is sent ([`claim`]): a conditional update that only one
+//! process can win, which sets `status = 'sending'`, `claimed_by` and a lease in
+//! `next_attempt_at`. While the lease runs no other process sees the row as due; a claim
+//! left by a process that died is released at once by the next sender ([`release_dead_claims`]),
+//! and otherwise when its lease ends, and our Bcc copy then decides whether it went out.
 
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -41,14 +47,26 @@ pub struct Queued {
     pub status: String,
     /// Attempts so far.
     pub attempts: i64,
+    /// When it is due (for `sending` rows: when its claim's lease ends, or when to look
+    /// for its copy); part of the claim's condition.
+    pub next_attempt_at: String,
 }
 
 /// Queues a mail.
 pub fn enqueue(conn: &Connection, m: &NewMail, now: &str) -> Result<()> {
     conn.execute(
-        "INSERT INTO outbox (message_id, request_id, purpose, audience, recipient, raw, status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
-        params![m.message_id, m.request_id, m.purpose, m.audience, m.recipient, m.raw, now],
+        "INSERT INTO outbox (message_id, request_id, purpose, audience, recipient, recipient_key, raw, status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+        params![
+            m.message_id,
+            m.request_id,
+            m.purpose,
+            m.audience,
+            m.recipient,
+            crate::address::base_address(&m.recipient),
+            m.raw,
+            now
+        ],
     )?;
     Ok(())
 }
@@ -56,7 +74,7 @@ pub fn enqueue(conn: &Connection, m: &NewMail, now: &str) -> Result<()> {
 /// Rows ready to go (queued or unconfirmed, next attempt due), oldest first.
 pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Queued>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, message_id, recipient, purpose, request_id, raw, status, attempts FROM outbox
+        "SELECT id, message_id, recipient, purpose, request_id, raw, status, attempts, next_attempt_at FROM outbox
          WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit as i64], |r| {
@@ -69,20 +87,57 @@ pub fn due(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Queued>> {
             raw: r.get(5)?,
             status: r.get(6)?,
             attempts: r.get(7)?,
+            next_attempt_at: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Marks rows as being sent: from now until `sent`, their fate is unknown after a crash.
-pub fn mark_sending(conn: &Connection, ids: &[i64], now: &str) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+/// Claims a row for sending, as `claimer`, until `lease_until`: true when this process
+/// won it. The update only applies while the row is as `row` read it (status, due time,
+/// attempts), so of two processes that read the same due row exactly one wins; the other
+/// leaves it alone. From now until `sent`, the row's fate is unknown after a crash.
+pub fn claim(conn: &Connection, row: &Queued, claimer: &str, lease_until: &str) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2, claimed_by = ?3
+         WHERE id = ?1 AND status = ?4 AND next_attempt_at = ?5 AND attempts = ?6",
+        params![
+            row.id,
+            lease_until,
+            claimer,
+            row.status,
+            row.next_attempt_at,
+            row.attempts
+        ],
     )?;
-    for id in ids {
-        stmt.execute(params![id, now])?;
+    Ok(n == 1)
+}
+
+/// Makes the rows claimed by processes that are gone due now (`alive` says which claimers
+/// still run), instead of when their lease ends: a daemon killed mid-send must not delay
+/// its restart's recovery by the whole lease. Returns how many rows were released.
+pub fn release_dead_claims(
+    conn: &Connection,
+    now: &str,
+    alive: impl Fn(&str) -> bool,
+) -> Result<usize> {
+    let claimers: Vec<String> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT claimed_by FROM outbox
+             WHERE status = 'sending' AND next_attempt_at > ?1 AND claimed_by <> ''",
+        )?;
+        let rows = stmt.query_map(params![now], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut released = 0;
+    for c in claimers.iter().filter(|c| !alive(c)) {
+        released += conn.execute(
+            "UPDATE outbox SET next_attempt_at = ?1
+             WHERE status = 'sending' AND claimed_by = ?2 AND next_attempt_at > ?1",
+            params![now, c],
+        )?;
     }
-    Ok(())
+    Ok(released)
 }
 
 /// The server took it (or its copy was seen in our mailbox). A bounce already recorded for it
@@ -111,6 +166,16 @@ pub fn confirm_by_message_id(conn: &Connection, message_id: &str, now: &str) -> 
         }
         None => Ok(false),
     }
+}
+
+/// The server took it, but refused our Bcc copy (so it was sent again without one): sent,
+/// with why in `last_error`.
+pub fn mark_sent_without_copy(conn: &Connection, id: i64, now: &str, note: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = ?3 WHERE id = ?1 AND status NOT IN ('sent', 'bounced')",
+        params![id, now, note],
+    )?;
+    Ok(())
 }
 
 /// A transient failure: try again at `next`.
@@ -178,11 +243,12 @@ pub fn mark_bounced(conn: &Connection, id: i64, error: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Mails to `recipient` queued since `since` (for the per-recipient limit).
+/// Consumer mails queued since `since` to the mailbox of `recipient` (lower case, `+detail`
+/// removed: `Victim+1@x` and `victim+2@X` are one mailbox), for the per-recipient limit.
 pub fn count_to_since(conn: &Connection, recipient: &str, since: &str) -> Result<i64> {
     Ok(conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND created_at >= ?2 AND audience = 'consumer'",
-        params![recipient, since],
+        "SELECT COUNT(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2 AND audience = 'consumer'",
+        params![crate::address::base_address(recipient), since],
         |r| r.get(0),
     )?)
 }
@@ -192,6 +258,15 @@ pub fn count_consumer_since(conn: &Connection, since: &str) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM outbox WHERE created_at >= ?1 AND audience = 'consumer'",
         params![since],
+        |r| r.get(0),
+    )?)
+}
+
+/// Staff mails queued since `since` to `recipient` (for the staff-mail budget).
+pub fn count_staff_to_since(conn: &Connection, recipient: &str, since: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2 AND audience = 'staff'",
+        params![crate::address::base_address(recipient), since],
         |r| r.get(0),
     )?)
 }
@@ -241,4 +316,81 @@ pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Summary>> 
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn queue(conn: &Connection, id: &str, to: &str, audience: &str, now: &str) {
+        enqueue(
+            conn,
+            &NewMail {
+                message_id: id.into(),
+                request_id: None,
+                purpose: "acknowledgement".into(),
+                audience: audience.into(),
+                recipient: to.into(),
+                raw: b"x".to_vec(),
+            },
+            now,
+        )
+        .expect("enqueue");
+    }
+
+    const NOW: &str = "2026-11-27T10:00:00Z";
+    const LEASE: &str = "2026-11-27T10:10:00Z";
+
+    #[test]
+    fn of_two_processes_that_read_the_same_due_row_only_one_claims_it() {
+        let st = Store::in_memory().expect("store");
+        queue(&st.conn, "m1", "a@example.test", "consumer", NOW);
+        let mine = due(&st.conn, NOW, 10).expect("due");
+        let theirs = due(&st.conn, NOW, 10).expect("due");
+        assert!(claim(&st.conn, &mine[0], "1:a", LEASE).expect("claim"));
+        assert!(!claim(&st.conn, &theirs[0], "2:b", LEASE).expect("claim"));
+        // Claimed: no longer due for anyone until the lease ends.
+        assert!(due(&st.conn, NOW, 10).expect("due").is_empty());
+        assert_eq!(due(&st.conn, LEASE, 10).expect("due").len(), 1);
+    }
+
+    #[test]
+    fn claims_of_a_process_that_is_gone_are_released_at_once() {
+        let st = Store::in_memory().expect("store");
+        queue(&st.conn, "m1", "a@example.test", "consumer", NOW);
+        queue(&st.conn, "m2", "b@example.test", "consumer", NOW);
+        let rows = due(&st.conn, NOW, 10).expect("due");
+        assert!(claim(&st.conn, &rows[0], "1:alive", LEASE).expect("claim"));
+        assert!(claim(&st.conn, &rows[1], "2:dead", LEASE).expect("claim"));
+        let n = release_dead_claims(&st.conn, NOW, |c| c == "1:alive").expect("release");
+        assert_eq!(n, 1);
+        let again = due(&st.conn, NOW, 10).expect("due");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].message_id, "m2");
+        assert_eq!(
+            again[0].status, "sending",
+            "its copy decides, not a blind resend"
+        );
+    }
+
+    #[test]
+    fn the_reply_cap_counts_one_mailbox_whatever_the_spelling() {
+        let st = Store::in_memory().expect("store");
+        for (i, to) in [
+            "victim@example.test",
+            "Victim+1@Example.TEST",
+            "VICTIM+x@example.test",
+            "other@example.test",
+        ]
+        .iter()
+        .enumerate()
+        {
+            queue(&st.conn, &format!("m{i}"), to, "consumer", NOW);
+        }
+        queue(&st.conn, "s", "victim@example.test", "staff", NOW);
+        for spelling in ["victim+99@example.test", "VICTIM@EXAMPLE.TEST"] {
+            assert_eq!(count_to_since(&st.conn, spelling, NOW).expect("count"), 3);
+        }
+    }
 }

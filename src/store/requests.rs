@@ -20,8 +20,11 @@ pub struct Request {
     pub requester_name: String,
     /// Detected language (`en`, `es`, ...).
     pub language: String,
-    /// `ccpa` or `gdpr`.
+    /// `ccpa` or `gdpr`: the law whose clocks the request runs on.
     pub jurisdiction: String,
+    /// Why that law, in words for staff ("cites Art. 15 DSGVO", "cites no law: the configured
+    /// default (CCPA)", "set by staff").
+    pub law_reason: String,
     /// The server's INTERNALDATE of the opening mail (UTC RFC 3339): clocks run from here.
     pub received_at: String,
     /// Receipt must be confirmed by (know/delete/correct), if that clock applies.
@@ -63,7 +66,7 @@ pub struct Request {
 const COLUMNS: &str = "id, status, kinds, requester, requester_name, language, jurisdiction, received_at,
     confirm_by, due_at, extended_due_at, extended, escalated, escalation_reason, verified, agent, subject,
     origin_message_id, assignee, denial_basis, responded_at, created_at, updated_at, denial_detail,
-    extension_reason";
+    extension_reason, law_reason";
 
 fn from_row(r: &Row) -> rusqlite::Result<Request> {
     let kinds: String = r.get(2)?;
@@ -93,6 +96,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Request> {
         updated_at: r.get(22)?,
         denial_detail: r.get(23)?,
         extension_reason: r.get(24)?,
+        law_reason: r.get(25)?,
     })
 }
 
@@ -125,7 +129,7 @@ pub fn next_id(conn: &Connection, year: i32) -> Result<String> {
 /// Inserts a new request.
 pub fn insert(conn: &Connection, r: &Request) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
+        &format!("INSERT INTO requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
         params![
             r.id,
             r.status,
@@ -152,6 +156,7 @@ pub fn insert(conn: &Connection, r: &Request) -> Result<()> {
             r.updated_at,
             r.denial_detail,
             r.extension_reason,
+            r.law_reason,
         ],
     )
     .with_context(|| format!("Cannot store request {}", r.id))?;
@@ -164,7 +169,7 @@ pub fn update(conn: &Connection, r: &Request) -> Result<()> {
         "UPDATE requests SET status = ?2, kinds = ?3, language = ?4, confirm_by = ?5, due_at = ?6,
             extended_due_at = ?7, extended = ?8, escalated = ?9, escalation_reason = ?10, verified = ?11,
             agent = ?12, assignee = ?13, denial_basis = ?14, responded_at = ?15, updated_at = ?16,
-            denial_detail = ?17, extension_reason = ?18
+            denial_detail = ?17, extension_reason = ?18, jurisdiction = ?19, law_reason = ?20
          WHERE id = ?1",
         params![
             r.id,
@@ -185,6 +190,8 @@ pub fn update(conn: &Connection, r: &Request) -> Result<()> {
             r.updated_at,
             r.denial_detail,
             r.extension_reason,
+            r.jurisdiction,
+            r.law_reason,
         ],
     )
     .with_context(|| format!("Cannot update request {}", r.id))?;
@@ -211,6 +218,61 @@ pub struct Filter {
     pub due_before: Option<String>,
     /// Only open requests.
     pub open_only: bool,
+}
+
+/// The requests of one person: `base` is their mailbox as
+/// [`crate::address::base_address`] gives it (lower case, `+detail` removed); every address
+/// of that mailbox counts (`Jo@…`, `jo+shop@…`). Oldest first.
+pub fn of_person(conn: &Connection, base: &str, open_only: bool) -> Result<Vec<Request>> {
+    if !base.contains('@') {
+        return Ok(Vec::new());
+    }
+    let (_, like) = person_patterns(base);
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM requests
+         WHERE (lower(requester) = ?1 OR lower(requester) LIKE ?2 ESCAPE '\\')"
+    );
+    if open_only {
+        sql.push_str(" AND status NOT IN ('completed', 'denied', 'closed_unverifiable')");
+    }
+    sql.push_str(" ORDER BY received_at, id");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params![base, like], from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let r = r?;
+        if crate::address::base_address(&r.requester) == base {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Escalation events since `since` on the requests of one person (`base` as for
+/// [`of_person`]): the per-sender cap on staff mail counts the mailbox, not the spelling.
+pub fn escalations_of_person_since(conn: &Connection, base: &str, since: &str) -> Result<i64> {
+    let (exact, plus) = person_patterns(base);
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id
+         WHERE e.kind = 'escalated' AND e.at >= ?3
+           AND (lower(r.requester) = ?1 OR lower(r.requester) LIKE ?2 ESCAPE '\\')",
+        params![exact, plus, since],
+        |r| r.get(0),
+    )?)
+}
+
+/// `(base, "local+%@domain")`, the LIKE pattern escaped, for the addresses of one mailbox.
+fn person_patterns(base: &str) -> (String, String) {
+    let esc = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    };
+    let plus = match base.rsplit_once('@') {
+        Some((local, domain)) => format!("{}+%@{}", esc(local), esc(domain)),
+        None => String::new(),
+    };
+    (base.to_string(), plus)
 }
 
 /// Statuses in which a request is finished.

@@ -139,6 +139,43 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
          NOT IN ('completed', 'denied', 'closed_unverifiable')
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 5: trust, and the law per request. A Message-ID alone no longer makes a mail a
+    // duplicate: `fingerprint` (sender, subject and body, hashed) must match too, so a reused
+    // Message-ID cannot silence another sender's mail. `law_reason` says why a request runs
+    // on its law's clock (the law its mail cites). `secrets` keeps keys the bot makes for
+    // itself (the staff-token key).
+    r#"
+ALTER TABLE inbox ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN law_reason TEXT NOT NULL DEFAULT '';
+CREATE TABLE secrets (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+) STRICT;
+"#,
+    // 6 (issue 18, outbound): outbox claims, per-mailbox reply counting, held staff
+    // mail. `claimed_by` names the process whose claim (`status = 'sending'` with a lease
+    // in `next_attempt_at`) owns a row, so a second process on the store never sends it too.
+    // `recipient_key` is the recipient's mailbox (lower case, `+detail` removed) that the
+    // per-recipient reply cap counts. `staff_held` keeps the staff mails held back above
+    // `staff.max-mails-per-hour`, until the sweeper mails them as one summary.
+    r#"
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN recipient_key TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET recipient_key = CASE
+    WHEN instr(substr(recipient, 1, instr(recipient, '@') - 1), '+') > 0
+    THEN lower(substr(recipient, 1, instr(recipient, '+') - 1) || substr(recipient, instr(recipient, '@')))
+    ELSE lower(recipient) END;
+CREATE INDEX outbox_recipient_key ON outbox (recipient_key, created_at);
+CREATE TABLE staff_held (
+    id             INTEGER PRIMARY KEY,
+    at             TEXT NOT NULL,
+    request_id     TEXT,
+    purpose        TEXT NOT NULL,
+    line           TEXT NOT NULL,
+    summarized_at  TEXT
+) STRICT;
+CREATE INDEX staff_held_pending ON staff_held (id) WHERE summarized_at IS NULL;
+"#,
 ];
 
 /// Applies every migration the database has not seen yet.

@@ -43,6 +43,7 @@ pub fn event_kind(t: &Transition) -> &'static str {
         Transition::Escalate => "escalated",
         Transition::Note { .. } => "note",
         Transition::Assign { .. } => "assigned",
+        Transition::SetLaw { .. } => "law_changed",
     }
 }
 
@@ -131,6 +132,7 @@ mod tests {
             denial_basis: None,
             denial_detail: String::new(),
             extension_reason: String::new(),
+            law_reason: String::new(),
             responded_at: None,
             created_at: "2026-01-05T10:00:00Z".into(),
             updated_at: "2026-01-05T10:00:00Z".into(),

@@ -1182,7 +1182,7 @@ dir = "."
         assert!(err.contains("conf/p.toml: `imap.port`"), "{err}");
         assert!(err.contains("`smtp.from`"), "{err}");
         assert!(
-            err.contains("`staff.bogus`: unknown key (known: escalation-to or members)"),
+            err.contains("`staff.bogus`: unknown key (known: escalation-to, members"),
             "{err}"
         );
     }

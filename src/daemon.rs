@@ -553,7 +553,9 @@ impl App {
         if !self.copies_come_here() {
             return Ok(s);
         }
-        let mut sent = stats.outbox.sent;
+        // A mail sent without its copy (the copy address refused it) has none on the way.
+        let with_copy = |o: &outbox::Round| o.sent.saturating_sub(o.copy_refused.len());
+        let mut sent = with_copy(&stats.outbox);
         for _ in 0..FINISH_ROUNDS {
             if sent == 0 {
                 break;
@@ -574,8 +576,10 @@ impl App {
             stats.outbox.sent += more.outbox.sent;
             stats.outbox.confirmed += more.outbox.confirmed;
             stats.outbox.deferred += more.outbox.deferred;
+            sent = with_copy(&more.outbox);
             stats.outbox.failed.extend(more.outbox.failed);
-            sent = more.outbox.sent;
+            stats.outbox.copy_refused.extend(more.outbox.copy_refused);
+            stats.outbox.taken += more.outbox.taken;
         }
         Ok(s)
     }

@@ -127,12 +127,20 @@ async fn a_sender_address_the_mailer_refuses_does_not_block_the_mailbox() {
             .find(|r| r["requester"] == quoted)
             .unwrap_or_else(|| panic!("no request from {quoted}: {rows:#?}"));
         assert_eq!(r["status"], "awaiting_verification", "{r}");
-        assert_eq!(r["escalated"], false, "{r}");
+        // The local stack's Dovecot has no user with a space in its name, so the reply to
+        // `"john smith"@` comes back as a bounce; `run --once` takes that report in before
+        // it ends, and flags the request for it. Never for anything else.
+        assert!(
+            r["escalated"] == false
+                || r["escalation_reason"] == "Our acknowledgement mail could not be delivered",
+            "{r}"
+        );
     }
+    // Accepted by the server: sent, or sent and bounced afterwards.
     assert_eq!(
         common::scalar(
             &conn,
-            "SELECT COUNT(*) FROM outbox WHERE purpose = 'acknowledgement' AND status = 'sent'"
+            "SELECT COUNT(*) FROM outbox WHERE purpose = 'acknowledgement' AND status IN ('sent', 'bounced')"
         ),
         4
     );

@@ -36,7 +36,8 @@ fn wait_for_lock(dir: &Path, pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&lock).unwrap_or_default();
-        if text.trim() == pid.to_string() {
+        // The daemon takes the lock, then opens (creates) the store; read commands need it.
+        if text.trim() == pid.to_string() && dir.join("privacy-inbox.sqlite3").exists() {
             return;
         }
         assert!(

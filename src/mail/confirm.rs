@@ -227,6 +227,16 @@ mod tests {
     }
 
     #[test]
+    fn a_long_reply_is_read_to_its_end_within_the_cap() {
+        // 16 KiB are read: a disavowal after a long first paragraph still counts, one past
+        // the cap does not (a hostile mail cannot make us scan megabytes).
+        let long = format!("{} I did not send this request.", "Thank you. ".repeat(400));
+        assert!(matches!(reply_intent(&long), ReplyIntent::Disavows(_)));
+        let past = format!("{} I did not send this request.", "x".repeat(17 * 1024));
+        assert_eq!(reply_intent(&past), ReplyIntent::Confirms);
+    }
+
+    #[test]
     fn intents() {
         let confirms = [
             "",

@@ -104,6 +104,8 @@ pub fn choose(
                     .map(|d| d.respond_by)
                     .ok()
             };
+            // No kind has equal deadlines under both laws (a month against 45 days, 15 or 10
+            // business days), so the default only decides when a clock cannot be computed.
             let law = match (due(Jurisdiction::Gdpr), due(Jurisdiction::Ccpa)) {
                 (Some(gd), Some(cd)) if cd < gd => Jurisdiction::Ccpa,
                 (Some(gd), Some(cd)) if gd < cd => Jurisdiction::Gdpr,
@@ -175,6 +177,14 @@ mod tests {
         ] {
             assert_eq!(cited(text), Cited::default(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_citation_deep_in_a_long_mail_counts_within_the_cap() {
+        let long = format!("{} Auskunft nach Art. 15 DSGVO", "Guten Tag. ".repeat(400));
+        assert_eq!(cited(&long).gdpr.as_deref(), Some("Art. 15 DSGVO"));
+        let past = format!("{} Auskunft nach Art. 15 DSGVO", "x".repeat(65 * 1024));
+        assert_eq!(cited(&past), Cited::default());
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl App {
                 let mut st = lock(&self.store);
                 intake.record_batch(&mut st, &mailbox, sel.uidvalidity, &fetched)?
             };
-            add_stats(&mut stats.intake, &b);
+            stats.intake.add(b);
             self.apply_moves(&mut s, &mailbox, sel.uidvalidity, has_move)
                 .await?;
         }
@@ -572,7 +572,7 @@ impl App {
             s = self.intake_pass(s, &mut more).await?;
             self.drain_outbox(&mut s, &mut more, true).await?;
             stats.fetched += more.fetched;
-            add_stats(&mut stats.intake, &more.intake);
+            stats.intake.add(more.intake);
             stats.outbox.sent += more.outbox.sent;
             stats.outbox.confirmed += more.outbox.confirmed;
             stats.outbox.deferred += more.outbox.deferred;
@@ -736,16 +736,6 @@ impl App {
             }
         }
     }
-}
-
-fn add_stats(total: &mut BatchStats, b: &BatchStats) {
-    total.requests += b.requests;
-    total.replies += b.replies;
-    total.ignored += b.ignored;
-    total.escalated += b.escalated;
-    total.quarantined += b.quarantined;
-    total.duplicates += b.duplicates;
-    total.own_copies += b.own_copies;
 }
 
 /// Reconnect backoff: 1 s doubling to 5 minutes, with jitter.

@@ -63,7 +63,8 @@ pub struct BatchStats {
 }
 
 impl BatchStats {
-    fn add(&mut self, o: BatchStats) {
+    /// Adds another batch's counts to these.
+    pub fn add(&mut self, o: BatchStats) {
         self.requests += o.requests;
         self.replies += o.replies;
         self.ignored += o.ignored;

@@ -394,6 +394,28 @@ pub fn apply(
 mod tests {
     use super::*;
 
+    #[test]
+    fn denial_bases_read_as_their_wire_names() {
+        let shown: Vec<String> = [
+            DenialBasis::Unverifiable,
+            DenialBasis::NotAConsumer,
+            DenialBasis::Exempt,
+            DenialBasis::Other("trade secret".into()),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "unverifiable",
+                "not_a_consumer",
+                "exempt",
+                "other: trade secret"
+            ]
+        );
+    }
+
     /// A short code for an outcome, so the edge tables below stay readable.
     fn code(result: &Result<RequestState, TransitionError>) -> &'static str {
         match result {

@@ -11,6 +11,7 @@ mod cli;
 pub mod lang;
 pub mod normalize;
 pub mod rules;
+pub mod typo;
 
 pub use cli::run_cli;
 
@@ -80,6 +81,8 @@ pub struct Classification {
 pub struct Classifier {
     rules: RuleSet,
     stopwords: lang::StopIndex,
+    /// Typo tolerance per language, in the order of `rules.languages`.
+    typos: Vec<typo::Typos>,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }
@@ -100,7 +103,18 @@ impl Classifier {
             anyhow::bail!("Handle threshold must be between 0 and 1, got {handle_threshold}");
         }
         let rules = rules::load(extra_rules_dir)?;
+        let typos = rules
+            .languages
+            .iter()
+            .map(|l| {
+                typo::Typos::new(
+                    l.typo_words.iter().map(String::as_str),
+                    l.known_words.iter().chain(&l.stopwords).map(String::as_str),
+                )
+            })
+            .collect();
         Ok(Classifier {
+            typos,
             stopwords: lang::index(&rules.languages),
             rules,
             handle_threshold,
@@ -118,8 +132,8 @@ impl Classifier {
         folded.extend_from_slice(b"\n\n");
         let body_at = folded.len();
         normalize::fold_into(new_text, &mut folded);
-        let text = normalize::ascii_string(folded);
-        let (language, stop_hits) = lang::detect(
+        let mut text = normalize::ascii_string(folded);
+        let (language, stop_hits, words) = lang::detect_counted(
             text.get(body_at..).unwrap_or(""),
             &self.rules.languages,
             &self.stopwords,
@@ -144,12 +158,56 @@ impl Classifier {
             c.reasons.push(format!("automated: {why}"));
             return c;
         }
-        if stop_hits == 0 {
-            c.reasons.push(format!(
+        // The stop words place most mail; text they cannot place is shown to `whatlang`,
+        // which can also say that it is in a language no rule file covers.
+        let original = if mail.new_text.trim().is_empty() {
+            mail.subject.as_str()
+        } else {
+            new_text
+        };
+        match lang::identify(original, &self.rules.languages, stop_hits, words) {
+            Some(found) if !found.covered => {
+                c.language = found.code.to_string();
+                c.reasons.push(format!(
+                    "language: {} ({}), confidence {:.2}: no rules for it",
+                    found.name, found.code, found.confidence
+                ));
+                c.reasons.push(format!(
+                    "escalate: written in {} ({}), which the rules do not cover",
+                    found.name, found.code
+                ));
+                return c;
+            }
+            Some(found) => {
+                if found.code != language {
+                    c.reasons.push(format!(
+                        "language: {} by whatlang (confidence {:.2}; stop words said {language})",
+                        found.code, found.confidence
+                    ));
+                    c.language = found.code.to_string();
+                }
+            }
+            None if stop_hits == 0 => c.reasons.push(format!(
                 "language: no stop words found, assuming {language}"
-            ));
+            )),
+            None => {}
         }
 
+        if let Some(typos) = self
+            .rules
+            .languages
+            .iter()
+            .position(|l| l.code == c.language)
+            .and_then(|i| self.typos.get(i))
+        {
+            if let Some((fixed, pairs)) = typos.correct(&text) {
+                text = fixed;
+                for (typo, word) in pairs {
+                    c.reasons
+                        .push(format!("typo: \"{typo}\" read as \"{word}\""));
+                }
+            }
+        }
         let sentences = normalize::sentences(&text);
         // Line breaks only steer sentence splitting; the rules see them as spaces.
         let mut flat = text.into_bytes();
@@ -193,6 +251,12 @@ impl Classifier {
         } else if mail.forwarded {
             c.reasons
                 .push("forwarded mail: its text was read as the request".into());
+        }
+        if ev.has(Signal::CloseAccount) && !kinds.contains_key(&Kind::Delete) {
+            escalate.push(
+                "asks to close an account, not to erase data: ask whether they want that too"
+                    .into(),
+            );
         }
         for (sig, why) in [
             (Signal::Reminder, "refers to an earlier request"),

@@ -83,6 +83,8 @@ pub struct Classifier {
     stopwords: lang::StopIndex,
     /// Typo tolerance per language, in the order of `rules.languages`.
     typos: Vec<typo::Typos>,
+    /// Every language's typo variants, for the language detector's pass.
+    typo_filter: lang::KeyFilter,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }
@@ -112,9 +114,14 @@ impl Classifier {
                     l.known_words.iter().chain(&l.stopwords).map(String::as_str),
                 )
             })
-            .collect();
+            .collect::<Vec<typo::Typos>>();
+        let mut typo_filter = lang::KeyFilter::default();
+        for t in &typos {
+            typo_filter.union_with(t.filter());
+        }
         Ok(Classifier {
             typos,
+            typo_filter,
             stopwords: lang::index(&rules.languages),
             rules,
             handle_threshold,
@@ -133,10 +140,14 @@ impl Classifier {
         let body_at = folded.len();
         normalize::fold_into(new_text, &mut folded);
         let mut text = normalize::ascii_string(folded);
-        let (language, stop_hits, words) = lang::detect_counted(
+        // One pass over the body's words counts stop words and notes possible typos.
+        let mut typo_spans = Vec::new();
+        let (language, stop_hits, words) = lang::detect_scan(
             text.get(body_at..).unwrap_or(""),
             &self.rules.languages,
             &self.stopwords,
+            Some(&self.typo_filter),
+            &mut typo_spans,
         );
         let mut c = Classification {
             action: Action::Escalate,
@@ -178,15 +189,14 @@ impl Classifier {
                 ));
                 return c;
             }
-            Some(found) => {
-                if found.code != language {
-                    c.reasons.push(format!(
-                        "language: {} by whatlang (confidence {:.2}; stop words said {language})",
-                        found.code, found.confidence
-                    ));
-                    c.language = found.code.to_string();
-                }
+            Some(found) if found.code != language => {
+                c.reasons.push(format!(
+                    "language: {} by whatlang (confidence {:.2}; stop words said {language})",
+                    found.code, found.confidence
+                ));
+                c.language = found.code.to_string();
             }
+            Some(_) => {}
             None if stop_hits == 0 => c.reasons.push(format!(
                 "language: no stop words found, assuming {language}"
             )),
@@ -200,7 +210,14 @@ impl Classifier {
             .position(|l| l.code == c.language)
             .and_then(|i| self.typos.get(i))
         {
-            if let Some((fixed, pairs)) = typos.correct(&text) {
+            // The subject's words, then the body's that the detector noted (its first 400
+            // words: the opening says enough, and a longer text costs no more).
+            if let Some((fixed, pairs)) = typos.correct_spans(
+                &text,
+                typo::words(text.get(..body_at).unwrap_or(""))
+                    .into_iter()
+                    .chain(typo_spans.iter().map(|&(s, l)| (s + body_at, l))),
+            ) {
                 text = fixed;
                 for (typo, word) in pairs {
                     c.reasons

@@ -4,13 +4,12 @@
 //!
 //! Only words of 5 to 16 letters, on both sides, and only words the language does not know:
 //! every word of its rule patterns, its stop words and its `not-typos` ("remote", "telling")
-//! are left alone, and a word near two different vocabulary words is ambiguous and left alone
-//! too. The common case costs one hash lookup per long word: a word is looked up among the
-//! known ones first, and only an unknown word is tried against the vocabulary, through its
-//! one-letter deletions (a symmetric-deletion index: a vocabulary word and each of its
-//! deletions point back to it).
+//! are left alone, and a word one edit from two different vocabulary words is ambiguous and
+//! left alone too. Every one-edit variant of the vocabulary is computed once, when the rules
+//! load (some ten thousand a language), so a word of the text costs one hash lookup of its
+//! packed bytes, the same as a stop word: tolerating typos must not slow the common case.
 
-use super::lang::WordHasher;
+use super::lang::{KeyFilter, WordHasher};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
@@ -21,17 +20,22 @@ const MAX_LEN: usize = 16;
 /// The most corrections named in the reasons.
 const MAX_REPORTED: usize = 5;
 
-type FxMap<V> = HashMap<u128, V, BuildHasherDefault<WordHasher>>;
 type FxSet = HashSet<u128, BuildHasherDefault<WordHasher>>;
+type FxMap<V> = HashMap<u128, V, BuildHasherDefault<WordHasher>>;
+
+/// In `variants`: a variant of two different vocabulary words.
+const AMBIGUOUS: u16 = u16::MAX;
 
 /// One language's vocabulary and known words.
 #[derive(Debug, Default)]
 pub struct Typos {
     /// Words never corrected (rule pattern words, stop words, `not-typos`, the vocabulary).
     known: FxSet,
-    /// A vocabulary word, or one of its one-letter deletions → the vocabulary words it
-    /// comes from (indexes into `vocab`).
-    near: FxMap<Vec<u16>>,
+    /// Every word one edit from a vocabulary word (5 to 16 letters) → that word's index in
+    /// `vocab`, or [`AMBIGUOUS`].
+    variants: FxMap<u16>,
+    /// The keys of `variants`, for a cheap first test.
+    filter: KeyFilter,
     vocab: Vec<String>,
 }
 
@@ -46,47 +50,54 @@ fn pack(word: &[u8]) -> Option<u128> {
     Some(u128::from_le_bytes(k))
 }
 
-/// `key` (a packed word of `len` bytes) without its byte `i`.
-fn delete_at(key: u128, i: usize, len: usize) -> u128 {
-    let low_mask = if i == 0 {
-        0
-    } else {
-        u128::MAX >> (8 * (16 - i))
-    };
-    let low = key & low_mask;
-    let high = if i + 1 >= len {
-        0
-    } else {
-        (key >> (8 * (i + 1))) << (8 * i)
-    };
-    low | high
-}
-
 /// Whether `a` and `b` are at most one edit apart (optimal string alignment: insertion,
-/// deletion, substitution or one swap of neighbours).
-pub fn within_one(a: &[u8], b: &[u8]) -> bool {
+/// deletion, substitution or one swap of neighbours): the test oracle for [`one_edit`].
+#[cfg(test)]
+fn within_one(a: &[u8], b: &[u8]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    // The common prefix; what follows it decides.
+    let p = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    let (s, l) = (short.get(p..).unwrap_or(b""), long.get(p..).unwrap_or(b""));
     match long.len() - short.len() {
         0 => {
-            let diff: Vec<usize> = (0..short.len())
-                .filter(|&i| short.get(i) != long.get(i))
-                .collect();
-            match diff.as_slice() {
-                [] | [_] => true,
-                [i, j] => {
-                    *j == i + 1 && short.get(*i) == long.get(*j) && short.get(*j) == long.get(*i)
-                }
-                _ => false,
-            }
+            s.is_empty()
+                || s.get(1..) == l.get(1..)
+                || (s.len() >= 2
+                    && s.first() == l.get(1)
+                    && s.get(1) == l.first()
+                    && s.get(2..) == l.get(2..))
         }
-        1 => {
-            let first = (0..short.len())
-                .find(|&i| short.get(i) != long.get(i))
-                .unwrap_or(short.len());
-            short.get(first..) == long.get(first + 1..)
-        }
+        1 => s == l.get(1..).unwrap_or(b""),
         _ => false,
     }
+}
+
+/// Every word one edit from `w` (lower-case ASCII letters): each letter dropped or changed,
+/// any letter added anywhere, and each pair of different neighbours swapped.
+fn one_edit(w: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..w.len() {
+        let (head, tail) = (w.get(..i).unwrap_or(b""), w.get(i + 1..).unwrap_or(b""));
+        out.push([head, tail].concat());
+        for c in b'a'..=b'z' {
+            if Some(&c) != w.get(i) {
+                out.push([head, &[c], tail].concat());
+            }
+        }
+        if let (Some(a), Some(b)) = (w.get(i), w.get(i + 1)) {
+            if a != b {
+                let mut swapped = w.to_vec();
+                swapped.swap(i, i + 1);
+                out.push(swapped);
+            }
+        }
+    }
+    for i in 0..=w.len() {
+        for c in b'a'..=b'z' {
+            out.push([w.get(..i).unwrap_or(b""), &[c], w.get(i..).unwrap_or(b"")].concat());
+        }
+    }
+    out
 }
 
 impl Typos {
@@ -112,12 +123,16 @@ impl Typos {
             }
             let idx = t.vocab.len() as u16;
             t.known.insert(key);
-            let mut keys = vec![key];
-            keys.extend((0..w.len()).map(|i| delete_at(key, i, w.len())));
-            for k in keys {
-                let slot = t.near.entry(k).or_default();
-                if !slot.contains(&idx) {
-                    slot.push(idx);
+            for v in one_edit(w.as_bytes()) {
+                if v.len() < MIN_LEN {
+                    continue;
+                }
+                if let Some(k) = pack(&v) {
+                    t.filter.insert(k);
+                    let slot = t.variants.entry(k).or_insert(idx);
+                    if *slot != idx {
+                        *slot = AMBIGUOUS;
+                    }
                 }
             }
             t.vocab.push(w);
@@ -130,59 +145,59 @@ impl Typos {
         self.vocab.is_empty()
     }
 
-    /// The vocabulary word `word` is a typo of, if exactly one.
+    /// The vocabulary word `word` (lower-case ASCII letters) is a typo of, if exactly one.
     fn correction(&self, word: &[u8]) -> Option<&str> {
         let key = pack(word)?;
-        if self.known.contains(&key) {
+        if !self.filter.may_contain(key) {
             return None;
         }
-        let mut found: Option<u16> = None;
-        let len = word.len();
-        let probes = std::iter::once(key).chain((0..len).map(|i| delete_at(key, i, len)));
-        for probe in probes {
-            for &idx in self.near.get(&probe).map(Vec::as_slice).unwrap_or(&[]) {
-                if found == Some(idx) {
-                    continue;
-                }
-                let v = self.vocab.get(usize::from(idx))?;
-                if v.len() < MIN_LEN || !within_one(word, v.as_bytes()) {
-                    continue;
-                }
-                if found.is_some() {
-                    return None; // near two vocabulary words: ambiguous
-                }
-                found = Some(idx);
-            }
+        let idx = *self.variants.get(&key)?;
+        if idx == AMBIGUOUS || self.known.contains(&key) {
+            return None;
         }
-        self.vocab.get(usize::from(found?)).map(String::as_str)
+        self.vocab.get(usize::from(idx)).map(String::as_str)
+    }
+
+    /// The filter of every variant, for [`super::lang::detect_scan`].
+    pub fn filter(&self) -> &KeyFilter {
+        &self.filter
     }
 
     /// The folded `text` with its typos corrected, and what was corrected (at most five
     /// pairs named), or `None` when nothing was (then nothing is allocated).
     pub fn correct(&self, text: &str) -> Option<(String, Vec<(String, String)>)> {
+        self.correct_spans(text, words(text))
+    }
+
+    /// [`Typos::correct`] on the words of `text` at `spans` (`(start, length)`, in order):
+    /// those another pass already found (see [`super::lang::detect_scan`]). A span is
+    /// corrected only when it is a whole word of 5 to 16 lower-case letters (not part of a
+    /// token with digits or an apostrophe).
+    pub fn correct_spans(
+        &self,
+        text: &str,
+        spans: impl IntoIterator<Item = (usize, usize)>,
+    ) -> Option<(String, Vec<(String, String)>)> {
         if self.vocab.is_empty() {
             return None;
         }
         let bytes = text.as_bytes();
         let mut out: Option<(String, usize)> = None; // (corrected so far, bytes of text copied)
         let mut fixed = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if !bytes.get(i).is_some_and(u8::is_ascii_lowercase) {
-                i += 1;
+        for (start, len) in spans {
+            let end = start + len;
+            let glued = |b: Option<&u8>| b.is_some_and(|&b| CLASS[usize::from(b)] != SEP);
+            if !(MIN_LEN..=MAX_LEN).contains(&len)
+                || out.as_ref().is_some_and(|(_, copied)| start < *copied)
+                || glued(bytes.get(end))
+                || glued(start.checked_sub(1).and_then(|p| bytes.get(p)))
+            {
                 continue;
             }
-            let start = i;
-            while bytes
-                .get(i)
-                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'\'')
-            {
-                i += 1;
-            }
-            let Some(word) = bytes.get(start..i) else {
-                break;
+            let Some(word) = bytes.get(start..end) else {
+                continue;
             };
-            if word.len() < MIN_LEN || word.len() > MAX_LEN {
+            if !word.iter().all(|&b| CLASS[usize::from(b)] == LETTER) {
                 continue;
             }
             let Some(right) = self.correction(word) else {
@@ -192,7 +207,7 @@ impl Typos {
                 out.get_or_insert_with(|| (String::with_capacity(text.len() + 16), 0));
             buf.push_str(text.get(*copied..start).unwrap_or(""));
             buf.push_str(right);
-            *copied = i;
+            *copied = end;
             if fixed.len() < MAX_REPORTED {
                 fixed.push((
                     String::from_utf8_lossy(word).into_owned(),
@@ -205,6 +220,56 @@ impl Typos {
         Some((buf, fixed))
     }
 }
+
+/// `(start, length)` of every token (a run of letters, digits, `'` and `_`) of `text` that
+/// is 5 to 16 lower-case letters: the words [`Typos::correct_spans`] looks at.
+pub fn words(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(start) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| CLASS[usize::from(b)] != SEP))
+        .map(|p| p + i)
+    {
+        let rest = bytes.get(start..).unwrap_or(b"");
+        let len = rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] == SEP)
+            .unwrap_or(rest.len());
+        i = start + len;
+        if (MIN_LEN..=MAX_LEN).contains(&len)
+            && rest
+                .get(..len)
+                .is_some_and(|w| w.iter().all(|&b| CLASS[usize::from(b)] == LETTER))
+        {
+            spans.push((start, len));
+        }
+    }
+    spans
+}
+
+/// Byte classes for the scan: a separator, a lower-case letter, another word byte.
+const SEP: u8 = 0;
+const LETTER: u8 = 1;
+const OTHER: u8 = 2;
+
+static CLASS: [u8; 256] = {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_lowercase() {
+            LETTER
+        } else if c.is_ascii_alphanumeric() || c == b'\'' || c == b'_' {
+            OTHER
+        } else {
+            SEP
+        };
+        b += 1;
+    }
+    t
+};
 
 /// The literal words of a rule pattern (runs of letters outside escapes), for the known
 /// words: a word the rules spell out is never "corrected".
@@ -314,6 +379,12 @@ mod tests {
         assert_eq!(t.correct("please delete my account"), None);
         assert_eq!(t.correct(""), None);
         assert_eq!(t.correct("é ü 12345 --- x"), None);
+        // Only whole words of letters: not tokens with digits, apostrophes or underscores.
+        assert_eq!(t.correct("3dlete dlete2 l'acces dlete_x x_dlete"), None);
+        assert_eq!(
+            t.correct("(dlete)").map(|(s, _)| s),
+            Some("(delete)".to_string())
+        );
     }
 
     #[test]
@@ -321,6 +392,55 @@ mod tests {
         let t = Typos::new(["delete", "delate"], []);
         // "delete" and "delate" are both one edit from "delote".
         assert_eq!(t.correct("delote"), None);
+    }
+
+    /// The precomputed variants agree with a plain edit-distance check over the vocabulary,
+    /// on words made from the vocabulary's own letters (so that many are near it).
+    #[test]
+    fn variants_match_the_edit_distance_oracle() {
+        let vocab = [
+            "delete", "erase", "remove", "access", "deletion", "eliminen",
+        ];
+        let t = Typos::new(vocab, ["deleted"]);
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n as u64).unwrap_or(0)
+        };
+        let letters = b"deltrasmovcin";
+        for round in 0..20_000 {
+            // Half: a vocabulary word with one or two random edits; half: random words.
+            let mut w: Vec<u8> = if round % 2 == 0 {
+                vocab[next(vocab.len())].as_bytes().to_vec()
+            } else {
+                (0..5 + next(5))
+                    .map(|_| letters[next(letters.len())])
+                    .collect()
+            };
+            for _ in 0..1 + next(2) {
+                let at = next(w.len() + 1);
+                match next(3) {
+                    0 if at < w.len() => {
+                        w.remove(at);
+                    }
+                    1 if at < w.len() => w[at] = letters[next(letters.len())],
+                    _ => w.insert(at, letters[next(letters.len())]),
+                }
+            }
+            let near: Vec<&str> = vocab
+                .iter()
+                .copied()
+                .filter(|v| v.as_bytes() != w.as_slice() && within_one(&w, v.as_bytes()))
+                .collect();
+            let want = match near.as_slice() {
+                [one] if w.len() >= MIN_LEN && w.as_slice() != b"deleted" => Some(*one),
+                _ => None,
+            };
+            let w = String::from_utf8(w).expect("ascii");
+            assert_eq!(t.correction(w.as_bytes()), want, "{w}");
+        }
     }
 
     #[test]

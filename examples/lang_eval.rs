@@ -89,10 +89,13 @@ fn main() -> anyhow::Result<()> {
             }),
         ),
         (
-            "stop words, then whatlang (lang::identify)",
+            "stop words, whatlang when in doubt",
             Box::new(|k: &Case| {
                 let (code, hits, words) = lang::detect_counted(&k.folded, &set.languages, &index);
-                match lang::identify(&k.original, &set.languages, hits, words) {
+                match lang::in_doubt(hits, words)
+                    .then(|| lang::foreign(&k.original, &set.languages))
+                    .flatten()
+                {
                     Some(f) => f.code.to_string(),
                     None => code.to_string(),
                 }
@@ -163,9 +166,8 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os("LANG_EVAL_GATED").is_some() {
         for k in &cases {
             let (_, hits, words) = lang::detect_counted(&k.folded, &set.languages, &index);
-            let share = if words >= 60 { 20 } else { 30 };
             let letters = k.original.chars().filter(|c| c.is_alphabetic()).count();
-            if hits * 100 < words * share && letters >= 24 {
+            if lang::in_doubt(hits, words) && letters >= 24 {
                 println!(
                     "gated {hits}/{words} {:?}: {:.70}",
                     k.gold,
@@ -221,7 +223,10 @@ fn main() -> anyhow::Result<()> {
     }
     for k in &cases {
         let (sw, hits, words) = lang::detect_counted(&k.folded, &set.languages, &index);
-        let got = lang::identify(&k.original, &set.languages, hits, words).map(|f| f.code);
+        let got = lang::in_doubt(hits, words)
+            .then(|| lang::foreign(&k.original, &set.languages))
+            .flatten()
+            .map(|f| f.code);
         let hybrid = got.unwrap_or(sw);
         if !k.gold.iter().any(|g| g == hybrid) {
             println!(

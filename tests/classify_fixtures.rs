@@ -98,3 +98,51 @@ fn fixtures_match_expected() {
         failures.join("\n")
     );
 }
+
+/// Mail in a language no rule file covers is never handled, even when a request word the
+/// rules know is in it (an English subject, the cognate "unsubscribe"): it is escalated
+/// with the language named in the reasons, and `classify --json` keeps its keys.
+#[test]
+fn unsupported_languages_are_escalated_with_the_language_named() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/classify");
+    let c = Classifier::builtin().expect("shipped rules load");
+    for (file, code, name) in [
+        ("nl-english-subject-delete.eml", "nl", "Dutch"),
+        ("it-unsubscribe-cognate.eml", "it", "Italian"),
+        ("pl-usuniecie-danych.eml", "pl", "Polish"),
+        ("sv-radera-konto.eml", "sv", "Swedish"),
+    ] {
+        let raw = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mail = privacy_inbox::mail::parse(&raw).unwrap_or_else(|e| panic!("{file}: {e:#}"));
+        let got = c.classify(&mail);
+        assert_eq!(got.action.as_str(), "escalate", "{file}: {:?}", got.reasons);
+        assert!(got.kinds.is_empty(), "{file}: {:?}", got.kinds);
+        assert_eq!(got.language, code, "{file}");
+        let why = format!("escalate: written in {name} ({code}), which the rules do not cover");
+        assert!(got.reasons.contains(&why), "{file}: {:?}", got.reasons);
+        let json = serde_json::to_value(&got).expect("serializes");
+        let keys: BTreeSet<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "action",
+                "agent",
+                "automated",
+                "confidence",
+                "forwarded",
+                "kinds",
+                "language",
+                "question",
+                "reasons",
+                "set_aside",
+                "signals",
+            ]),
+            "{file}"
+        );
+    }
+}

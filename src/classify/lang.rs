@@ -1,7 +1,7 @@
 //! Language detection in two steps. [`detect`] scores stop words over the folded text: simple
 //! and fast, and good at picking among the languages that have rule files. It cannot say
 //! "none of these": a Dutch or Portuguese mail shares enough short words with them to look
-//! Spanish or English. [`identify`] asks `whatlang` (trigram profiles of 70 languages,
+//! Spanish or English. [`foreign`] asks `whatlang` (trigram profiles of 70 languages,
 //! embedded) whether the original text is in a language the rules do not cover; such mail
 //! is escalated, never handled. Measured in `examples/lang_eval.rs`.
 
@@ -112,7 +112,7 @@ impl KeyFilter {
 pub const FALLBACK: &str = "en";
 
 /// The most words looked at; the opening of a mail says enough about its language.
-const MAX_WORDS: usize = 400;
+const MAX_WORDS: usize = 200;
 
 /// The longest word counted (longer "words" are URLs, tokens, base64…).
 const MAX_WORD_LEN: usize = 16;
@@ -261,65 +261,61 @@ pub fn index(languages: &[Language]) -> StopIndex {
     index
 }
 
-/// What `whatlang` made of a text the stop words could not place with confidence.
+/// A language the rules do not cover, as `whatlang` named it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Identified {
+pub struct Foreign {
     /// ISO 639-1 code where there is one (`pt`, `nl`), else ISO 639-3 (`epo`).
     pub code: &'static str,
     /// Its English name (`Portuguese`).
     pub name: &'static str,
     /// `whatlang`'s confidence, 0 to 1.
     pub confidence: f64,
-    /// A language that has rule files.
-    pub covered: bool,
 }
 
 /// The most bytes of the original text handed to `whatlang` (the opening says enough).
 const IDENTIFY_MAX_BYTES: usize = 400;
 
-/// The share of stop words (percent) at or above which a short text is taken to be in a
-/// rule language without asking `whatlang`, which costs some 60 µs a call (it scores every
-/// profile of the script, however short the text), thirty times the stop-word count.
-const IDENTIFY_BELOW_STOP_SHARE: usize = 30;
+/// The share of stop words (percent) below which a short text is in doubt: it may be in a
+/// language the rules do not cover.
+const DOUBT_BELOW_STOP_SHARE: usize = 30;
 
-/// The same for a text of [`IDENTIFY_LONG_WORDS`] words or more: formal letters are full of
+/// The same for a text of [`DOUBT_LONG_WORDS`] words or more: formal letters are full of
 /// content words (many of the corpus's are at 25–29 %), and a long text in another language
 /// shares only a few short words ("de", "en", "in") with the rule languages.
-const IDENTIFY_BELOW_STOP_SHARE_LONG: usize = 20;
+const DOUBT_BELOW_STOP_SHARE_LONG: usize = 20;
 
 /// From this many words on, a text is long.
-const IDENTIFY_LONG_WORDS: usize = 60;
+const DOUBT_LONG_WORDS: usize = 60;
 
 /// Fewer letters than this say too little about a language ("REMOVE", "unsubscribe pls").
 const IDENTIFY_MIN_LETTERS: usize = 24;
 
-/// The least `whatlang` confidence for calling a Latin-script text foreign (its own
-/// "reliable" mark, 0.9, is what it takes to overrule the stop words among rule languages).
+/// The least `whatlang` confidence for calling a Latin-script text foreign (short mails
+/// rarely reach its own "reliable" mark, 0.9).
 const FOREIGN_MIN_CONFIDENCE: f64 = 0.5;
 
-/// Asks `whatlang` about `original` (the new text as written, accents and all) when the
-/// stop words could not place it: fewer than 30 % of its `words` were stop words of a rule
-/// language, 20 % from 60 words on (`stop_hits`, from [`detect_counted`]; measured on the
-/// corpus and the fixtures, the other languages' share is at most 23 %, in mails of at most
-/// 14 words, while 69 of the 71 letters of 60 words or more in a rule language are at 20 %
-/// or above; see `examples/lang_eval.rs`). Returns a language the rules do not cover when `whatlang` is confident
-/// enough (any text in a non-Latin script is), or a rule language when `whatlang` is
-/// reliable about it; `None` when the text is short, reads like a rule language, or is
-/// unclear.
-pub fn identify(
-    original: &str,
-    languages: &[Language],
-    stop_hits: usize,
-    words: usize,
-) -> Option<Identified> {
-    let share = if words >= IDENTIFY_LONG_WORDS {
-        IDENTIFY_BELOW_STOP_SHARE_LONG
+/// Whether the stop words leave the language of a text in doubt: fewer than 30 % of its
+/// `words` were stop words of a rule language, 20 % from 60 words on (`stop_hits` and
+/// `words` from [`detect_counted`]). Measured on the corpus and the fixtures
+/// (`examples/lang_eval.rs`): the other languages' share is at most 23 %, in mails of at
+/// most 14 words, while 69 of the 71 letters of 60 words or more in a rule language are at
+/// 20 % or above. Cheap; [`foreign`], which costs some 60 µs a call (thirty times the
+/// stop-word count: `whatlang` scores every profile of the script, however short the
+/// text), is asked only about text in doubt.
+pub fn in_doubt(stop_hits: usize, words: usize) -> bool {
+    let share = if words >= DOUBT_LONG_WORDS {
+        DOUBT_BELOW_STOP_SHARE_LONG
     } else {
-        IDENTIFY_BELOW_STOP_SHARE
+        DOUBT_BELOW_STOP_SHARE
     };
-    if words > 0 && stop_hits * 100 >= words * share {
-        return None;
-    }
+    words == 0 || stop_hits * 100 < words * share
+}
+
+/// Asks `whatlang` about `original` (the new text as written, accents and all): the
+/// language it is in when that is one no rule file covers and `whatlang` is confident
+/// enough (any text in a non-Latin script is); `None` when the text is short (fewer than 24
+/// letters), in a rule language, or unclear.
+pub fn foreign(original: &str, languages: &[Language]) -> Option<Foreign> {
     let mut end = original.len().min(IDENTIFY_MAX_BYTES);
     while !original.is_char_boundary(end) {
         end -= 1;
@@ -342,18 +338,16 @@ pub fn identify(
         whatlang::detect(text)?
     };
     let code = iso639_1(info.lang());
-    let covered = languages.iter().any(|l| l.code == code);
-    let believed = if covered {
-        info.is_reliable()
-    } else {
-        info.script() != whatlang::Script::Latin || info.confidence() >= FOREIGN_MIN_CONFIDENCE
-    };
-    believed.then(|| Identified {
-        code,
-        name: info.lang().eng_name(),
-        confidence: info.confidence(),
-        covered,
-    })
+    if languages.iter().any(|l| l.code == code) {
+        return None;
+    }
+    (info.script() != whatlang::Script::Latin || info.confidence() >= FOREIGN_MIN_CONFIDENCE).then(
+        || Foreign {
+            code,
+            name: info.lang().eng_name(),
+            confidence: info.confidence(),
+        },
+    )
 }
 
 /// `whatlang` limited to the Latin-script languages it is asked to tell apart.

@@ -169,40 +169,11 @@ impl Classifier {
             c.reasons.push(format!("automated: {why}"));
             return c;
         }
-        // The stop words place most mail; text they cannot place is shown to `whatlang`,
-        // which can also say that it is in a language no rule file covers.
-        let original = if mail.new_text.trim().is_empty() {
-            mail.subject.as_str()
-        } else {
-            new_text
-        };
-        match lang::identify(original, &self.rules.languages, stop_hits, words) {
-            Some(found) if !found.covered => {
-                c.language = found.code.to_string();
-                c.reasons.push(format!(
-                    "language: {} ({}), confidence {:.2}: no rules for it",
-                    found.name, found.code, found.confidence
-                ));
-                c.reasons.push(format!(
-                    "escalate: written in {} ({}), which the rules do not cover",
-                    found.name, found.code
-                ));
-                return c;
-            }
-            Some(found) if found.code != language => {
-                c.reasons.push(format!(
-                    "language: {} by whatlang (confidence {:.2}; stop words said {language})",
-                    found.code, found.confidence
-                ));
-                c.language = found.code.to_string();
-            }
-            Some(_) => {}
-            None if stop_hits == 0 => c.reasons.push(format!(
+        if stop_hits == 0 {
+            c.reasons.push(format!(
                 "language: no stop words found, assuming {language}"
-            )),
-            None => {}
+            ));
         }
-
         if let Some(typos) = self
             .rules
             .languages
@@ -233,6 +204,46 @@ impl Classifier {
         }
         let flat = normalize::ascii_string(flat);
         let ev = analyze::analyze(&self.rules, &flat, &sentences);
+
+        // The stop words place most mail. Text they leave in doubt is shown to `whatlang`,
+        // which can tell that it is in a language no rule file covers: never handled, its
+        // kinds not trusted (a cognate is not a request). Asked only when a request was
+        // found or no stop word at all: otherwise the mail is escalated anyway.
+        if lang::in_doubt(stop_hits, words) {
+            let original = if mail.new_text.trim().is_empty() {
+                mail.subject.as_str()
+            } else {
+                new_text
+            };
+            let foreign = (!ev.kinds.is_empty() || stop_hits == 0)
+                .then(|| lang::foreign(original, &self.rules.languages))
+                .flatten();
+            if let Some(found) = foreign {
+                c.language = found.code.to_string();
+                c.reasons.push(format!(
+                    "language: {} ({}), confidence {:.2}: no rules for it",
+                    found.name, found.code, found.confidence
+                ));
+                c.set_aside = ev.kinds.keys().copied().collect();
+                if !c.set_aside.is_empty() {
+                    let names: Vec<&str> = c.set_aside.iter().map(|k| k.as_str()).collect();
+                    c.reasons.push(format!(
+                        "{} set aside: read in a language the rules do not cover",
+                        names.join(", ")
+                    ));
+                }
+                c.reasons.push(format!(
+                    "escalate: written in {} ({}), which the rules do not cover",
+                    found.name, found.code
+                ));
+                return c;
+            }
+            if stop_hits > 0 && ev.kinds.is_empty() {
+                c.reasons.push(format!(
+                    "language: only {stop_hits} of {words} words are {language} stop words; it may be another language"
+                ));
+            }
+        }
 
         let mut escalate: Vec<String> = Vec::new();
         let mut kinds = ev.kinds.clone();

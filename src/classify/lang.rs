@@ -111,7 +111,9 @@ impl KeyFilter {
 /// The language used when no stop word of any loaded language occurs.
 pub const FALLBACK: &str = "en";
 
-/// The most words looked at; the opening of a mail says enough about its language.
+/// The most words looked at; the opening of a mail says enough about its language
+/// (measured with `examples/lang_eval.rs`: with 200 words every corpus and fixture letter in
+/// a rule language is placed right, with 400 one French letter with English in it was not).
 const MAX_WORDS: usize = 200;
 
 /// The longest word counted (longer "words" are URLs, tokens, base64…).
@@ -141,7 +143,7 @@ pub fn detect<'a>(folded: &str, languages: &'a [Language], index: &StopIndex) ->
     (code, hits)
 }
 
-/// [`detect`], plus the number of words looked at (at most 400): the share of stop words
+/// [`detect`], plus the number of words looked at (at most 200): the share of stop words
 /// says how much the text reads like one of the rule languages at all.
 pub fn detect_counted<'a>(
     folded: &str,
@@ -151,7 +153,7 @@ pub fn detect_counted<'a>(
     detect_scan(folded, languages, index, None, &mut Vec::new())
 }
 
-/// [`detect_counted`], which also notes, in the same pass over the same words (at most 400),
+/// [`detect_counted`], which also notes, in the same pass over the same words (at most 200),
 /// the words of 5 to 16 bytes that `typos` may hold (the one-edit variants of the request
 /// vocabulary, see [`super::typo`]): their `(start, length)` in `folded` are pushed to
 /// `candidates`, so that the typo pass need not read the text again.

@@ -2,9 +2,12 @@
 //! whether the bot may handle it alone). Pure: no I/O after [`Classifier::load`].
 //!
 //! Steps: triage (machine-made → `ignore`), fold the subject and new text to lower-case
-//! ASCII and split it into sentences ([`normalize`]), detect the language ([`lang`]), run the
+//! ASCII ([`normalize`]), detect the language by stop words ([`lang`]) while noting possible
+//! typos of the request vocabulary, correct those ([`typo`]), split into sentences, run the
 //! rules ([`rules`], data in `rules/*.toml`) sentence by sentence with negation and
-//! earlier-request handling ([`analyze`]), then decide ([`Classifier::classify`]).
+//! earlier-request handling ([`analyze`]); when the stop words leave the language in doubt
+//! and a request was found, ask `whatlang` whether the mail is in a language no rule file
+//! covers (then it is escalated); then decide ([`Classifier::classify`]).
 
 pub mod analyze;
 mod cli;
@@ -181,7 +184,7 @@ impl Classifier {
             .position(|l| l.code == c.language)
             .and_then(|i| self.typos.get(i))
         {
-            // The subject's words, then the body's that the detector noted (its first 400
+            // The subject's words, then the body's that the detector noted (its first 200
             // words: the opening says enough, and a longer text costs no more).
             if let Some((fixed, pairs)) = typos.correct_spans(
                 &text,

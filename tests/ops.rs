@@ -292,7 +292,7 @@ async fn check_passes_on_the_stack_and_fails_when_smtp_is_down() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("PASS templates (") && l.contains("2 languages")),
+            .any(|l| l.starts_with("PASS templates (") && l.contains("4 languages: de, en, es, fr")),
         "{stdout}"
     );
     assert!(

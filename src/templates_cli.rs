@@ -109,6 +109,7 @@ pub fn preview(a: &PreviewArgs, out: &mut impl std::io::Write) -> Result<()> {
             require_dir(&dir)?;
             let templates = Templates::load(&dir)?;
             localize_labels(&mut data, &templates, a.lang);
+            localize_dates(&mut data, a.lang);
             (templates, Vec::new())
         }
         Some(id) => {
@@ -170,6 +171,29 @@ fn localize_labels(data: &mut Value, templates: &Templates, lang: &str) {
             .into_iter()
             .map(|k| Value::String(templates.kind_label(lang, k)))
             .collect();
+    }
+}
+
+/// Sample dates (`*_date`, written "March 3, 2026") as a letter in the previewed language
+/// writes them, the way intake formats real ones (`clock::long_date`): "3. März 2026".
+fn localize_dates(data: &mut Value, lang: &str) {
+    let Some(obj) = data.as_object_mut() else {
+        return;
+    };
+    for (k, v) in obj.iter_mut() {
+        let Some(day) = v
+            .as_str()
+            .filter(|_| k.ends_with("_date"))
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%B %d, %Y").ok())
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+        else {
+            continue;
+        };
+        *v = Value::String(crate::clock::long_date(
+            day.and_utc(),
+            chrono_tz::Tz::UTC,
+            lang,
+        ));
     }
 }
 

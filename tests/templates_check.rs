@@ -26,7 +26,10 @@ fn the_shipped_templates_pass_and_the_config_only_needs_its_templates_dir() {
     let dir = common::repo_root().join("templates");
     let (ok, out, err) = run(&["templates", "check", "--dir", s(&dir)]);
     assert!(ok, "check of the shipped set failed:\n{out}{err}");
-    assert!(out.contains("OK: 18 messages checked in en, es"), "{out}");
+    assert!(
+        out.contains("OK: 18 messages checked in de, en, es, fr"),
+        "{out}"
+    );
 
     // A config file with nothing but [templates]: check reads only that key, relative to
     // the config's folder.
@@ -145,13 +148,13 @@ fn preview_prints_the_mail_in_the_language_or_falls_back_to_english() {
         "preview",
         "completed",
         "--lang",
-        "fr",
+        "pt",
         "--dir",
         s(&dir),
     ]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("Language: en (no `completed` version in fr"),
+        out.contains("Language: en (no `completed` version in pt"),
         "{out}"
     );
     assert!(out.contains("Your privacy request is complete"), "{out}");
@@ -166,4 +169,54 @@ fn preview_prints_the_mail_in_the_language_or_falls_back_to_english() {
     let (ok, _, err) = run(&["templates", "preview", "no_such", "--dir", s(&dir)]);
     assert!(!ok);
     assert!(err.contains("Unknown template `no_such`"), "{err}");
+}
+
+/// German and French consumers get their own language (formal "Sie", "vous"), with dates
+/// written the way a letter in that language writes them; the sample dates of a preview
+/// are formatted like real ones.
+#[test]
+fn german_and_french_mails_use_their_language_and_date_format() {
+    let dir = common::repo_root().join("templates");
+    for (lang, want) in [
+        (
+            "de",
+            &[
+                "Language: de\n",
+                "Subject:  [PRIV-2026-00042] Wir haben Ihre Datenschutzanfrage erhalten",
+                "Guten Tag María López,",
+                "wir haben Ihre Datenschutzanfrage am 3. März 2026 erhalten",
+                "spätestens am 17. April 2026",
+                "Löschung Ihrer personenbezogenen Daten",
+                "<p>Wir antworten Ihnen spätestens am <strong>17. April 2026</strong>.",
+            ][..],
+        ),
+        (
+            "fr",
+            &[
+                "Language: fr\n",
+                "Subject:  [PRIV-2026-00042] Nous avons bien reçu votre demande",
+                "Bonjour María López,",
+                "le\n3 mars 2026 et l'avons enregistrée",
+                "au plus tard le 17 avril 2026",
+                "suppression de vos données personnelles",
+                "Nous vous répondrons au plus tard le <strong>17 avril 2026</strong>.",
+            ][..],
+        ),
+    ] {
+        let (ok, out, err) = run(&[
+            "templates",
+            "preview",
+            "acknowledgement",
+            "--lang",
+            lang,
+            "--dir",
+            s(&dir),
+        ]);
+        assert!(ok, "{err}");
+        for w in want {
+            assert!(out.contains(w), "{lang}: want {w:?} in\n{out}");
+        }
+        // No English date ("March 3, 2026") is left.
+        assert!(!out.contains(", 2026"), "{out}");
+    }
 }

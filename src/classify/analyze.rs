@@ -74,6 +74,10 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                 .unless
                 .as_ref()
                 .is_some_and(|u| u.is_match(s.as_bytes()))
+                || rule
+                    .context
+                    .as_ref()
+                    .is_some_and(|c| !c.is_match(text.as_bytes()))
             {
                 continue;
             }
@@ -99,6 +103,19 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                     let mut found = None;
                     for m in rule.regex.find_iter(s.as_bytes()).take(4) {
                         let words = s.get(m.range()).unwrap_or("");
+                        if let Some(ua) = &rule.unless_after {
+                            let rest = clause_rest(rules, s, m.end());
+                            if ua.is_match(rest.as_bytes()) {
+                                ev.reasons.push(format!(
+                                    "not counted: {} ({}) on \"{}\" because of \"{}\"",
+                                    rule.id,
+                                    kind,
+                                    quote(words),
+                                    quote(rest)
+                                ));
+                                continue;
+                            }
+                        }
                         match negation(rules, rule, s, m.start(), m.end()) {
                             Some(cue) => negated = Some((words, cue)),
                             None => {
@@ -126,7 +143,8 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
         }
         let reminder = sentence_signals.contains(&Signal::Reminder);
         let how_to = sentence_signals.contains(&Signal::HowTo);
-        let mut counted = false;
+        // Closing an account is a request (not a question), though of no kind by itself.
+        let mut counted = sentence_signals.contains(&Signal::CloseAccount);
         for (rule, words) in kind_hits {
             let Target::Kind(kind) = rule.target else {
                 continue;
@@ -288,6 +306,24 @@ fn negation(rules: &RuleSet, rule: &Rule, s: &str, start: usize, end: usize) -> 
         .get(..stop)
         .and_then(|w| post.find(w.as_bytes()))
         .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+}
+
+/// The rest of the clause after byte `end` of sentence `s`: up to the next `,;:.()` or
+/// clause break ("and", "but", …).
+fn clause_rest<'a>(rules: &RuleSet, s: &'a str, end: usize) -> &'a str {
+    let after = s.get(end..).unwrap_or("");
+    let mut stop = after
+        .find([',', ';', ':', '(', ')', '.', '!', '?'])
+        .unwrap_or(after.len());
+    if let Some(br) = &rules.clause_break {
+        if let Some(m) = br.find(after.as_bytes()) {
+            stop = stop.min(m.start());
+        }
+    }
+    while stop > 0 && !after.is_char_boundary(stop) {
+        stop -= 1;
+    }
+    after.get(..stop).unwrap_or("")
 }
 
 /// A short excerpt of mail text for a reason line.

@@ -2,15 +2,19 @@
 //! whether the bot may handle it alone). Pure: no I/O after [`Classifier::load`].
 //!
 //! Steps: triage (machine-made → `ignore`), fold the subject and new text to lower-case
-//! ASCII and split it into sentences ([`normalize`]), detect the language ([`lang`]), run the
+//! ASCII ([`normalize`]), detect the language by stop words ([`lang`]) while noting possible
+//! typos of the request vocabulary, correct those ([`typo`]), split into sentences, run the
 //! rules ([`rules`], data in `rules/*.toml`) sentence by sentence with negation and
-//! earlier-request handling ([`analyze`]), then decide ([`Classifier::classify`]).
+//! earlier-request handling ([`analyze`]); when the stop words leave the language in doubt
+//! and a request was found, ask `whatlang` whether the mail is in a language no rule file
+//! covers (then it is escalated); then decide ([`Classifier::classify`]).
 
 pub mod analyze;
 mod cli;
 pub mod lang;
 pub mod normalize;
 pub mod rules;
+pub mod typo;
 
 pub use cli::run_cli;
 
@@ -80,6 +84,10 @@ pub struct Classification {
 pub struct Classifier {
     rules: RuleSet,
     stopwords: lang::StopIndex,
+    /// Typo tolerance per language, in the order of `rules.languages`.
+    typos: Vec<typo::Typos>,
+    /// Every language's typo variants, for the language detector's pass.
+    typo_filter: lang::KeyFilter,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }
@@ -100,7 +108,23 @@ impl Classifier {
             anyhow::bail!("Handle threshold must be between 0 and 1, got {handle_threshold}");
         }
         let rules = rules::load(extra_rules_dir)?;
+        let typos = rules
+            .languages
+            .iter()
+            .map(|l| {
+                typo::Typos::new(
+                    l.typo_words.iter().map(String::as_str),
+                    l.known_words.iter().chain(&l.stopwords).map(String::as_str),
+                )
+            })
+            .collect::<Vec<typo::Typos>>();
+        let mut typo_filter = lang::KeyFilter::default();
+        for t in &typos {
+            typo_filter.union_with(t.filter());
+        }
         Ok(Classifier {
+            typos,
+            typo_filter,
             stopwords: lang::index(&rules.languages),
             rules,
             handle_threshold,
@@ -118,11 +142,15 @@ impl Classifier {
         folded.extend_from_slice(b"\n\n");
         let body_at = folded.len();
         normalize::fold_into(new_text, &mut folded);
-        let text = normalize::ascii_string(folded);
-        let (language, stop_hits) = lang::detect(
+        let mut text = normalize::ascii_string(folded);
+        // One pass over the body's words counts stop words and notes possible typos.
+        let mut typo_spans = Vec::new();
+        let (language, stop_hits, words) = lang::detect_scan(
             text.get(body_at..).unwrap_or(""),
             &self.rules.languages,
             &self.stopwords,
+            Some(&self.typo_filter),
+            &mut typo_spans,
         );
         let mut c = Classification {
             action: Action::Escalate,
@@ -149,7 +177,28 @@ impl Classifier {
                 "language: no stop words found, assuming {language}"
             ));
         }
-
+        if let Some(typos) = self
+            .rules
+            .languages
+            .iter()
+            .position(|l| l.code == c.language)
+            .and_then(|i| self.typos.get(i))
+        {
+            // The subject's words, then the body's that the detector noted (its first 200
+            // words: the opening says enough, and a longer text costs no more).
+            if let Some((fixed, pairs)) = typos.correct_spans(
+                &text,
+                typo::words(text.get(..body_at).unwrap_or(""))
+                    .into_iter()
+                    .chain(typo_spans.iter().map(|&(s, l)| (s + body_at, l))),
+            ) {
+                text = fixed;
+                for (typo, word) in pairs {
+                    c.reasons
+                        .push(format!("typo: \"{typo}\" read as \"{word}\""));
+                }
+            }
+        }
         let sentences = normalize::sentences(&text);
         // Line breaks only steer sentence splitting; the rules see them as spaces.
         let mut flat = text.into_bytes();
@@ -158,6 +207,46 @@ impl Classifier {
         }
         let flat = normalize::ascii_string(flat);
         let ev = analyze::analyze(&self.rules, &flat, &sentences);
+
+        // The stop words place most mail. Text they leave in doubt is shown to `whatlang`,
+        // which can tell that it is in a language no rule file covers: never handled, its
+        // kinds not trusted (a cognate is not a request). Asked only when a request was
+        // found or no stop word at all: otherwise the mail is escalated anyway.
+        if lang::in_doubt(stop_hits, words) {
+            let original = if mail.new_text.trim().is_empty() {
+                mail.subject.as_str()
+            } else {
+                new_text
+            };
+            let foreign = (!ev.kinds.is_empty() || stop_hits == 0)
+                .then(|| lang::foreign(original, &self.rules.languages))
+                .flatten();
+            if let Some(found) = foreign {
+                c.language = found.code.to_string();
+                c.reasons.push(format!(
+                    "language: {} ({}), confidence {:.2}: no rules for it",
+                    found.name, found.code, found.confidence
+                ));
+                c.set_aside = ev.kinds.keys().copied().collect();
+                if !c.set_aside.is_empty() {
+                    let names: Vec<&str> = c.set_aside.iter().map(|k| k.as_str()).collect();
+                    c.reasons.push(format!(
+                        "{} set aside: read in a language the rules do not cover",
+                        names.join(", ")
+                    ));
+                }
+                c.reasons.push(format!(
+                    "escalate: written in {} ({}), which the rules do not cover",
+                    found.name, found.code
+                ));
+                return c;
+            }
+            if stop_hits > 0 && ev.kinds.is_empty() {
+                c.reasons.push(format!(
+                    "language: only {stop_hits} of {words} words are {language} stop words; it may be another language"
+                ));
+            }
+        }
 
         let mut escalate: Vec<String> = Vec::new();
         let mut kinds = ev.kinds.clone();
@@ -193,6 +282,12 @@ impl Classifier {
         } else if mail.forwarded {
             c.reasons
                 .push("forwarded mail: its text was read as the request".into());
+        }
+        if ev.has(Signal::CloseAccount) && !kinds.contains_key(&Kind::Delete) {
+            escalate.push(
+                "asks to close an account, not to erase data: ask whether they want that too"
+                    .into(),
+            );
         }
         for (sig, why) in [
             (Signal::Reminder, "refers to an earlier request"),

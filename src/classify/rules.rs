@@ -39,6 +39,10 @@ pub enum Signal {
     /// Asks how to do something themself ("Can I delete my account in the app?"): a
     /// question; request words in the same sentence do not count as a request.
     HowTo,
+    /// Asks to close or cancel an account: not a deletion request by itself, so the mail is
+    /// escalated (staff ask whether the data should be erased too) unless it also asks for
+    /// deletion. The sentence counts as a request, not a question.
+    CloseAccount,
 }
 
 impl Signal {
@@ -51,6 +55,7 @@ impl Signal {
             "phishing" => Signal::Phishing,
             "question" => Signal::Question,
             "how_to" => Signal::HowTo,
+            "close_account" => Signal::CloseAccount,
             _ => return None,
         })
     }
@@ -65,6 +70,7 @@ impl Signal {
             Signal::Phishing => "phishing",
             Signal::Question => "question",
             Signal::HowTo => "how_to",
+            Signal::CloseAccount => "close_account",
         }
     }
 }
@@ -91,6 +97,10 @@ struct RuleFile {
     post_negations: Vec<Spanned<String>>,
     #[serde(default)]
     clause_breaks: Vec<Spanned<String>>,
+    #[serde(default)]
+    typo_words: Vec<String>,
+    #[serde(default)]
+    not_typos: Vec<String>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
 }
@@ -111,6 +121,10 @@ struct RawRule {
     negatable: Option<bool>,
     #[serde(default)]
     unless: Option<String>,
+    #[serde(default)]
+    unless_after: Option<String>,
+    #[serde(default)]
+    context: Option<String>,
     /// In an override file: removes the shipped rule with this id.
     #[serde(default)]
     disabled: bool,
@@ -126,15 +140,26 @@ pub struct Rule {
     pub negatable: bool,
     pub regex: Regex,
     pub unless: Option<Regex>,
+    /// A match does not count when the rest of its clause matches this (anchor it with `^`):
+    /// "remove my address| from the promo emails" is an unsubscribe, not a deletion.
+    pub unless_after: Option<Regex>,
+    /// The rule fires only when the whole mail (subject and new text) matches this: for
+    /// pronouns ("opt me out of that" is about selling when the mail speaks of selling).
+    pub context: Option<Regex>,
     /// The pattern uses `^`/`$` (sentence start/end), so it is run per sentence.
     pub anchored: bool,
 }
 
-/// Stop words of one language, for detection.
+/// Stop words of one language, for detection, and its words for typo tolerance.
 #[derive(Debug)]
 pub struct Language {
     pub code: String,
     pub stopwords: HashSet<String>,
+    /// The request vocabulary: a word one edit from one of these is read as it.
+    pub typo_words: Vec<String>,
+    /// Words never read as typos: every word of the language's rule patterns, and its
+    /// `not-typos` (real words one edit from the vocabulary, such as "remote").
+    pub known_words: HashSet<String>,
 }
 
 /// All rules, compiled.
@@ -280,17 +305,31 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
         ));
         return;
     }
+    let fold = |w: &String| super::normalize::fold(w);
+    let pattern_words = file.rules.iter().flat_map(|r| {
+        let r = r.get_ref();
+        [r.pattern.as_deref(), r.unless.as_deref()]
+            .into_iter()
+            .flatten()
+            .flat_map(super::typo::pattern_words)
+    });
+    let known: Vec<String> = file
+        .not_typos
+        .iter()
+        .map(fold)
+        .chain(pattern_words)
+        .collect();
     match out.languages.iter_mut().find(|l| l.code == lang) {
-        Some(l) => l
-            .stopwords
-            .extend(file.stopwords.iter().map(|w| super::normalize::fold(w))),
+        Some(l) => {
+            l.stopwords.extend(file.stopwords.iter().map(fold));
+            l.typo_words.extend(file.typo_words.iter().map(fold));
+            l.known_words.extend(known);
+        }
         None => out.languages.push(Language {
             code: lang.clone(),
-            stopwords: file
-                .stopwords
-                .iter()
-                .map(|w| super::normalize::fold(w))
-                .collect(),
+            stopwords: file.stopwords.iter().map(fold).collect(),
+            typo_words: file.typo_words.iter().map(fold).collect(),
+            known_words: known.into_iter().collect(),
         }),
     }
     for (list, target) in [
@@ -348,7 +387,7 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
             (None, Some(s)) => match Signal::parse(s) {
                 Some(sig) => Target::Signal(sig),
                 None => {
-                    errors.push(format!("{at}: unknown signal `{s}` (expected one of: agent, reminder, complaint, legal, phishing, question, how_to)"));
+                    errors.push(format!("{at}: unknown signal `{s}` (expected one of: agent, reminder, complaint, legal, phishing, question, how_to, close_account)"));
                     continue;
                 }
             },
@@ -390,8 +429,32 @@ fn load_file(name: &str, src: &str, out: &mut Loaded, errors: &mut Vec<String>) 
                 continue;
             }
         };
+        let mut optional = [None, None];
+        let mut bad = false;
+        for (slot, (name, src_pattern)) in optional.iter_mut().zip([
+            ("unless-after", raw.unless_after.as_deref()),
+            ("context", raw.context.as_deref()),
+        ]) {
+            match src_pattern.map(build) {
+                None => {}
+                Some(Ok(r)) => *slot = Some(r),
+                Some(Err(e)) => {
+                    errors.push(format!(
+                        "{at}: bad `{name}` pattern: {}",
+                        first_line(&e.to_string())
+                    ));
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+        let [unless_after, context] = optional;
         let rule = Rule {
             id: full_id.clone(),
+            unless_after,
+            context,
             target,
             weight,
             negatable: raw.negatable.unwrap_or(true),

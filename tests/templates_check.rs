@@ -187,7 +187,8 @@ fn german_and_french_mails_use_their_language_and_date_format() {
                 "wir haben Ihre Datenschutzanfrage am 3. März 2026 erhalten",
                 "spätestens am 17. April 2026",
                 "Löschung Ihrer personenbezogenen Daten",
-                "<p>Wir antworten Ihnen spätestens am <strong>17. April 2026</strong>.",
+                "nach dem kalifornischen Verbraucherdatenschutzgesetz (CCPA)",
+                "und antworten Ihnen spätestens am <strong>17. April 2026</strong>.",
             ][..],
         ),
         (
@@ -199,7 +200,8 @@ fn german_and_french_mails_use_their_language_and_date_format() {
                 "le\n3 mars 2026 et l'avons enregistrée",
                 "au plus tard le 17 avril 2026",
                 "suppression de vos données personnelles",
-                "Nous vous répondrons au plus tard le <strong>17 avril 2026</strong>.",
+                "conformément au CCPA (loi californienne sur la vie privée des consommateurs)",
+                "et vous répondrons au plus tard le <strong>17 avril 2026</strong>.",
             ][..],
         ),
     ] {

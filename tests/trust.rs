@@ -523,7 +523,8 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     stack.wait_for_ids("privacy", "INBOX", &id_refs, WAIT).await;
     // Before: the error aborted the batch, nothing was recorded and `run --once` exited 1.
-    run_once(&config);
+    let log = run_once(&config);
+    assert!(log.contains("quarantined=1"), "the pass counts it: {log}");
     assert_eq!(
         request(&config, "consumer@example.test")["status"],
         "awaiting_verification"

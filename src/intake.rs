@@ -194,18 +194,11 @@ impl Intake<'_> {
     /// True for a copy of our kind of mail (our From, our Message-ID domain, marked
     /// automatic) that this store never sent: a second bot with another store is sending as us.
     fn foreign_copy(&self, tx: &Connection, mail: &Inbound, id: &str) -> Result<bool> {
-        let ours = mail.from.as_deref().map(crate::address::base_address)
-            == Some(crate::address::base_address(
-                &self.settings.smtp.from_address,
-            ));
-        let our_domain = id
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.settings.smtp.message_id_domain));
-        let automatic = mail.header("auto-submitted").is_some();
-        Ok(ours
-            && our_domain
-            && automatic
-            && crate::store::outbox::by_message_id(tx, id)?.is_none())
+        let s = &self.settings.smtp;
+        Ok(
+            keys::looks_like_ours(mail, id, &s.from_address, &s.message_id_domain)
+                && crate::store::outbox::by_message_id(tx, id)?.is_none(),
+        )
     }
 
     /// Logs a copy from another instance as an error; staff are told once.

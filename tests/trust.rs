@@ -538,6 +538,17 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
         )
         .expect("the poison mail is recorded as quarantined");
     assert!(reason.contains("refused for this test"), "{reason}");
+    // Both mails are kept whole (the record keeps the mail until `purge`), with their sizes
+    // and times.
+    assert_eq!(
+        common::scalar(
+            &conn,
+            "SELECT COUNT(*) FROM inbox WHERE raw IS NOT NULL AND size > 0 \
+             AND internal_date LIKE '20%' AND fetched_at LIKE '20%' \
+             AND sender IN ('poison@example.test', 'consumer@example.test')"
+        ),
+        2
+    );
     let notice = mail_with(&stack, "staff", "Quarantined").await;
     assert!(notice.contains("refused for this test"), "{notice}");
     // It was moved to the quarantine mailbox, out of the way of the next pass.

@@ -29,6 +29,19 @@ pub fn fingerprint(mail: &Inbound) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// True for mail of our kind: from our address (`from_address`, `+detail` and case aside),
+/// with a Message-ID (`id`) on our domain, marked automatic (`Auto-Submitted`), as every
+/// mail the bot sends is. A copy of such a mail that the store never sent comes from
+/// another bot writing as us.
+pub fn looks_like_ours(mail: &Inbound, id: &str, from_address: &str, domain: &str) -> bool {
+    let ours = mail.from.as_deref().map(crate::address::base_address)
+        == Some(crate::address::base_address(from_address));
+    let our_domain = id
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain));
+    ours && our_domain && mail.header("auto-submitted").is_some()
+}
+
 /// The request tag in a subject: `[PRIV-2026-00001]` → `PRIV-2026-00001`.
 pub fn subject_tag(subject: &str) -> Option<String> {
     let start = subject.find("[PRIV-")?;
@@ -55,6 +68,51 @@ mod tests {
         );
         assert_eq!(subject_tag("[PRIV-x] no"), None);
         assert_eq!(subject_tag("nothing"), None);
+    }
+
+    #[test]
+    fn our_kind_of_mail_needs_our_address_our_domain_and_the_automatic_mark() {
+        let mail = |from: &str, auto: bool| Inbound {
+            from: Some(from.to_string()),
+            headers: if auto {
+                vec![("auto-submitted".into(), "auto-replied".into())]
+            } else {
+                vec![]
+            },
+            ..Inbound::default()
+        };
+        let ours = "privacy@example.test";
+        let id = "PRIV-2026-00001.ab@example.test";
+        assert!(looks_like_ours(
+            &mail("Privacy+sent@Example.test", true),
+            id,
+            ours,
+            "example.test"
+        ));
+        assert!(!looks_like_ours(
+            &mail("someone@example.test", true),
+            id,
+            ours,
+            "example.test"
+        ));
+        assert!(!looks_like_ours(
+            &mail(ours, true),
+            "x@elsewhere.example",
+            ours,
+            "example.test"
+        ));
+        assert!(!looks_like_ours(
+            &mail(ours, false),
+            id,
+            ours,
+            "example.test"
+        ));
+        assert!(!looks_like_ours(
+            &mail(ours, true),
+            "no-domain",
+            ours,
+            "example.test"
+        ));
     }
 
     #[test]

@@ -378,6 +378,21 @@ async fn a_reply_that_says_i_did_not_send_this_does_not_verify() {
     let r = request_by_id(&config, &rid);
     assert_eq!(r["verified"], false, "{r}");
     assert_eq!(r["status"], "awaiting_verification", "{r}");
+
+    // A disavowal from anyone else (a forwarded acknowledgement) voids nothing: only the
+    // requester's own address can stop their request.
+    let (rid2, ack2) = acknowledged(&stack, &config, "consumer2").await;
+    answer(
+        &stack,
+        &config,
+        &ack2,
+        "attacker",
+        "I did not send this, do not delete anything",
+    )
+    .await;
+    assert!(!has_event(&config, &rid2, "disavowed"));
+    answer(&stack, &config, &ack2, "consumer2", "Yes, that's me.").await;
+    assert_eq!(request_by_id(&config, &rid2)["verified"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

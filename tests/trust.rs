@@ -625,3 +625,88 @@ async fn a_second_bot_with_another_store_on_the_same_mailbox_is_reported_once() 
         "staff are told once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_on_an_acknowledged_thread_reach_staff_only_when_a_person_must_act() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    // Four opt-outs (acknowledged, no verification), then one reply on each thread.
+    let mut acks = Vec::new();
+    for user in ["consumer", "consumer2", "consumer3", "consumer4"] {
+        let from = format!("{user}@example.test");
+        let id = format!("o-{}@c.example.test", unique());
+        stack
+            .send(
+                first_mail(
+                    &from,
+                    &id,
+                    "Stop",
+                    "Do not sell or share my personal information.",
+                ),
+                &from,
+                PRIVACY,
+            )
+            .await;
+        stack
+            .wait_for_ids("privacy", "INBOX", &[&format!("<{id}>")], WAIT)
+            .await;
+        run_once(&config);
+        acks.push((user, mail_with(&stack, user, "privacy request").await));
+    }
+    let replies = [
+        ("attacker", "Thanks, noted."),
+        (
+            "consumer2",
+            "Thanks! Which partners did you sell it to so far?",
+        ),
+        ("consumer3", "Thank you."),
+        ("consumer4", "And please delete all my personal data too."),
+    ];
+    let mut ids = Vec::new();
+    for ((owner, ack), (from_user, body)) in acks.iter().zip(replies) {
+        let from = format!("{from_user}@example.test");
+        let id = format!("t-{owner}-{}@c.example.test", unique());
+        let (raw, to) = reply(ack, &from, &id, "", body);
+        stack.send(raw, &from, &to).await;
+        ids.push(format!("<{id}>"));
+    }
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    stack.wait_for_ids("privacy", "INBOX", &id_refs, WAIT).await;
+    run_once(&config);
+    let why = |user: &str| {
+        let r = request(&config, &format!("{user}@example.test"));
+        let id = r["id"].as_str().unwrap_or_default().to_string();
+        events(&config, &id)
+            .iter()
+            .filter(|e| e["kind"] == "escalated")
+            .filter_map(|e| e["detail"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    assert!(
+        why("consumer").contains("another address"),
+        "{}",
+        why("consumer")
+    );
+    assert!(
+        why("consumer2").contains("asks a question"),
+        "{}",
+        why("consumer2")
+    );
+    assert!(
+        !why("consumer3").contains("writes again"),
+        "{}",
+        why("consumer3")
+    );
+    assert!(
+        !why("consumer3").contains("question"),
+        "{}",
+        why("consumer3")
+    );
+    assert!(
+        why("consumer4").contains("writes again"),
+        "{}",
+        why("consumer4")
+    );
+}

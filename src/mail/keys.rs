@@ -119,6 +119,10 @@ mod tests {
     fn keys_prefer_the_message_id() {
         assert_eq!(message_key(Some("a@b"), b"x"), "mid:a@b");
         assert!(message_key(None, b"x").starts_with("sha256:"));
+        // A blank Message-ID is no Message-ID: two such mails must not be each other's
+        // duplicates.
+        assert!(message_key(Some("  "), b"x").starts_with("sha256:"));
+        assert_ne!(message_key(Some(""), b"x"), message_key(Some(""), b"y"));
     }
 
     #[test]

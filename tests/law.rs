@@ -13,15 +13,8 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn unique() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 async fn send(stack: &MailStack, from: &str, subject: &str, body: &str) -> String {
-    let id = format!("law-{}@c.example.test", unique());
+    let id = format!("law-{}@c.example.test", common::unique());
     let raw = format!(
         "From: {from}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
@@ -249,7 +242,7 @@ async fn a_reply_to_a_completed_request_reaches_staff() {
     let ack = stack
         .wait_for_subject("consumer", "privacy request", WAIT)
         .await;
-    let reply_id = format!("late-{}@c.example.test", unique());
+    let reply_id = format!("late-{}@c.example.test", common::unique());
     let (raw, to) = reply(
         &ack,
         "consumer@example.test",

@@ -11,13 +11,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn unique() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 /// A first mail with this From header value, sent with a valid envelope sender.
 fn first_mail(from_header: &str, id: &str, subject: &str, body: &str) -> String {
     format!(
@@ -65,7 +58,7 @@ async fn a_sender_address_the_mailer_refuses_does_not_block_the_mailbox() {
     ];
     let mut ids = Vec::new();
     for (from, tag) in senders {
-        let id = format!("{tag}-{}@c.example.test", unique());
+        let id = format!("{tag}-{}@c.example.test", common::unique());
         stack
             .send(
                 first_mail(
@@ -155,7 +148,7 @@ async fn a_sender_address_the_mailer_refuses_does_not_block_the_mailbox() {
 
 /// Opens an escalated request (a question) and returns (its ID, the escalation staff got).
 async fn escalated_request(stack: &MailStack, config: &Path, from: &str) -> (String, String) {
-    let id = format!("q-{}@c.example.test", unique());
+    let id = format!("q-{}@c.example.test", common::unique());
     stack
         .send(
             first_mail(
@@ -202,7 +195,7 @@ async fn forged_staff_commands_are_refused_and_escalated() {
     assert!(header(&esc, "Subject").is_some_and(|s| s.contains("STAFF-")));
 
     // 1: From: staff@ and the request's tag, typed by anyone: refused.
-    let forged_id = format!("forged-{}@evil.example.test", unique());
+    let forged_id = format!("forged-{}@evil.example.test", common::unique());
     let forged = format!(
         "From: {STAFF}\r\nTo: {PRIVACY}\r\nSubject: Re: [{rid}] Escalation\r\n\
          Message-ID: <{forged_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n\
@@ -217,7 +210,7 @@ async fn forged_staff_commands_are_refused_and_escalated() {
     )
     .await;
     // 2: a real reply to *another* request's staff mail, retargeted at this one: refused.
-    let retarget_id = format!("retarget-{}@evil.example.test", unique());
+    let retarget_id = format!("retarget-{}@evil.example.test", common::unique());
     let (raw, _) = reply(&other_esc, STAFF, &retarget_id, "", "/complete");
     let raw = raw.replace(&format!("[{other}]"), &format!("[{rid}]"));
     // Thread it to this request by its subject tag only.
@@ -251,7 +244,7 @@ async fn forged_staff_commands_are_refused_and_escalated() {
     assert_eq!(request_by_id(&config, &other)["status"], "received");
 
     // 3: the real staff reply, with the token, is obeyed.
-    let real_id = format!("real-{}@staff.example.test", unique());
+    let real_id = format!("real-{}@staff.example.test", common::unique());
     let (raw, _) = reply(&esc, STAFF, &real_id, "", "/note called the consumer");
     deliver(&stack, &config, raw, STAFF, &format!("<{real_id}>")).await;
     assert!(events(&config, &rid)
@@ -272,7 +265,7 @@ async fn staff_commands_need_our_own_servers_authentication_results_when_configu
     let (rid, esc) = escalated_request(&stack, &config, "consumer@example.test").await;
 
     // With the token, but a pass written by the sender below its own headers: not ours.
-    let a = format!("a-{}@staff.example.test", unique());
+    let a = format!("a-{}@staff.example.test", common::unique());
     let (raw, _) = reply(
         &esc,
         STAFF,
@@ -282,14 +275,14 @@ async fn staff_commands_need_our_own_servers_authentication_results_when_configu
     );
     deliver(&stack, &config, raw, STAFF, &format!("<{a}>")).await;
     // Our server's verdict at the top of the mail says DMARC failed: refused.
-    let b = format!("b-{}@staff.example.test", unique());
+    let b = format!("b-{}@staff.example.test", common::unique());
     let (raw, _) = reply(&esc, STAFF, &b, "", "/note second");
     let raw = format!(
         "Authentication-Results: mx.example.test; dmarc=fail header.from=example.test\r\n{raw}"
     );
     deliver(&stack, &config, raw, STAFF, &format!("<{b}>")).await;
     // Our server's pass at the top: obeyed.
-    let c = format!("c-{}@staff.example.test", unique());
+    let c = format!("c-{}@staff.example.test", common::unique());
     let (raw, _) = reply(&esc, STAFF, &c, "", "/note third");
     let raw = format!(
         "Authentication-Results: mx.example.test; spf=pass; dkim=pass; dmarc=pass\r\n{raw}"
@@ -319,7 +312,7 @@ async fn staff_commands_need_our_own_servers_authentication_results_when_configu
 /// A consumer's deletion request, its acknowledgement (with the code) and the request ID.
 async fn acknowledged(stack: &MailStack, config: &Path, user: &str) -> (String, String) {
     let from = format!("{user}@example.test");
-    let id = format!("d-{}@c.example.test", unique());
+    let id = format!("d-{}@c.example.test", common::unique());
     stack
         .send(
             first_mail(
@@ -344,7 +337,7 @@ async fn acknowledged(stack: &MailStack, config: &Path, user: &str) -> (String, 
 
 async fn answer(stack: &MailStack, config: &Path, ack: &str, user: &str, body: &str) {
     let from = format!("{user}@example.test");
-    let id = format!("r-{}@c.example.test", unique());
+    let id = format!("r-{}@c.example.test", common::unique());
     let (raw, to) = reply(ack, &from, &id, "", body);
     stack.send(raw, &from, &to).await;
     stack
@@ -425,7 +418,7 @@ async fn a_reply_without_the_code_does_not_verify() {
     let config = stack.write_config(dir.path(), "");
     let (rid, ack) = acknowledged(&stack, &config, "consumer").await;
     // From the requester's own address, in the thread, tagged, but without the code.
-    let id = format!("nocode-{}@c.example.test", unique());
+    let id = format!("nocode-{}@c.example.test", common::unique());
     let their = header(&ack, "Message-ID").expect("id");
     let raw = format!(
         "From: consumer@example.test\r\nTo: {PRIVACY}\r\nSubject: Re: [{rid}] your request\r\n\
@@ -447,7 +440,7 @@ async fn a_reused_message_id_does_not_silence_another_sender() {
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    let shared = format!("form-{}@webform.example.test", unique());
+    let shared = format!("form-{}@webform.example.test", common::unique());
     // The attacker (or a broken web form) uses the ID first…
     stack
         .send(
@@ -520,7 +513,7 @@ async fn one_mail_that_cannot_be_processed_is_set_aside_and_the_batch_goes_on() 
     let mut ids = Vec::new();
     for user in ["poison", "consumer"] {
         let from = format!("{user}@example.test");
-        let id = format!("{user}-{}@c.example.test", unique());
+        let id = format!("{user}-{}@c.example.test", common::unique());
         stack
             .send(
                 first_mail(
@@ -589,7 +582,10 @@ async fn a_second_bot_with_another_store_on_the_same_mailbox_is_reported_once() 
     // replies, from our address, with our Message-ID domain, that this store never sent.
     let mut ids = Vec::new();
     for n in 1..=2 {
-        let id = format!("PRIV-2026-0000{n}.{:032x}@example.test", unique());
+        let id = format!(
+            "PRIV-2026-0000{n}.{}@example.test",
+            common::unique().replace('.', "")
+        );
         let raw = format!(
             "From: Privacy <{PRIVACY}>\r\nTo: consumer{n}@example.test\r\n\
              Subject: [PRIV-2026-0000{n}] We received your privacy request\r\n\
@@ -635,7 +631,7 @@ async fn replies_on_an_acknowledged_thread_reach_staff_only_when_a_person_must_a
     let mut acks = Vec::new();
     for user in ["consumer", "consumer2", "consumer3", "consumer4"] {
         let from = format!("{user}@example.test");
-        let id = format!("o-{}@c.example.test", unique());
+        let id = format!("o-{}@c.example.test", common::unique());
         stack
             .send(
                 first_mail(
@@ -666,7 +662,7 @@ async fn replies_on_an_acknowledged_thread_reach_staff_only_when_a_person_must_a
     let mut ids = Vec::new();
     for ((owner, ack), (from_user, body)) in acks.iter().zip(replies) {
         let from = format!("{from_user}@example.test");
-        let id = format!("t-{owner}-{}@c.example.test", unique());
+        let id = format!("t-{owner}-{}@c.example.test", common::unique());
         let (raw, to) = reply(ack, &from, &id, "", body);
         stack.send(raw, &from, &to).await;
         ids.push(format!("<{id}>"));

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// `from` replies to `ack` as a mail client would (`extra`: whole header lines, or empty);
 /// returns the reply's Message-ID.
 async fn send_reply(stack: &MailStack, ack: &str, from: &str, extra: &str, body: &str) -> String {
-    let id = format!("reply-{}@consumer.example.test", rand_suffix());
+    let id = format!("reply-{}@consumer.example.test", common::unique());
     let (raw, to) = reply(ack, from, &id, extra, body);
     stack.send(raw, from, &to).await;
     format!("<{id}>")
@@ -30,13 +30,6 @@ async fn first_mail(stack: &MailStack, user: &str) -> String {
         .wait_for(user, "INBOX", 1, Duration::from_secs(30))
         .await;
     String::from_utf8_lossy(&got[0]).to_string()
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

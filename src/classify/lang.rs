@@ -353,7 +353,7 @@ pub fn foreign(original: &str, languages: &[Language]) -> Option<Foreign> {
 }
 
 /// `whatlang` limited to the Latin-script languages it is asked to tell apart.
-fn latin_detector() -> &'static whatlang::Detector {
+pub fn latin_detector() -> &'static whatlang::Detector {
     use whatlang::Lang as L;
     static DETECTOR: std::sync::OnceLock<whatlang::Detector> = std::sync::OnceLock::new();
     DETECTOR.get_or_init(|| {

@@ -1198,13 +1198,19 @@ pub fn reply(
 
 /// A unique `<…@test.example.test>` Message-ID.
 pub fn message_id() -> String {
+    format!("<{}@test.{DOMAIN}>", unique())
+}
+
+/// A token no other call in any test process returns (time, PID, counter): for Message-IDs
+/// and local parts that must not repeat.
+pub fn unique() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!(
-        "<{nanos}.{}.{}@test.{DOMAIN}>",
+        "{nanos}.{}.{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )

@@ -135,7 +135,7 @@ pub struct ClassifySettings {
 #[derive(Debug, Clone)]
 pub struct ClockSettings {
     /// `ccpa` (default) or `gdpr`.
-    pub jurisdiction: String,
+    pub jurisdiction: crate::request::deadlines::Jurisdiction,
     /// The business time zone (IANA name).
     pub timezone: chrono_tz::Tz,
     /// Extra non-business days an admin adds (YYYY-MM-DD).
@@ -604,13 +604,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         }
     }
 
-    let jurisdiction = clock.jurisdiction.unwrap_or_else(|| "ccpa".into());
-    if !matches!(jurisdiction.as_str(), "ccpa" | "gdpr") {
-        errs.push(
-            "clock.jurisdiction",
-            format!("`{jurisdiction}`: expected \"ccpa\" or \"gdpr\""),
-        );
-    }
+    let jurisdiction = match clock.jurisdiction.as_deref().unwrap_or("ccpa") {
+        "gdpr" => crate::request::deadlines::Jurisdiction::Gdpr,
+        "ccpa" => crate::request::deadlines::Jurisdiction::Ccpa,
+        other => {
+            errs.push(
+                "clock.jurisdiction",
+                format!("`{other}`: expected \"ccpa\" or \"gdpr\""),
+            );
+            crate::request::deadlines::Jurisdiction::Ccpa
+        }
+    };
     let tz_name = clock
         .timezone
         .unwrap_or_else(|| "America/Los_Angeles".into());

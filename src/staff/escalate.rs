@@ -68,7 +68,7 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
              it is in the daily digest)",
             e.reason
         );
-        return transitions::apply(tx, &mut r, &Transition::Escalate, "bot", &detail, now);
+        return record(tx, &mut r, &detail, now);
     }
     let facts = ctx.staff_facts(&r);
     let data = EscalationData {
@@ -91,7 +91,26 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
         Some(&r.id),
         attach,
     )?;
-    transitions::apply(tx, &mut r, &Transition::Escalate, "bot", e.reason, now)
+    record(tx, &mut r, e.reason, now)
+}
+
+/// The flag and the `escalated` event. A closed request keeps its final state (the
+/// lifecycle accepts nothing but a note there): the event alone records that a person was
+/// asked to look.
+fn record(
+    tx: &Connection,
+    r: &mut Request,
+    detail: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let t = if r.status.is_terminal() {
+        Transition::Note {
+            text: detail.to_string(),
+        }
+    } else {
+        Transition::Escalate
+    };
+    transitions::apply_as(tx, r, &t, "escalated", "bot", detail, now)
 }
 
 /// Flags `req` as escalated with `reason`, recording the flag under the caller's own event
@@ -106,15 +125,14 @@ pub fn flag(
     detail: &str,
 ) -> Result<()> {
     req.escalation_reason = reason.to_string();
-    transitions::apply_as(
-        tx,
-        req,
-        &Transition::Escalate,
-        event,
-        "bot",
-        detail,
-        ctx.now(),
-    )
+    let t = if req.status.is_terminal() {
+        Transition::Note {
+            text: detail.to_string(),
+        }
+    } else {
+        Transition::Escalate
+    };
+    transitions::apply_as(tx, req, &t, event, "bot", detail, ctx.now())
 }
 
 /// How many access requests the requester of `r` made in the 12 months before now, `r`

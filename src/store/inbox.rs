@@ -1,6 +1,7 @@
 //! The `cursors` and `inbox` tables: where intake stands in each mailbox, and one row per
 //! fetched mail with what was decided about it.
 
+use super::types::Filed;
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -69,7 +70,7 @@ pub struct InboxRow {
     /// The raw mail (None when not downloaded).
     pub raw: Option<Vec<u8>>,
     /// request | reply | ignored | escalated | quarantined | own_copy | duplicate | staff
-    pub disposition: String,
+    pub disposition: Filed,
     /// Why, in words.
     pub reason: String,
     /// The request it belongs to.
@@ -220,7 +221,7 @@ pub struct Received {
     /// The server's INTERNALDATE.
     pub internal_date: String,
     /// What intake decided.
-    pub disposition: String,
+    pub disposition: Filed,
     /// Why, in words.
     pub reason: String,
     /// Whether the body is still kept (see `purge`).

@@ -219,6 +219,31 @@ enum RequestsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Put an escalated request back on the automatic track: with these kinds (access,
+    /// delete, correct, opt-out-sale, opt-out-marketing, limit-sensitive; none: as
+    /// classified), the bot sends the acknowledgement (with a verification code except for
+    /// opt-outs) as if it had read the mail so itself.
+    Handle {
+        /// The request ID.
+        id: String,
+        /// The kinds.
+        kinds: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Close a request as not a privacy request (an invoice, a support question): the
+    /// consumer gets no mail from the bot; it is counted apart in `report`.
+    #[command(name = "not-a-request")]
+    NotARequest {
+        /// The request ID.
+        id: String,
+        /// An internal note.
+        note: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Export the whole record (CCPA §7101 fields; JSON adds each request's audit log).
     Export {
         /// Output format.
@@ -385,6 +410,24 @@ fn real_main(args: Args) -> Result<ExitCode> {
                 }
                 RequestsCommand::Assign { id, name, by } => {
                     return action(settings, clock, &id, format!("/assign {name}"), by)
+                }
+                RequestsCommand::Handle { id, kinds, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/handle {}", kinds.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::NotARequest { id, note, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/not-a-request {}", note.join(" ")),
+                        by,
+                    )
                 }
             }
             Ok(ExitCode::SUCCESS)

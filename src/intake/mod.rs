@@ -16,7 +16,7 @@ pub use decide::{decide, Disposition, Known, ReplyStep};
 
 use crate::clock;
 use crate::ctx::Ctx;
-use crate::mail::{self, keys, Fetched, Inbound};
+use crate::mail::{keys, parse_isolated, Fetched, Inbound};
 use crate::outbound::facts::{clean_line, team_name};
 use crate::store::inbox::{self, Cursor, InboxRow};
 use crate::store::types::Filed;
@@ -54,14 +54,6 @@ impl BatchStats {
         self.quarantined += o.quarantined;
         self.duplicates += o.duplicates;
         self.own_copies += o.own_copies;
-    }
-}
-
-/// Parses a mail with a panic guard: a bug in a dependency must not take the daemon down.
-pub fn parse_isolated(raw: &[u8]) -> Result<Inbound> {
-    match std::panic::catch_unwind(|| mail::parse(raw)) {
-        Ok(r) => r,
-        Err(_) => Err(anyhow::anyhow!("The mail parser panicked on this message")),
     }
 }
 

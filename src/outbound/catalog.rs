@@ -246,6 +246,10 @@ fn build() -> Vec<Entry> {
                 var("excerpt", "string", "The first 1500 characters of what the sender wrote (quotes and signature removed).", json!("Please delete my data. Also, who did you share it with?")).untrusted(),
                 var("access_requests_12m", "integer", "Access requests from this person (same mailbox) in the last 12 months, this one included; 0 when the request asks for no access.", json!(3))
                     .alt(json!(0)),
+                var("consumer_received", "string", "What the consumer has received from the bot about this request so far, in words for staff: `nothing`, `the receipt (...)`, `the acknowledgement with a verification code`, ...", json!("the receipt (a person follows up; no verification code yet)"))
+                    .alt(json!("nothing")),
+                var("confirm_date", "string", "The date by which receipt must be confirmed to the consumer (CCPA: 10 business days), \"\" when that clock does not apply.", json!("December 11, 2026"))
+                    .alt(json!("")),
             ]),
         },
         Entry {

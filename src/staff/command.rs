@@ -9,8 +9,12 @@
 //! /note <text>                 a note in the audit log
 //! /assign <name>               who handles it
 //! /law gdpr|ccpa               the law (and so the clocks) the request runs on
+//! /handle [kind...]            back on the automatic track, with these kinds (or the
+//!                              classifier's): acknowledged as if the bot had read it so
+//! /not-a-request [note]        closed: not a privacy request; no mail to the consumer
 //! ```
 
+use crate::kind::Kind;
 use crate::request::deadlines::Jurisdiction;
 use crate::request::lifecycle::{DenialBasis, Transition};
 
@@ -51,11 +55,29 @@ pub enum Command {
         /// The law.
         law: Jurisdiction,
     },
+    /// Put an escalated request back on the automatic track.
+    Handle {
+        /// The kinds staff read in it (empty: the classifier's).
+        kinds: Vec<Kind>,
+    },
+    /// Close it: not a privacy request.
+    NotARequest {
+        /// Internal note ("" when none).
+        note: String,
+    },
 }
 
 /// Every command word, for help texts.
 pub const WORDS: &[&str] = &[
-    "verify", "complete", "deny", "extend", "note", "assign", "law",
+    "verify",
+    "complete",
+    "deny",
+    "extend",
+    "note",
+    "assign",
+    "law",
+    "handle",
+    "not-a-request",
 ];
 
 /// What a line says.
@@ -87,6 +109,8 @@ impl Command {
             Command::Note { .. } => "/note",
             Command::Assign { .. } => "/assign",
             Command::Law { .. } => "/law",
+            Command::Handle { .. } => "/handle",
+            Command::NotARequest { .. } => "/not-a-request",
         }
     }
 
@@ -102,6 +126,8 @@ impl Command {
             Command::Note { text } => Transition::Note { text: text.clone() },
             Command::Assign { to } => Transition::Assign { to: to.clone() },
             Command::Law { law } => Transition::SetLaw { law: *law },
+            Command::Handle { .. } => Transition::Handle,
+            Command::NotARequest { .. } => Transition::NotARequest,
         }
     }
 }
@@ -142,7 +168,10 @@ pub fn parse(line: &str) -> Parsed {
         None => (rest, ""),
     };
     let word = word.to_ascii_lowercase();
-    if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+    if word.is_empty()
+        || !word.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        || word.starts_with('-')
+    {
         return Parsed::NotACommand;
     }
     let invalid = |why: &str| Parsed::Invalid {
@@ -227,9 +256,51 @@ pub fn parse(line: &str) -> Parsed {
                 to: args.to_string(),
             }
         }
+        "handle" => {
+            let mut kinds = Vec::new();
+            for w in args.split([' ', ',', '\t']).filter(|w| !w.is_empty()) {
+                match parse_kind(w) {
+                    Some(k) if !kinds.contains(&k) => kinds.push(k),
+                    Some(_) => {}
+                    None => {
+                        return invalid(&format!(
+                            "unknown kind `{w}`; the kinds are {} (or none: the classifier's)",
+                            Kind::ALL.map(|k| k.as_str().replace('_', "-")).join(", ")
+                        ))
+                    }
+                }
+            }
+            kinds.sort();
+            Command::Handle { kinds }
+        }
+        "not-a-request" | "notarequest" => Command::NotARequest {
+            note: args.to_string(),
+        },
         _ => return Parsed::Unknown(format!("/{word}")),
     };
     Parsed::Ok(cmd)
+}
+
+/// A request kind as staff write it: the wire name with `-` or `_` (`opt-out-sale`), or a
+/// plain word (`access`, `deletion`, `unsubscribe`, `do-not-sell`).
+pub fn parse_kind(word: &str) -> Option<Kind> {
+    let w = word
+        .trim()
+        .trim_end_matches([',', '.', ';'])
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    if let Ok(k) = w.parse::<Kind>() {
+        return Some(k);
+    }
+    match w.as_str() {
+        "know" | "copy" | "export" => Some(Kind::Access),
+        "deletion" | "erase" | "erasure" => Some(Kind::Delete),
+        "correction" | "rectify" => Some(Kind::Correct),
+        "opt_out" | "do_not_sell" | "sale" => Some(Kind::OptOutSale),
+        "unsubscribe" | "marketing" => Some(Kind::OptOutMarketing),
+        "limit" | "sensitive" => Some(Kind::LimitSensitive),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +420,47 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn handle_and_not_a_request() {
+        assert_eq!(
+            parse("/handle"),
+            Parsed::Ok(Command::Handle { kinds: vec![] })
+        );
+        assert_eq!(
+            parse("/handle delete, access access"),
+            Parsed::Ok(Command::Handle {
+                kinds: vec![Kind::Access, Kind::Delete]
+            })
+        );
+        assert_eq!(
+            parse("/Handle opt-out-sale limit_sensitive"),
+            Parsed::Ok(Command::Handle {
+                kinds: vec![Kind::OptOutSale, Kind::LimitSensitive]
+            })
+        );
+        match parse("/handle access everything") {
+            Parsed::Invalid { command, why } => {
+                assert_eq!(command, "/handle");
+                assert!(
+                    why.contains("`everything`") && why.contains("opt-out-sale"),
+                    "{why}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse("/not-a-request an invoice"),
+            Parsed::Ok(Command::NotARequest {
+                note: "an invoice".into()
+            })
+        );
+        assert_eq!(
+            parse("/not-a-request"),
+            Parsed::Ok(Command::NotARequest { note: "".into() })
+        );
+        assert_eq!(parse("/-x"), Parsed::NotACommand);
     }
 
     #[test]

@@ -45,6 +45,10 @@ struct EscalationData<'a> {
     /// Access requests from this person in the last 12 months, this one included (0 when
     /// this request is not an access request).
     access_requests_12m: usize,
+    /// What the consumer has received from the bot so far, in words.
+    consumer_received: String,
+    /// Confirm receipt by (CCPA 10 business days), "" when that clock does not apply.
+    confirm_date: String,
 }
 
 /// Flags `req` as escalated (through the lifecycle, recorded as an `escalated` event) and
@@ -81,6 +85,12 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
             .unwrap_or_default(),
         excerpt: excerpt(e.text, 1500),
         access_requests_12m: access_requests_12m(ctx, tx, &r)?,
+        consumer_received: consumer_received(tx, &r)?,
+        confirm_date: r
+            .confirm_by
+            .as_deref()
+            .map(|c| ctx.show_date(c))
+            .unwrap_or_default(),
     };
     let attach = e.raw.filter(|raw| raw.len() <= MAX_ATTACHMENT);
     ctx.mailer.queue_staff(
@@ -151,4 +161,64 @@ fn access_requests_12m(ctx: &Ctx, tx: &Connection, r: &Request) -> Result<usize>
             .filter(|o| o.kinds.contains(&Kind::Access) && o.received_at >= since)
             .count(),
     )
+}
+
+/// What the consumer has received from the bot about `r` so far, in words for staff (from
+/// the outbox: what was queued to them, in this transaction too).
+fn consumer_received(tx: &Connection, r: &Request) -> Result<String> {
+    let sent = crate::store::outbox::consumer_purposes(tx, &r.id)?;
+    let has = |p: &str| sent.iter().any(|s| s == p);
+    Ok(if has("acknowledgement") {
+        let needs_verification = r.kinds.iter().any(|k| !k.is_opt_out());
+        match (needs_verification, has("verified")) {
+            (true, true) => "the acknowledgement, and the notice that their identity is verified",
+            (true, false) => "the acknowledgement with a verification code",
+            (false, _) => "the acknowledgement (an opt-out: no verification is asked)",
+        }
+        .to_string()
+    } else if has("received") {
+        "the receipt (a person follows up; no verification code yet)".to_string()
+    } else {
+        "nothing".to_string()
+    })
+}
+
+/// The mail that opened a request, as the store kept it.
+pub struct Original {
+    /// Its raw bytes.
+    pub raw: Vec<u8>,
+    /// What the sender wrote (new text).
+    pub text: String,
+    /// The classifier's confidence and reasons when it was read.
+    pub confidence: f64,
+    /// The rules that fired.
+    pub reasons: Vec<String>,
+}
+
+/// The opening mail of `r` (its raw bytes, new text and classification), when the store
+/// still has it (mail bodies are purged after `store.mail-retention-days`).
+pub fn original(tx: &Connection, r: &Request) -> Result<Option<Original>> {
+    let Some(id) = &r.origin_message_id else {
+        return Ok(None);
+    };
+    let Some((raw, classification)) = crate::store::inbox::original(tx, &r.id, id)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&classification).unwrap_or_default();
+    let text = crate::mail::parse_isolated(&raw)
+        .map(|m| m.new_text)
+        .unwrap_or_default();
+    Ok(Some(Original {
+        raw,
+        text,
+        confidence: v["confidence"].as_f64().unwrap_or(0.0),
+        reasons: v["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
 }

@@ -247,3 +247,22 @@ pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Received>>
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The raw bytes and stored classification of the mail with Message-ID `message_id` that
+/// opened request `request_id`, when its body is still kept.
+pub fn original(
+    conn: &Connection,
+    request_id: &str,
+    message_id: &str,
+) -> Result<Option<(Vec<u8>, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT raw, classification FROM inbox
+             WHERE request_id = ?1 AND message_id = ?2 AND raw IS NOT NULL
+               AND disposition IN ('request', 'escalated')
+             ORDER BY id LIMIT 1",
+            params![request_id, message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}

@@ -264,6 +264,14 @@ async fn the_same_actions_from_the_cli_with_the_same_checks() {
     // An opt-out has no extension.
     let out = cli(&config, &["requests", "extend", &id, "busy"]);
     assert_eq!(out.status.code(), Some(1));
+    // A basis outside the list is refused with the list (it once sent "Why: because").
+    let out = cli(&config, &["requests", "deny", &id, "because"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for basis in ["unverifiable", "not-a-consumer", "exempt", "other"] {
+        assert!(err.contains(basis), "{basis} missing from: {err}");
+    }
+    assert_eq!(request(&config, consumer)["status"], "acknowledged");
 
     let out = cli(
         &config,
@@ -305,6 +313,28 @@ async fn the_same_actions_from_the_cli_with_the_same_checks() {
     // The completion mail goes out on the next pass.
     run_once(&config);
     wait_mails(&stack, "omar", "is complete", 1).await;
+    // The refused denial queued nothing: no denial mail, no outbox row for one.
+    assert!(mails(&stack, "omar", "About your privacy request")
+        .await
+        .is_empty());
+    assert!(
+        !events(&config, &id)
+            .iter()
+            .any(|e| e.to_string().contains("denied")),
+        "a refused denial left an event: {:#?}",
+        events(&config, &id)
+    );
+    // A closed request has no days left in the list.
+    let list = cli(&config, &["requests", "list"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in\n{list}"));
+    assert!(
+        row.split_whitespace().all(|w| w.parse::<i64>().is_err()),
+        "a completed request shows days left: {row}"
+    );
 
     let show = cli(&config, &["requests", "show", &id]);
     let text = String::from_utf8_lossy(&show.stdout);

@@ -201,6 +201,12 @@ fn build() -> Vec<Entry> {
             vars: request_facts(),
         },
         Entry {
+            name: "received",
+            audience: Consumer,
+            when: "A new request is escalated to staff instead of handled: a receipt (CCPA §7021(a)) with the reference, the date received, that a person will follow up and the latest response date. One template for both cases: `agent` true adds what the business may require of an authorized agent (CCPA §7063: the consumer's signed permission; the consumer may be asked to verify directly).",
+            vars: request_facts(),
+        },
+        Entry {
             name: "verified",
             audience: Consumer,
             when: "The requester replied from their own address with the verification code.",

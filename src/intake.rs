@@ -712,7 +712,7 @@ impl Intake<'_> {
         r.escalation_reason = reason.to_string();
         r.updated_at = now_s.clone();
         requests::update(tx, &r)?;
-        let facts = self.facts(&r);
+        let facts = self.staff_facts(&r);
         let data = EscalationData {
             facts: &facts,
             reason: reason.to_string(),
@@ -1021,10 +1021,20 @@ impl Intake<'_> {
         self.accounts.and_then(|d| d.account_of(address))
     }
 
-    /// The template variables every request mail shares.
+    /// The template variables every request mail shares, in the consumer's language.
     pub fn facts(&self, r: &requests::Request) -> RequestFacts {
+        self.facts_in(r, &r.language)
+    }
+
+    /// The same facts for staff mail (escalation, clock, digest): staff mail is English,
+    /// its dates ("November 27, 2026") and kind labels included, whatever the consumer wrote.
+    pub fn staff_facts(&self, r: &requests::Request) -> RequestFacts {
+        self.facts_in(r, "en")
+    }
+
+    /// The facts with dates and kind labels written in `lang`.
+    fn facts_in(&self, r: &requests::Request, lang: &str) -> RequestFacts {
         let tz = self.settings.clock.timezone;
-        let lang = r.language.as_str();
         let date = |s: &str| {
             clock::parse(s)
                 .map(|t| clock::long_date(t, tz, lang))

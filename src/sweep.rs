@@ -103,7 +103,7 @@ impl Intake<'_> {
                 .unwrap_or_else(|| r.due_at.clone());
             let due = clock::parse(&due_s)?;
             let st = due_status(due, now, &thresholds, self.calendar);
-            let facts = self.facts(&r);
+            let facts = self.staff_facts(&r);
             digest.push(DigestLine {
                 id: r.id.clone(),
                 status: r.status.clone(),

@@ -448,3 +448,65 @@ async fn a_cli_action_is_mailed_by_the_running_daemon_without_incoming_mail() {
     let status = daemon.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", daemon.log_text());
 }
+
+/// A Spanish 8bit mail is escalated: the staff mail reads English, its dates included
+/// (it once said "Received: 27 de noviembre de 2026"), and the original rides along as
+/// `message/rfc822` in 8bit, not base64 (RFC 2046 §5.2.1), through the real Postfix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spanish_escalation_reads_english_and_attaches_the_original_in_8bit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = MailStack::start();
+    // The relay must take 8bit bodies (RFC 6152): lettre refuses non-ASCII mail otherwise.
+    let mut smtp = tokio::net::TcpStream::connect((stack.host(), stack.smtp_port()))
+        .await
+        .expect("smtp");
+    let mut buf = vec![0u8; 4096];
+    let _ = smtp.read(&mut buf).await.expect("greeting");
+    smtp.write_all(b"EHLO test.example\r\n")
+        .await
+        .expect("ehlo");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let n = smtp.read(&mut buf).await.expect("ehlo reply");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).contains("8BITMIME"),
+        "the test Postfix does not offer 8BITMIME: {}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    drop(smtp);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let from = "lucia@example.test";
+    let raw = format!(
+        "From: =?utf-8?q?Luc=C3=ADa?= <{from}>\r\nTo: {PRIVACY}\r\nSubject: Mis datos\r\n\
+         Message-ID: <es-8bit-1@c.example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Hola, no vendan ni compartan mis datos personales, por favor.\r\n\
+         ¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez\r\n"
+    );
+    deliver(&stack, raw, from, PRIVACY).await;
+    common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", "2026-11-27T18:00:00Z")]);
+    let mail = wait_mails(&stack, "staff", "Needs a person", 1)
+        .await
+        .remove(0);
+    assert!(mail.contains("Received:   November 27, 2026"), "{mail}");
+    for spanish in ["noviembre", "diciembre", "enero", " de 2026", " de 2027"] {
+        assert!(
+            !mail.contains(spanish),
+            "Spanish in staff mail ({spanish}):\n{mail}"
+        );
+    }
+    let at = mail
+        .find("Content-Type: message/rfc822")
+        .unwrap_or_else(|| panic!("no message/rfc822 part:\n{mail}"));
+    let part = &mail[at..];
+    let headers = &part[..part.find("\r\n\r\n").unwrap_or(part.len())];
+    assert!(
+        headers.contains("Content-Transfer-Encoding: 8bit"),
+        "the attached original is not 8bit: {headers}"
+    );
+    assert!(
+        part.contains("¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez"),
+        "the original's text is not readable in the attachment:\n{part}"
+    );
+}

@@ -509,4 +509,60 @@ async fn a_spanish_escalation_reads_english_and_attaches_the_original_in_8bit() 
         part.contains("¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez"),
         "the original's text is not readable in the attachment:\n{part}"
     );
+
+    // Staff say it was a plain opt-out the bot should have handled (phase 2 records this
+    // from /handle); `classify eval` re-reads the stored mail and reports the disagreement.
+    use privacy_inbox::store::labels;
+    let r = request(&config, from);
+    let id = r["id"].as_str().expect("id").to_string();
+    let conn = common::store(dir.path());
+    conn.execute_batch(labels::MIGRATION).expect("labels table");
+    let o = labels::origin(&conn, &id)
+        .expect("origin")
+        .expect("the mail");
+    labels::record(
+        &conn,
+        &labels::Label {
+            request_id: id.clone(),
+            inbox_id: o.inbox_id,
+            message_key: o.message_key,
+            action: labels::StaffAction::Handle,
+            kinds: vec![privacy_inbox::kind::Kind::OptOutSale],
+            classifier_action: o.classifier_action,
+            classifier_kinds: o.classifier_kinds,
+            rules_version: "test".into(),
+            by: "staff@example.test".into(),
+            at: "2026-11-27T19:00:00Z".into(),
+        },
+    )
+    .expect("label");
+    drop(conn);
+    let export = dir.path().join("labelled");
+    let out = cli(
+        &config,
+        &["classify", "eval", "--export", &export.to_string_lossy()],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("1 staff-labelled mail(s) re-classified with the current rules: action 0.0% (0/1), kinds 100.0% (1/1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "DISAGREE {id}: classifier escalate [opt_out_sale], staff handle [opt_out_sale]"
+        )),
+        "{text}"
+    );
+    let tsv = std::fs::read_to_string(export.join("labels.tsv")).expect("labels.tsv");
+    assert!(
+        tsv.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("\thandle\topt_out_sale\tes\t")),
+        "{tsv}"
+    );
 }

@@ -510,11 +510,22 @@ async fn a_spanish_escalation_reads_english_and_attaches_the_original_in_8bit() 
         "the original's text is not readable in the attachment:\n{part}"
     );
 
+    // The preview of a staff message about this request reads English too.
+    let r = request(&config, from);
+    let id = r["id"].as_str().expect("id").to_string();
+    let preview = cli(
+        &config,
+        &["templates", "preview", "escalation", "--request", &id],
+    );
+    let preview = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.contains("Received:   November 27, 2026"),
+        "{preview}"
+    );
+
     // Staff say it was a plain opt-out the bot should have handled (phase 2 records this
     // from /handle); `classify eval` re-reads the stored mail and reports the disagreement.
     use privacy_inbox::store::labels;
-    let r = request(&config, from);
-    let id = r["id"].as_str().expect("id").to_string();
     let conn = common::store(dir.path());
     conn.execute_batch(labels::MIGRATION).expect("labels table");
     let o = labels::origin(&conn, &id)

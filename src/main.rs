@@ -38,8 +38,12 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Classify .eml files (no config, no network). `-` reads stdin.
+    /// Classify .eml files (no config, no network). `-` reads stdin. `classify eval`:
+    /// score the configured rules on the mails staff labelled.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Classify {
+        #[command(subcommand)]
+        command: Option<ClassifyCommand>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -97,6 +101,18 @@ enum Command {
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifyCommand {
+    /// Re-classify every staff-labelled mail in the store (`/handle`, `/not-a-request`) with
+    /// the configured rules: action and kind accuracy, and each disagreement.
+    Eval {
+        /// Also write the labelled mails as DIR/eml/*.eml plus DIR/labels.tsv, the shared
+        /// corpus' format (they hold consumers' mail: keep them on this machine).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
     },
 }
 
@@ -300,6 +316,16 @@ fn init_logging(format: LogFormat) {
 fn real_main(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Classify {
+            command: Some(ClassifyCommand::Eval { export }),
+            ..
+        } => {
+            let settings = config::load(&args.config)?;
+            let mut out = std::io::stdout().lock();
+            privacy_inbox::classify::eval_cli(&settings, export.as_deref(), &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classify {
+            command: None,
             json,
             threshold,
             rules,

@@ -314,6 +314,22 @@ async fn spoofed_and_not_a_request_escalations_send_the_consumer_nothing() {
     let report = common::cli(&config, &["report", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&report.stdout).expect("json");
     assert_eq!(v["not_a_request"], 1, "{v}");
+    // The staff label is kept beside what the classifier said, for `classify eval`.
+    let export = dir.path().join("labelled");
+    let eval = common::cli(
+        &config,
+        &[
+            "classify",
+            "eval",
+            "--export",
+            export.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(eval.status.success(), "{eval:?}");
+    let said = String::from_utf8_lossy(&eval.stdout);
+    assert!(said.contains("1 staff-labelled mail"), "{said}");
+    let tsv = std::fs::read_to_string(export.join("labels.tsv")).expect("labels.tsv");
+    assert!(tsv.lines().count() >= 2, "a header and the label: {tsv}");
     // A closed record takes no /handle.
     let late = common::cli(&config, &["requests", "handle", &id, "access"]);
     assert!(!late.status.success());

@@ -12,6 +12,7 @@ use crate::outbound::facts::excerpt;
 use crate::outbound::queue::Job;
 use crate::request::deadlines::compute_deadlines;
 use crate::request::lifecycle::Transition;
+use crate::store::labels::{self, StaffAction};
 use crate::store::types::Audience;
 use crate::store::{add_event, requests, transitions};
 use anyhow::Result;
@@ -71,12 +72,15 @@ pub fn staff_command(
     }
     if let Command::Handle { kinds } = cmd {
         return match handle(ctx, tx, &mut r, actor, kinds)? {
-            Ok(message) => Ok(Outcome {
-                accepted: true,
-                message,
-                status: r.status.to_string(),
-                due_date: ctx.show_date(r.due_in_force()),
-            }),
+            Ok(message) => {
+                label(ctx, tx, &r, actor, StaffAction::Handle)?;
+                Ok(Outcome {
+                    accepted: true,
+                    message,
+                    status: r.status.to_string(),
+                    due_date: ctx.show_date(r.due_in_force()),
+                })
+            }
             Err(why) => refuse(&r, why),
         };
     }
@@ -160,6 +164,9 @@ pub fn staff_command(
     if let Command::Verify = cmd {
         requests::set_token_hash(tx, &r.id, None)?;
     }
+    if let Command::NotARequest { .. } = cmd {
+        label(ctx, tx, &r, actor, StaffAction::NotARequest)?;
+    }
     let told = tell_consumer(ctx, tx, &r, cmd)?;
     let due_date = ctx.show_date(r.due_in_force());
     let mut message = match cmd {
@@ -195,6 +202,49 @@ pub fn staff_command(
         status: r.status.to_string(),
         due_date,
     })
+}
+
+/// Records what staff said the request's opening mail was, beside what the classifier said
+/// (`classify eval` learns from it). A request whose mail or classification the store no
+/// longer has gets no label (logged): the staff action itself stands.
+fn label(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &requests::Request,
+    actor: &str,
+    action: StaffAction,
+) -> Result<()> {
+    let origin = match labels::origin(tx, &r.id) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            tracing::warn!(request = %r.id, "No mail on record: staff label not kept");
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::warn!(request = %r.id, error = %format!("{e:#}"), "Staff label not kept");
+            return Ok(());
+        }
+    };
+    let rules_version =
+        crate::classify::eval::rules_version(ctx.settings.classify.rules_dir.as_deref())?;
+    labels::record(
+        tx,
+        &labels::Label {
+            request_id: r.id.clone(),
+            inbox_id: origin.inbox_id,
+            message_key: origin.message_key,
+            action,
+            kinds: match action {
+                StaffAction::Handle => r.kinds.clone(),
+                StaffAction::NotARequest => Vec::new(),
+            },
+            classifier_action: origin.classifier_action,
+            classifier_kinds: origin.classifier_kinds,
+            rules_version,
+            by: actor.to_string(),
+            at: ctx.now_s(),
+        },
+    )
 }
 
 /// `/handle [kinds]`: puts an escalated request back on the automatic track with `kinds`

@@ -4,7 +4,7 @@
 //! ```text
 //! /verify                      identity checked out of band
 //! /complete [note]             the request is done (the note stays internal)
-//! /deny <basis> [explanation]  basis: unverifiable | not-a-consumer | exempt | other (or any text)
+//! /deny <basis> [explanation]  basis: unverifiable | not-a-consumer | exempt | other <explanation>
 //! /extend <reason>             the one extension, with the reason told to the consumer
 //! /note <text>                 a note in the audit log
 //! /assign <name>               who handles it
@@ -140,7 +140,13 @@ pub fn first_line(text: &str) -> &str {
         .unwrap_or("")
 }
 
-/// A denial basis as staff write it (`not-a-consumer`, `Not a consumer`, `exempt`, ...).
+/// The denial bases staff may write, as they write them.
+pub const BASES: &str = "unverifiable | not-a-consumer | exempt | other <explanation>";
+
+/// A denial basis as staff write it: `unverifiable`, `not-a-consumer` (or `not a consumer`,
+/// `not_a_consumer`, any case, a trailing `:` allowed) or `exempt`. `other` is not here: it
+/// needs its explanation (see [`parse`]). Anything else is `None`: a basis is a legal
+/// category the consumer is told, never free text.
 pub fn parse_basis(word: &str) -> Option<DenialBasis> {
     let w: String = word
         .trim()
@@ -150,9 +156,9 @@ pub fn parse_basis(word: &str) -> Option<DenialBasis> {
         .map(|c| if c == '-' || c == ' ' { '_' } else { c })
         .collect();
     match w.as_str() {
-        "unverifiable" | "unverified" => Some(DenialBasis::Unverifiable),
-        "not_a_consumer" | "not_consumer" | "notaconsumer" => Some(DenialBasis::NotAConsumer),
-        "exempt" | "exemption" => Some(DenialBasis::Exempt),
+        "unverifiable" => Some(DenialBasis::Unverifiable),
+        "not_a_consumer" => Some(DenialBasis::NotAConsumer),
+        "exempt" => Some(DenialBasis::Exempt),
         _ => None,
     }
 }
@@ -185,9 +191,7 @@ pub fn parse(line: &str) -> Parsed {
         },
         "deny" => {
             if args.is_empty() {
-                return invalid(
-                    "a denial needs a basis: /deny unverifiable | not-a-consumer | exempt | other <explanation>",
-                );
+                return invalid(&format!("a denial needs a basis: /deny {BASES}"));
             }
             // "not a consumer" is three words: try the longest basis first.
             let words: Vec<&str> = args.split_whitespace().collect();
@@ -207,21 +211,21 @@ pub fn parse(line: &str) -> Parsed {
                         Some((f, a)) => (f, a.trim()),
                         None => (args, ""),
                     };
-                    if first.eq_ignore_ascii_case("other") {
-                        if after.is_empty() {
-                            return invalid(
-                                "/deny other needs the basis in words: /deny other <explanation>",
-                            );
-                        }
-                        Command::Deny {
-                            basis: DenialBasis::Other(after.to_string()),
-                            text: after.to_string(),
-                        }
-                    } else {
-                        Command::Deny {
-                            basis: DenialBasis::Other(args.to_string()),
-                            text: args.to_string(),
-                        }
+                    let first = first.trim_end_matches([':', ',', '.', ';', '-']);
+                    if !first.eq_ignore_ascii_case("other") {
+                        return invalid(&format!(
+                            "`{first}` is not a denial basis; write one of: /deny {BASES}"
+                        ));
+                    }
+                    let after = after.trim_start_matches([':', ',', '.', ';', '-', ' ']);
+                    if after.is_empty() {
+                        return invalid(
+                            "/deny other needs the basis in words: /deny other <explanation>",
+                        );
+                    }
+                    Command::Deny {
+                        basis: DenialBasis::Other(after.to_string()),
+                        text: after.to_string(),
                     }
                 }
             }
@@ -370,10 +374,17 @@ mod tests {
                 }),
             ),
             (
-                "/deny we hold nothing",
+                "/deny other: court order",
                 Parsed::Ok(Command::Deny {
-                    basis: DenialBasis::Other("we hold nothing".into()),
-                    text: "we hold nothing".into(),
+                    basis: DenialBasis::Other("court order".into()),
+                    text: "court order".into(),
+                }),
+            ),
+            (
+                "/deny Not_A_Consumer",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::NotAConsumer,
+                    text: "".into(),
                 }),
             ),
             (
@@ -461,6 +472,41 @@ mod tests {
             Parsed::Ok(Command::NotARequest { note: "".into() })
         );
         assert_eq!(parse("/-x"), Parsed::NotACommand);
+    }
+
+    #[test]
+    fn a_basis_outside_the_list_is_refused_with_the_list() {
+        // Once any text was a basis: `/deny because` denied with "Why: because".
+        for line in [
+            "/deny because",
+            "/deny we hold nothing",
+            "/deny unverified",
+            "/deny exemption trade secrets",
+            "/deny not a customer",
+            "/deny othr court order",
+        ] {
+            match parse(line) {
+                Parsed::Invalid { command, why } => {
+                    assert_eq!(command, "/deny", "{line}");
+                    for basis in ["unverifiable", "not-a-consumer", "exempt", "other"] {
+                        assert!(why.contains(basis), "{line}: {why} lacks {basis}");
+                    }
+                }
+                other => panic!("{line:?} parsed as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn other_needs_an_explanation() {
+        for line in ["/deny other", "/deny other:", "/deny OTHER -  "] {
+            match parse(line) {
+                Parsed::Invalid { why, .. } => {
+                    assert!(why.contains("explanation"), "{line}: {why}")
+                }
+                p => panic!("{line:?} parsed as {p:?}"),
+            }
+        }
     }
 
     #[test]

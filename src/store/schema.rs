@@ -307,6 +307,9 @@ CREATE INDEX inbox_message_id ON inbox (message_id);
 CREATE INDEX inbox_pending_moves ON inbox (mailbox, moved) WHERE moved = 0;
 CREATE INDEX inbox_request ON inbox (request_id) WHERE request_id IS NOT NULL;
 "#,
+    // 8 (issue 13): what staff said each mail was (`/handle`, `/not-a-request`), beside
+    // what the classifier said: `classify eval` scores the rules against it.
+    super::labels::MIGRATION,
 ];
 
 /// Applies every migration the database has not seen yet.

@@ -131,6 +131,20 @@ say "A staff member completes the opt-out $optout at the command line" \
 pi requests complete "$optout" "flag set in the ad platform" --by demo
 pi run --once
 
+# The access request ("What do you have on me?") was read as a question, so a person looks
+# first: the consumer already has a receipt; a staff member puts it back on the automatic
+# track (the same as replying "/handle access" to the escalation mail), and the next pass
+# sends the acknowledgement with its verification code.
+access=$(pi requests list --json | python3 -c \
+  'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["requester"] == "consumer2@example.test"))')
+say "What consumer2 reads now: the receipt of the escalated access request $access"
+read_mail consumer2 "We received" 1
+say "A staff member reads it and hands $access back to the bot: /handle access"
+pi requests handle "$access" access --by demo
+pi run --once
+say "What consumer2 reads next: the acknowledgement, with the code to confirm by reply"
+read_mail consumer2 "VERIFY-" 1
+
 say "privacy-inbox requests show $optout: the record, its clocks and its timeline"
 pi requests show "$optout"
 

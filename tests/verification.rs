@@ -264,12 +264,14 @@ async fn staff_are_told_once_when_an_escalated_request_nears_and_passes_its_conf
     let stack = MailStack::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = stack.write_config(dir.path(), "");
-    // An authorized agent: escalated, so the bot sends no acknowledgement.
+    // Mail the bot reads no request in: escalated without a receipt (staff decide what it
+    // is; an agent's request, escalated too, now gets a receipt at once), so the
+    // confirm-receipt clock is for staff to watch.
     send_request(
         &stack,
         common::AGENT,
         "confirm-1@c.example.test",
-        "I am an authorized agent acting on behalf of my client, Jane Doe. Please delete all personal data you hold about her.",
+        "Hello, I wrote to you last month about my account and nobody answered. Please call me back.",
     )
     .await;
     stack

@@ -278,14 +278,18 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Report> {
     let mut report = Report::default();
-    if !labels::exists(conn)? {
+    let all = if labels::exists(conn)? {
+        labels::all(conn)?
+    } else {
+        Vec::new()
+    };
+    if all.is_empty() {
         writeln!(
             out,
-            "No staff labels yet: the store has no staff_labels table (labels come from /handle and /not-a-request)."
+            "No staff labels yet: they come from staff's /handle and /not-a-request."
         )?;
         return Ok(report);
     }
-    let all = labels::all(conn)?;
     if let Some(dir) = export {
         create_private_dir(dir)?;
     }

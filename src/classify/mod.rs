@@ -16,6 +16,7 @@ pub mod lang;
 pub mod normalize;
 pub mod rules;
 pub mod typo;
+pub mod wordset;
 
 pub use cli::{eval_cli, run_cli};
 
@@ -89,7 +90,7 @@ pub struct Classifier {
     /// Typo tolerance per language, in the order of `rules.languages`.
     typos: Vec<typo::Typos>,
     /// Every language's typo variants, for the language detector's pass.
-    typo_filter: lang::KeyFilter,
+    typo_filter: wordset::KeyFilter,
     /// Confidence needed for `handle` (0–1); below it the mail is escalated.
     pub handle_threshold: f64,
 }
@@ -120,7 +121,7 @@ impl Classifier {
                 )
             })
             .collect::<Vec<typo::Typos>>();
-        let mut typo_filter = lang::KeyFilter::default();
+        let mut typo_filter = wordset::KeyFilter::default();
         for t in &typos {
             typo_filter.union_with(t.filter());
         }

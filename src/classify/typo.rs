@@ -9,7 +9,7 @@
 //! load (some ten thousand a language), so a word of the text costs one hash lookup of its
 //! packed bytes, the same as a stop word: tolerating typos must not slow the common case.
 
-use super::lang::{KeyFilter, WordHasher};
+use super::wordset::{KeyFilter, WordHasher};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 

@@ -11,4 +11,5 @@ pub mod queue;
 pub mod smtp;
 pub mod smtp_tls;
 pub mod template_check;
+pub mod template_set;
 pub mod templates;

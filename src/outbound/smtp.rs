@@ -11,8 +11,8 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Per-command timeout for SMTP: a server that stops answering must not hang the outbox.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+use super::smtp_tls::describe;
+pub use super::smtp_tls::SMTP_TIMEOUT;
 
 /// Why a send failed, as the outbox needs to know it.
 #[derive(Debug, thiserror::Error)]
@@ -262,26 +262,6 @@ fn build_transport(ep: &Endpoint, connections: u32) -> Result<AsyncSmtpTransport
         }
     }
     Ok(b.build())
-}
-
-/// A readable account of a lettre error: lettre answers an XOAUTH2 error challenge (334)
-/// with "does not expect a challenge", which means the server rejected the token.
-pub(crate) fn describe(e: &lettre::transport::smtp::Error, auth: &Auth) -> String {
-    let text = e.to_string();
-    if matches!(auth, Auth::OAuth2 { .. }) && text.contains("does not expect a challenge") {
-        return format!(
-            "SMTP server rejected the XOAUTH2 access token (error challenge); check \
-             oauth2-token-command and the token's scope ({text})"
-        );
-    }
-    // lettre's Display already includes the first source; add the deeper ones.
-    let mut out = format!("SMTP: {text}");
-    let mut src = std::error::Error::source(e).and_then(|s| s.source());
-    while let Some(s) = src {
-        out.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    out
 }
 
 /// 5xx: permanent. 4xx, no connection at all, TLS set-up or our own checks: transient (the

@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 
+/// Per-command timeout for SMTP: a server that stops answering must not hang the outbox.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Per step of the set-up (TCP connect, each reply before TLS, the TLS handshake).
-const STEP_TIMEOUT: Duration = super::smtp::SMTP_TIMEOUT;
+const STEP_TIMEOUT: Duration = SMTP_TIMEOUT;
 /// A parked connection older than this is closed rather than reused: servers drop idle
 /// SMTP sessions (Postfix after 300 s), and a NOOP on a dead one costs a round trip.
 const IDLE_MAX: Duration = Duration::from_secs(60);
@@ -215,7 +218,7 @@ impl Pool {
         .await
         {
             Err(_) => bail!("SMTP greeting and EHLO timed out after {STEP_TIMEOUT:?}"),
-            Ok(r) => r.map_err(|e| anyhow!("{}", super::smtp::describe(&e, &ep.auth)))?,
+            Ok(r) => r.map_err(|e| anyhow!("{}", describe(&e, &ep.auth)))?,
         };
         let login = match &ep.auth {
             Auth::None => None,
@@ -238,7 +241,7 @@ impl Pool {
         if let Some((mechanisms, credentials)) = login {
             match tokio::time::timeout(STEP_TIMEOUT, conn.auth(&mechanisms, &credentials)).await {
                 Err(_) => bail!("SMTP AUTH timed out after {STEP_TIMEOUT:?}"),
-                Ok(Err(e)) => bail!("{}", super::smtp::describe(&e, &ep.auth)),
+                Ok(Err(e)) => bail!("{}", describe(&e, &ep.auth)),
                 Ok(Ok(_)) => {}
             }
         }
@@ -308,4 +311,24 @@ impl Pool {
         let _ = c.quit().await;
         Ok(())
     }
+}
+
+/// A readable account of a lettre error: lettre answers an XOAUTH2 error challenge (334)
+/// with "does not expect a challenge", which means the server rejected the token.
+pub(crate) fn describe(e: &lettre::transport::smtp::Error, auth: &Auth) -> String {
+    let text = e.to_string();
+    if matches!(auth, Auth::OAuth2 { .. }) && text.contains("does not expect a challenge") {
+        return format!(
+            "SMTP server rejected the XOAUTH2 access token (error challenge); check \
+             oauth2-token-command and the token's scope ({text})"
+        );
+    }
+    // lettre's Display already includes the first source; add the deeper ones.
+    let mut out = format!("SMTP: {text}");
+    let mut src = std::error::Error::source(e).and_then(|s| s.source());
+    while let Some(s) = src {
+        out.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    out
 }

@@ -12,7 +12,7 @@
 
 use crate::kind::Kind;
 use crate::outbound::catalog::{self, hostile_marker, Entry, Sample};
-use crate::outbound::templates::{Lang, Problem, Set, FALLBACK_LANG};
+use crate::outbound::template_set::{Lang, Problem, Set, FALLBACK_LANG};
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::Path as HbPath;
 use std::path::Path;

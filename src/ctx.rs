@@ -164,7 +164,7 @@ impl<'a> Ctx<'a> {
     fn facts_in(&self, r: &Request, lang: &str) -> RequestFacts {
         RequestFacts::of(
             r,
-            self.mailer.templates,
+            &|k| self.mailer.templates.kind_label(lang, k),
             self.settings.clock.timezone,
             &self.settings.smtp.from,
             lang,

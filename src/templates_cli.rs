@@ -206,12 +206,13 @@ fn request_facts(
     }
     let store = Store::open(&settings.store_path)?;
     let r = requests::get(store.reader(), id)?.ok_or_else(|| anyhow!("No request {id}"))?;
+    let lang = if staff { "en" } else { r.language.as_str() };
     let facts = crate::outbound::facts::RequestFacts::of(
         &r,
-        templates,
+        &|k| templates.kind_label(lang, k),
         settings.clock.timezone,
         &settings.smtp.from,
-        if staff { "en" } else { &r.language },
+        lang,
     );
     Ok(serde_json::to_value(facts)?)
 }

@@ -3,7 +3,7 @@
 //! [`team_name`]). Built from a stored request; no store access, no network.
 
 use crate::clock;
-use crate::outbound::templates::Templates;
+use crate::kind::Kind;
 use crate::store::requests::Request;
 use serde::Serialize;
 
@@ -44,10 +44,11 @@ pub struct RequestFacts {
 
 impl RequestFacts {
     /// The facts of `r`, dates in `lang` (the request's own language for consumer mail,
-    /// English for staff mail) in the business time zone `tz`; `from` is `smtp.from`.
+    /// English for staff mail) in the business time zone `tz`; `from` is `smtp.from`;
+    /// `label` names a kind in `lang` (the templates' `labels.toml`).
     pub fn of(
         r: &Request,
-        templates: &Templates,
+        label: &dyn Fn(Kind) -> String,
         tz: chrono_tz::Tz,
         from: &str,
         lang: &str,
@@ -62,11 +63,7 @@ impl RequestFacts {
             requester: r.requester.clone(),
             requester_name: r.requester_name.clone(),
             kinds: r.kinds.iter().map(|k| k.as_str().to_string()).collect(),
-            kind_labels: r
-                .kinds
-                .iter()
-                .map(|k| templates.kind_label(lang, *k))
-                .collect(),
+            kind_labels: r.kinds.iter().map(|k| label(*k)).collect(),
             received_date: date(&r.received_at),
             due_date: date(r.due_in_force()),
             status: r.status.as_str().to_string(),

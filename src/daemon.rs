@@ -15,13 +15,13 @@ use crate::outbound::queue::Mailer;
 use crate::outbound::smtp::Smtp;
 use crate::outbound::templates::Templates;
 use crate::request::calendar::BusinessCalendar;
+use crate::shutdown::Shutdown;
 use crate::store::{inbox, Store};
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// How long recovery waits for our own copy of an unconfirmed mail to show up over IMAP
 /// before concluding the server never took it (Postfix's 250 means queued, not delivered).
@@ -633,16 +633,16 @@ impl App {
         }
     }
 
-    /// The daemon: passes forever, IDLE (or polling) in between, until `stop` fires.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+    /// The daemon: passes forever, IDLE (or polling) in between, until `shutdown` fires.
+    pub async fn run(&self, mut shutdown: Shutdown) -> Result<()> {
         // `[metrics]`: served while the loop runs; stopped when this returns.
         let _metrics = match &self.settings.metrics {
             Some(m) => Some(crate::metrics::start(m, &self.settings.store_path, self.clock).await?),
             None => None,
         };
         let mut failures: u32 = 0;
-        while !*stop.borrow() {
-            match self.session_loop(&mut stop, &mut failures).await {
+        while !shutdown.is_shutdown() {
+            match self.session_loop(&mut shutdown, &mut failures).await {
                 Ok(()) => break,
                 Err(e) => {
                     crate::metrics::counters().pass_failed("mail_loop", &e);
@@ -652,7 +652,7 @@ impl App {
                     tracing::error!(%error, failures, retry_in_seconds = wait.as_secs(), "Mail loop failed; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = stop.changed() => {}
+                        _ = shutdown.recv() => {}
                     }
                 }
             }
@@ -661,14 +661,10 @@ impl App {
         Ok(())
     }
 
-    /// Passes on one IMAP session until `stop`; `failures` (the reconnect backoff's count)
+    /// Passes on one IMAP session until `shutdown`; `failures` (the reconnect backoff's count)
     /// is reset after every pass that went through, so one outage a week ago does not make
     /// today's reconnect wait five minutes.
-    async fn session_loop(
-        &self,
-        stop: &mut watch::Receiver<bool>,
-        failures: &mut u32,
-    ) -> Result<()> {
+    async fn session_loop(&self, shutdown: &mut Shutdown, failures: &mut u32) -> Result<()> {
         let mut s = imap::open(&self.settings.imap).await?;
         let has_idle = imap::has_capability(&mut s, "IDLE").await?;
         tracing::info!(idle = has_idle, "Connected to IMAP");
@@ -695,7 +691,7 @@ impl App {
             self.drain_outbox(&mut s, &mut stats, false).await?;
             crate::metrics::counters().pass_done(&stats);
             *failures = 0;
-            if *stop.borrow() {
+            if shutdown.is_shutdown() {
                 imap::logout(s).await;
                 return Ok(());
             }
@@ -722,15 +718,15 @@ impl App {
                 Duration::from_secs(self.settings.imap.idle_seconds).min(housekeeping())
             };
             if has_idle {
-                s = imap::idle(s, limit, stop).await?;
+                s = imap::idle(s, limit, shutdown).await?;
             } else {
                 let wait = limit.min(Duration::from_secs(self.settings.imap.poll_seconds));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
+                    _ = shutdown.recv() => {}
                 }
             }
-            if *stop.borrow() {
+            if shutdown.is_shutdown() {
                 imap::logout(s).await;
                 return Ok(());
             }

@@ -157,8 +157,11 @@ impl App {
             settings.classify.rules_dir.as_deref(),
             settings.classify.threshold,
         )?;
-        let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?
-            .with_dkim(settings.dkim.as_ref())?;
+        // The DKIM key is read here, once: a bad one stops the start, named like a config
+        // problem (file, `dkim.key-file`, the key file).
+        let dkim = crate::outbound::dkim::load(&settings)?;
+        let composer =
+            Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?.with_dkim(dkim);
         let calendar =
             BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
         let store = Store::open(&settings.store_path)?;

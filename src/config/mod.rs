@@ -7,10 +7,12 @@
 //!
 //! The steps, one file each: [`raw`] reads the TOML into serde structs, one section at a
 //! time, each bad key reported by its name; [`validate`] turns them into [`Settings`], one
-//! function a section; [`secrets`] is where a password or token comes from at login (an
-//! environment variable, a shell command). Nothing here loads a key or opens a connection:
-//! the DKIM key is loaded where the daemon starts (and by `privacy-inbox check`).
+//! function a section ([`endpoint`] for the server keys `[imap]` and `[smtp]` share);
+//! [`secrets`] is where a password or token comes from at login (an environment variable,
+//! a shell command). Nothing here loads a key or opens a connection: the DKIM key is loaded
+//! where the daemon starts (and by `privacy-inbox check`).
 
+mod endpoint;
 mod problems;
 mod raw;
 mod secrets;

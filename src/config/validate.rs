@@ -4,17 +4,17 @@
 //! it looks at are the ones a path key names (`ca-file`, `templates.dir`, `rules-dir`, the
 //! account directory).
 
+use super::endpoint::{endpoint, EndpointParts};
 use super::problems::Errors;
 use super::raw::{
     RawClassify, RawClock, RawDkim, RawImap, RawMetrics, RawSmtp, RawStaff, RawStore, RawTemplates,
     RawVerification, Sections,
 };
 use super::{
-    Auth, ClassifySettings, ClockSettings, DkimAlgorithm, DkimSettings, Endpoint, ImapSettings,
-    MetricsSettings, Secret, Security, Settings, SmtpSettings, StaffSettings, VerificationSettings,
+    ClassifySettings, ClockSettings, DkimAlgorithm, DkimSettings, ImapSettings, MetricsSettings,
+    Settings, SmtpSettings, StaffSettings, VerificationSettings,
 };
 use crate::address::{bare_address, plus_address};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// The validated settings of every section. With problems in `errs`, what it returns is
@@ -471,117 +471,4 @@ fn non_empty(v: Option<String>, default: &str) -> String {
         Some(s) if !s.trim().is_empty() => s,
         _ => default.to_string(),
     }
-}
-
-/// The keys `[imap]` and `[smtp]` share.
-struct EndpointParts {
-    host: Option<String>,
-    port: Option<u16>,
-    security: Option<Security>,
-    username: Option<String>,
-    password: Option<String>,
-    password_env: Option<String>,
-    password_command: Option<String>,
-    oauth2_token_command: Option<String>,
-    ca_file: Option<PathBuf>,
-    allow_insecure: bool,
-    auth_required: bool,
-}
-
-/// The server and credentials of `[imap]` or `[smtp]`: which one secret source is named.
-fn endpoint(sec: &str, p: EndpointParts, errs: &mut Errors) -> Endpoint {
-    let host = p.host.unwrap_or_default();
-    if host.trim().is_empty() {
-        errs.push(&format!("{sec}.host"), "missing");
-    }
-    let port = match p.port {
-        Some(0) => {
-            errs.push(&format!("{sec}.port"), "must be 1-65535");
-            0
-        }
-        Some(port) => port,
-        None => {
-            errs.push(&format!("{sec}.port"), "missing");
-            0
-        }
-    };
-    let security = p.security.unwrap_or(Security::Tls);
-    if security == Security::None && !p.allow_insecure && !is_loopback(&host) && !host.is_empty() {
-        errs.push(
-            &format!("{sec}.security"),
-            format!("\"none\" sends the password in clear text to {host}; use \"tls\" or \"starttls\", or set {sec}.allow-insecure = true"),
-        );
-    }
-    if let Some(ca) = &p.ca_file {
-        if !ca.is_file() {
-            errs.push(
-                &format!("{sec}.ca-file"),
-                format!("{} is not a readable file", ca.display()),
-            );
-        }
-    }
-    let sources = [
-        p.password.is_some(),
-        p.password_env.is_some(),
-        p.password_command.is_some(),
-        p.oauth2_token_command.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if sources > 1 {
-        errs.push(
-            &format!("{sec}.password"),
-            "set only one of password, password-env, password-command, oauth2-token-command",
-        );
-    }
-    let username = p.username.unwrap_or_default();
-    let auth = if let Some(cmd) = p.oauth2_token_command {
-        Auth::OAuth2 {
-            username: username.clone(),
-            token_command: cmd,
-        }
-    } else if let Some(pw) = p.password {
-        Auth::Password {
-            username: username.clone(),
-            secret: Secret::Literal(pw),
-        }
-    } else if let Some(var) = p.password_env {
-        Auth::Password {
-            username: username.clone(),
-            secret: Secret::Env(var),
-        }
-    } else if let Some(cmd) = p.password_command {
-        Auth::Password {
-            username: username.clone(),
-            secret: Secret::Command(cmd),
-        }
-    } else {
-        if p.auth_required {
-            errs.push(
-                &format!("{sec}.password"),
-                "missing: set password, password-env, password-command or oauth2-token-command",
-            );
-        }
-        Auth::None
-    };
-    if !matches!(auth, Auth::None) && username.trim().is_empty() {
-        errs.push(&format!("{sec}.username"), "missing");
-    }
-    Endpoint {
-        host,
-        port,
-        security,
-        ca_file: p.ca_file,
-        auth,
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }

@@ -1,4 +1,5 @@
-//! The `templates` commands (`check`, `preview`) and the daemon's template reload.
+//! The `templates` commands (`check`, `preview`). (The daemon's hot reload of an edited
+//! folder is [`crate::daemon`]'s.)
 //!
 //! Which folder: `--dir` when given; else `[templates] dir` of the config file (relative to
 //! the config's folder); else, when the config file does not exist, `templates/` in the
@@ -8,16 +9,14 @@
 use crate::classify::Classifier;
 use crate::clock::Clock;
 use crate::config;
-use crate::daemon::App;
 use crate::intake::Intake;
 use crate::kind::Kind;
-use crate::outbound::catalog::{self, Sample, TemplateProblemData};
+use crate::outbound::catalog::{self, Sample};
 use crate::outbound::compose::Composer;
-use crate::outbound::outbox::lock;
 use crate::outbound::queue::Mailer;
-use crate::outbound::templates::{report, require_dir, Problem, Reload, Templates};
+use crate::outbound::templates::{require_dir, Templates};
 use crate::request::calendar::BusinessCalendar;
-use crate::store::{requests, Store};
+use crate::store::{status, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -203,7 +202,7 @@ fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -
         bail!("No store at {}", settings.store_path.display());
     }
     let store = Store::open(&settings.store_path)?;
-    let r = requests::get(&store.conn, id)?.ok_or_else(|| anyhow!("No request {id}"))?;
+    let r = status::request(&store, id)?.ok_or_else(|| anyhow!("No request {id}"))?;
     let classifier = Classifier::load(
         settings.classify.rules_dir.as_deref(),
         settings.classify.threshold,
@@ -225,68 +224,4 @@ fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -
         accounts: None,
     };
     Ok(serde_json::to_value(intake.facts(&r))?)
-}
-
-/// Called by the daemon at the start of every pass: reloads an edited templates folder. A
-/// good set goes live; a broken one is logged, the last good set stays live, and staff
-/// get one `template_problem` mail per broken version.
-pub fn reload(app: &App) {
-    match app.templates.refresh() {
-        Reload::Unchanged => {}
-        Reload::Reloaded { version } => {
-            tracing::info!(version = %version, dir = %app.templates.dir().display(), "Templates reloaded");
-        }
-        Reload::Broken {
-            version,
-            problems,
-            first,
-        } => {
-            tracing::warn!(
-                version = %version,
-                problems = problems.len(),
-                report = %report(&problems),
-                "Edited templates have problems: the last good set stays live"
-            );
-            if first {
-                match tell_staff(app, &version, &problems) {
-                    Ok(()) => {
-                        tracing::info!(version = %version, "Staff told about the template problems")
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "Cannot queue the template problem notice")
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn tell_staff(app: &App, version: &str, problems: &[Problem]) -> Result<()> {
-    let data = TemplateProblemData {
-        dir: app.templates.dir().display().to_string(),
-        version: version.to_string(),
-        count: problems.len(),
-        problems: problems.iter().map(ToString::to_string).collect(),
-        team: crate::intake::team_name(&app.settings.smtp.from),
-    };
-    let mailer = Mailer {
-        templates: &app.templates,
-        composer: &app.composer,
-        per_recipient_per_day: app.settings.smtp.per_recipient_per_day,
-        global_per_hour: app.settings.smtp.global_per_hour,
-        staff_per_hour: app.settings.staff.max_mails_per_hour,
-        now: app.clock.now(),
-    };
-    let mut st = lock(&app.store);
-    let tx = st.begin()?;
-    mailer.queue_staff(
-        &tx,
-        &app.settings.staff.escalation_to,
-        "template_problem",
-        &data,
-        None,
-        None,
-    )?;
-    tx.commit()?;
-    Ok(())
 }

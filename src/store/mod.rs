@@ -11,6 +11,7 @@ pub mod purge;
 pub mod requests;
 pub mod schema;
 pub mod secrets;
+pub mod status;
 pub mod transitions;
 
 use anyhow::{Context, Result};

@@ -16,12 +16,17 @@ use crate::outbound::smtp::Smtp;
 use crate::outbound::templates::Templates;
 use crate::request::calendar::BusinessCalendar;
 use crate::shutdown::Shutdown;
-use crate::store::{inbox, Store};
+use crate::store::{status, Store};
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
+
+mod lock;
+mod reload;
+
+pub use lock::{lock_path, lock_store, StoreLock};
 
 /// How long recovery waits for our own copy of an unconfirmed mail to show up over IMAP
 /// before concluding the server never took it (Postfix's 250 means queued, not delivered).
@@ -45,71 +50,6 @@ pub fn housekeeping() -> Duration {
         .filter(|s| (1..=60).contains(s))
         .map(Duration::from_secs)
         .unwrap_or(HOUSEKEEPING)
-}
-
-/// The single-instance lock on a store: an exclusive `flock` on `<store>.lock` (next to the
-/// SQLite file, holding the owner's PID), held for as long as this value lives. `run` and
-/// `run --once` take it, so a second daemon on the same store refuses to start instead of
-/// answering every mail twice; the CLI's read and staff commands do not need it (SQLite
-/// serializes their writes). The outbox's row claims still guard against a lock that is
-/// bypassed (its file deleted while a daemon runs).
-#[derive(Debug)]
-pub struct StoreLock {
-    _file: std::fs::File,
-    /// The lock file.
-    pub path: std::path::PathBuf,
-}
-
-/// The lock file of a store: `<store>.lock`.
-pub fn lock_path(store: &std::path::Path) -> std::path::PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(".lock");
-    std::path::PathBuf::from(name)
-}
-
-/// Takes the store's single-instance lock ([`StoreLock`]), or says who holds it.
-pub fn lock_store(store: &std::path::Path) -> Result<StoreLock> {
-    use std::io::{Read, Seek, Write};
-    let path = lock_path(store);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("Cannot create directory {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("Cannot open the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let pid = text.trim();
-            let who = if pid.is_empty() {
-                "another process".to_string()
-            } else {
-                format!("another privacy-inbox (PID {pid})")
-            };
-            anyhow::bail!(
-                "The store {} is in use by {who}: only one daemon may run on a store (lock file {}). \
-                 Stop the other one first, or give this one a store of its own",
-                store.display(),
-                path.display()
-            );
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("Cannot lock {}", path.display()));
-        }
-    }
-    file.set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| writeln!(file, "{}", std::process::id()))
-        .and_then(|()| file.flush())
-        .with_context(|| format!("Cannot write the lock file {}", path.display()))?;
-    Ok(StoreLock { _file: file, path })
 }
 
 /// Everything a pass needs, built once at start.
@@ -212,7 +152,7 @@ impl App {
         let has_move = imap::has_capability(&mut s, "MOVE").await?;
         let cursor = {
             let st = lock(&self.store);
-            inbox::cursor(&st.conn, &mailbox)?
+            status::cursor(&st, &mailbox)?
         };
         let after = match cursor {
             Some(c) if c.uidvalidity == sel.uidvalidity => c.last_uid,
@@ -224,7 +164,7 @@ impl App {
                     "UIDVALIDITY changed: rescanning the mailbox (Message-ID dedupe prevents double answers)"
                 );
                 let st = lock(&self.store);
-                inbox::drop_stale_moves(&st.conn, &mailbox, sel.uidvalidity)?;
+                status::drop_stale_moves(&st, &mailbox, sel.uidvalidity)?;
                 0
             }
             None => 0,
@@ -269,14 +209,14 @@ impl App {
     ) -> Result<()> {
         let pending = {
             let st = lock(&self.store);
-            inbox::pending_moves(&st.conn, mailbox, uidvalidity)?
+            status::pending_moves(&st, mailbox, uidvalidity)?
         };
         for (target, uids) in pending {
             imap::move_uids(s, &uids, &target, has_move)
                 .await
                 .with_context(|| format!("Cannot move {} mails to {target}", uids.len()))?;
             let st = lock(&self.store);
-            inbox::mark_moved(&st.conn, mailbox, uidvalidity, &uids)?;
+            status::mark_moved(&st, mailbox, uidvalidity, &uids)?;
         }
         Ok(())
     }
@@ -416,10 +356,7 @@ impl App {
                 }
             }
         }
-        let first = tx.execute(
-            "INSERT OR IGNORE INTO notices (request_id, notice, at) VALUES ('*', ?1, ?2)",
-            rusqlite::params![format!("copy_refused:{today}"), now_s],
-        )? == 1;
+        let first = crate::store::note_once(&tx, "*", &format!("copy_refused:{today}"), &now_s)?;
         if first {
             let data = crate::outbound::catalog::CopyRefusedData {
                 copy_to: self.settings.smtp.copy_to.clone().unwrap_or_default(),
@@ -456,13 +393,7 @@ impl App {
         let mut st = lock(&self.store);
         let tx = st.begin()?;
         for (row, request, to, error) in &todo {
-            let purpose: String = tx
-                .query_row(
-                    "SELECT purpose FROM outbox WHERE id = ?1",
-                    rusqlite::params![row],
-                    |r| r.get(0),
-                )
-                .unwrap_or_default();
+            let purpose = status::outbox_purpose(&tx, *row)?.unwrap_or_default();
             let f = failure::Failure {
                 request_id: request.as_deref(),
                 recipient: to,
@@ -623,7 +554,7 @@ impl App {
             let sel = imap::select(s, mailbox).await?;
             let after = {
                 let st = lock(&self.store);
-                inbox::cursor(&st.conn, mailbox)?
+                status::cursor(&st, mailbox)?
                     .filter(|c| c.uidvalidity == sel.uidvalidity)
                     .map(|c| c.last_uid)
                     .unwrap_or(0)
@@ -673,7 +604,7 @@ impl App {
         tracing::info!(idle = has_idle, "Connected to IMAP");
         loop {
             // Edited templates go live at the start of a pass (a broken edit does not).
-            crate::templates_cli::reload(self);
+            reload::templates(self);
             let mut stats = PassStats::default();
             s = self.intake_pass(s, &mut stats).await?;
             if stats.fetched > 0 {
@@ -698,18 +629,10 @@ impl App {
                 imap::logout(s).await;
                 return Ok(());
             }
-            let pending = {
-                let st = lock(&self.store);
-                crate::store::outbox::counts(&st.conn)?
-                    .iter()
-                    .any(|(status, n)| (status == "queued" || status == "sending") && *n > 0)
-            };
+            let pending = status::outbox_has_work(&lock(&self.store))?;
             // Mail that came in during the pass (our own copies, a consumer's quick reply)
             // is fetched now rather than after the IDLE timeout.
-            let cursor = {
-                let st = lock(&self.store);
-                crate::store::inbox::cursor(&st.conn, &self.settings.imap.mailbox)?
-            };
+            let cursor = status::cursor(&lock(&self.store), &self.settings.imap.mailbox)?;
             if let Some(c) = cursor {
                 if imap::has_uids_after(&mut s, c.last_uid).await? {
                     continue;

@@ -1,5 +1,5 @@
-//! The `templates` commands (`check`, `preview`). (The daemon's hot reload of an edited
-//! folder is [`crate::daemon`]'s.)
+//! The `templates` commands (`check`, `preview`). (Hot reload of an edited folder is the
+//! daemon's own.)
 //!
 //! Which folder: `--dir` when given; else `[templates] dir` of the config file (relative to
 //! the config's folder); else, when the config file does not exist, `templates/` in the

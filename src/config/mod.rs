@@ -5,10 +5,10 @@
 //! list. Each error names the file and the key. Relative paths are resolved against the
 //! directory of the config file. `privacy-inbox.sample.toml` documents every key.
 //!
-//! The steps, one file each: [`raw`] reads the TOML into serde structs, one section at a
-//! time, each bad key reported by its name; [`validate`] turns them into [`Settings`], one
-//! function a section ([`endpoint`] for the server keys `[imap]` and `[smtp]` share);
-//! [`secrets`] is where a password or token comes from at login (an environment variable,
+//! The steps, one file each: `raw` reads the TOML into serde structs, one section at a
+//! time, each bad key reported by its name; `validate` turns them into [`Settings`], one
+//! function a section (`endpoint` for the server keys `[imap]` and `[smtp]` share);
+//! `secrets` is where a password or token comes from at login (an environment variable,
 //! a shell command). Nothing here loads a key or opens a connection: the DKIM key is loaded
 //! where the daemon starts (and by `privacy-inbox check`).
 

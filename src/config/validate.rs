@@ -405,7 +405,7 @@ fn verification(r: RawVerification, base: &Base, errs: &mut Errors) -> Verificat
 }
 
 /// `[dkim]`: what the file says (selector, domain, key file); the key itself is read where
-/// the daemon starts ([`crate::outbound::dkim::load`]).
+/// the daemon starts (`outbound::dkim::load`).
 fn dkim(r: RawDkim, from_domain: &str, base: &Base, errs: &mut Errors) -> Option<DkimSettings> {
     let selector = r.selector.unwrap_or_default();
     let valid_label = |s: &str| {

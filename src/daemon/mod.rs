@@ -1,7 +1,11 @@
 //! The supervisor: one pass = intake (fetch, record, move) + outbox (send). `run --once` does
 //! one pass; the daemon repeats it, waiting in IMAP IDLE (or polling) between passes, backs
 //! off with jitter on errors and reconnects, and stops cleanly on SIGINT/SIGTERM after the
-//! batch in hand.
+//! batch in hand ([`crate::shutdown::Shutdown`], raced wherever it waits).
+//!
+//! Here too: the DKIM key is read when the [`App`] is built (a bad key stops the start),
+//! edited templates go live at the start of a pass (`reload`), and one daemon runs per
+//! store (`lock`).
 
 use crate::classify::Classifier;
 use crate::clock::Clock;

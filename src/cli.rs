@@ -105,7 +105,7 @@ pub fn requests_list(
             .transpose()?,
         open_only: false,
     };
-    let list = requests::list(&store.conn, &filter)?;
+    let list = requests::list(store.reader(), &filter)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -167,7 +167,7 @@ fn with_law(r: &requests::Request) -> Result<serde_json::Value> {
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "law".into(),
-            serde_json::Value::from(r.jurisdiction.clone()),
+            serde_json::Value::from(r.jurisdiction.as_str()),
         );
     }
     Ok(v)
@@ -177,12 +177,12 @@ fn with_law(r: &requests::Request) -> Result<serde_json::Value> {
 /// mails out and audit events.
 pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -> Result<()> {
     let store = open_store(settings)?;
-    let Some(r) = requests::get(&store.conn, id)? else {
+    let Some(r) = requests::get(store.reader(), id)? else {
         bail!("No request {id}");
     };
-    let events = requests::events(&store.conn, id)?;
-    let mails_out = outbox::for_request(&store.conn, id)?;
-    let mails_in = crate::store::inbox::for_request(&store.conn, id)?;
+    let events = requests::events(store.reader(), id)?;
+    let mails_out = outbox::for_request(store.reader(), id)?;
+    let mails_in = crate::store::inbox::for_request(store.reader(), id)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -219,7 +219,7 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
     writeln!(
         out,
         "  law:        {} ({})",
-        r.jurisdiction.to_uppercase(),
+        r.jurisdiction.as_str().to_uppercase(),
         if r.law_reason.is_empty() {
             "recorded before the law was chosen per request"
         } else {
@@ -255,10 +255,7 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
                 left(e),
                 r.extension_reason
             )?;
-        } else if r.status != "completed"
-            && r.status != "denied"
-            && r.status != "closed_unverifiable"
-        {
+        } else if r.status.is_open() {
             writeln!(
                 out,
                 "    extension    available: to {e}, if announced before {}",
@@ -365,20 +362,14 @@ pub fn requests_action(
         Parsed::NotACommand => bail!("Not a command: {line}"),
     };
     let actor = cli_actor(by);
-    // A staff action needs a request, so a store that exists.
-    drop(existing_store(&settings.store_path)?);
-    // The app's SMTP pool needs a runtime to exist in (and to be dropped in), even unused.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
-    let _inside = rt.enter();
-    let app = App::new(settings, clock)?;
-    let intake = app.intake();
+    // A staff action needs a request, so a store that exists. It changes one row and
+    // queues mail: a context and the store, no SMTP client (the daemon sends).
+    let mut store = existing_store(&settings.store_path)?;
+    let parts = crate::ctx::Parts::load(&settings)?;
+    let ctx = parts.ctx(&settings, clock.now());
     let outcome = {
-        let mut store = crate::outbound::outbox::lock(&app.store);
         let tx = store.begin()?;
-        let outcome = intake.staff_command(&tx, id, &actor, &cmd)?;
+        let outcome = crate::staff::actions::staff_command(&ctx, &tx, id, &actor, &cmd)?;
         tx.commit()?;
         outcome
     };
@@ -405,7 +396,7 @@ pub fn current_year(settings: &Settings, clock: &Clock) -> i32 {
 /// `privacy-inbox report [--year Y]`.
 pub fn report(settings: &Settings, year: i32, format: Format) -> Result<()> {
     let store = open_store(settings)?;
-    let all = requests::list(&store.conn, &requests::Filter::default())?;
+    let all = requests::list(store.reader(), &requests::Filter::default())?;
     let y = crate::staff::report::yearly(&all, year, settings.clock.timezone);
     let text = match format {
         Format::Md => y.markdown(),
@@ -420,7 +411,7 @@ pub fn report(settings: &Settings, year: i32, format: Format) -> Result<()> {
 pub fn requests_export(settings: &Settings, format: ExportFormat) -> Result<()> {
     use crate::staff::report::{record_of, records_csv};
     let store = open_store(settings)?;
-    let mut all = requests::list(&store.conn, &requests::Filter::default())?;
+    let mut all = requests::list(store.reader(), &requests::Filter::default())?;
     all.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -433,7 +424,7 @@ pub fn requests_export(settings: &Settings, format: ExportFormat) -> Result<()> 
             let mut list = Vec::with_capacity(all.len());
             for r in &all {
                 let mut v = serde_json::to_value(record_of(r))?;
-                v["events"] = serde_json::to_value(requests::events(&store.conn, &r.id)?)?;
+                v["events"] = serde_json::to_value(requests::events(store.reader(), &r.id)?)?;
                 list.push(v);
             }
             serde_json::to_writer_pretty(&mut out, &list)?;

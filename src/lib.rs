@@ -59,6 +59,7 @@ pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod ctx;
 pub mod daemon;
 pub mod imap;
 pub mod init;

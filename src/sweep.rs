@@ -9,15 +9,16 @@
 //!   without verification the request is closed as unverifiable with a notice.
 
 use crate::clock;
-use crate::intake::Intake;
+use crate::ctx::Ctx;
 use crate::outbound::catalog::{HeldLine, StaffSummaryData};
+use crate::outbound::facts::RequestFacts;
 use crate::outbound::queue::Job;
 use crate::request::deadlines::{days_left, due_status};
-use crate::request::lifecycle::Transition;
+use crate::request::lifecycle::{Status, Transition};
 use crate::request::token;
-use crate::store::{add_event, requests, transitions, Store};
+use crate::store::{add_event, note_once, outbox, requests, transitions, Store};
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde::Serialize;
 
 /// Calendar days before the confirm-receipt deadline (`confirm_by`) at which staff are told
@@ -41,16 +42,13 @@ pub struct SweepStats {
 
 /// Records a notice; false when it was recorded before (so it must not be sent again).
 fn first_time(tx: &Connection, request_id: &str, notice: &str, now: &str) -> Result<bool> {
-    Ok(tx.execute(
-        "INSERT OR IGNORE INTO notices (request_id, notice, at) VALUES (?1, ?2, ?3)",
-        params![request_id, notice, now],
-    )? == 1)
+    note_once(tx, request_id, notice, now)
 }
 
 #[derive(Serialize)]
 struct ClockNotice<'a> {
     #[serde(flatten)]
-    facts: &'a crate::intake::RequestFacts,
+    facts: &'a RequestFacts,
     days_left: i64,
     what: String,
 }
@@ -73,279 +71,238 @@ struct DigestLine {
     escalated: bool,
 }
 
-impl Intake<'_> {
-    /// One sweep over every open request, in one transaction.
-    pub fn sweep(&self, store: &mut Store) -> Result<SweepStats> {
-        let mut stats = SweepStats::default();
-        let now = self.mailer.now;
-        let now_s = clock::fmt(now);
-        let tx = store.begin()?;
-        let open = requests::list(
-            &tx,
-            &requests::Filter {
-                open_only: true,
-                ..Default::default()
-            },
-        )?;
-        let thresholds: Vec<u32> = self
-            .settings
-            .clock
-            .due_soon_days
-            .iter()
-            .filter_map(|d| u32::try_from(*d).ok())
-            .collect();
-        let mut digest = Vec::new();
-        for r in open {
-            let due_s = r
-                .extended_due_at
-                .clone()
-                .filter(|_| r.extended)
-                .unwrap_or_else(|| r.due_at.clone());
-            let due = clock::parse(&due_s)?;
-            let st = due_status(due, now, &thresholds, self.calendar);
-            let facts = self.facts(&r);
-            digest.push(DigestLine {
-                id: r.id.clone(),
-                status: r.status.clone(),
-                kinds: requests::kinds_text(&r.kinds),
-                due_date: facts.due_date.clone(),
-                days_left: st.days_left,
-                escalated: r.escalated,
-            });
-            let mut staff_notice = |what: String, key: String| -> Result<()> {
-                if first_time(&tx, &r.id, &key, &now_s)? {
-                    let data = ClockNotice {
-                        facts: &facts,
-                        days_left: st.days_left,
-                        what: what.clone(),
-                    };
-                    self.mailer.queue_staff(
-                        &tx,
-                        &self.settings.staff.escalation_to,
-                        "clock",
-                        &data,
-                        Some(&r.id),
-                        None,
-                    )?;
-                    add_event(&tx, &r.id, &now_s, "clock_notice", "bot", &what)?;
-                    stats.staff_notices += 1;
-                }
-                Ok(())
-            };
-            if st.overdue {
-                staff_notice(
-                    format!("OVERDUE since {}", facts.due_date),
-                    format!("overdue:{due_s}"),
+/// One sweep over every open request, in one transaction.
+pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
+    let mut stats = SweepStats::default();
+    let now = ctx.mailer.now;
+    let now_s = clock::fmt(now);
+    let tx = store.begin()?;
+    let open = requests::list(
+        &tx,
+        &requests::Filter {
+            open_only: true,
+            ..Default::default()
+        },
+    )?;
+    let thresholds: Vec<u32> = ctx
+        .settings
+        .clock
+        .due_soon_days
+        .iter()
+        .filter_map(|d| u32::try_from(*d).ok())
+        .collect();
+    let mut digest = Vec::new();
+    for r in open {
+        let due_s = r
+            .extended_due_at
+            .clone()
+            .filter(|_| r.extended)
+            .unwrap_or_else(|| r.due_at.clone());
+        let due = clock::parse(&due_s)?;
+        let st = due_status(due, now, &thresholds, ctx.calendar);
+        let facts = ctx.staff_facts(&r);
+        digest.push(DigestLine {
+            id: r.id.clone(),
+            status: r.status.to_string(),
+            kinds: requests::kinds_text(&r.kinds),
+            due_date: facts.due_date.clone(),
+            days_left: st.days_left,
+            escalated: r.escalated,
+        });
+        let mut staff_notice = |what: String, key: String| -> Result<()> {
+            if first_time(&tx, &r.id, &key, &now_s)? {
+                let data = ClockNotice {
+                    facts: &facts,
+                    days_left: st.days_left,
+                    what: what.clone(),
+                };
+                ctx.mailer.queue_staff(
+                    &tx,
+                    &ctx.settings.staff.escalation_to,
+                    "clock",
+                    &data,
+                    Some(&r.id),
+                    None,
                 )?;
-            } else if let Some(t) = st.crossed.last() {
-                // Only the tightest threshold crossed is announced; the wider ones are
-                // recorded as done so they are not sent late.
-                for wider in &st.crossed {
-                    if wider != t {
-                        first_time(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
-                    }
+                add_event(&tx, &r.id, &now_s, "clock_notice", "bot", &what)?;
+                stats.staff_notices += 1;
+            }
+            Ok(())
+        };
+        if st.overdue {
+            staff_notice(
+                format!("OVERDUE since {}", facts.due_date),
+                format!("overdue:{due_s}"),
+            )?;
+        } else if let Some(t) = st.crossed.last() {
+            // Only the tightest threshold crossed is announced; the wider ones are
+            // recorded as done so they are not sent late.
+            for wider in &st.crossed {
+                if wider != t {
+                    first_time(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
                 }
+            }
+            staff_notice(
+                format!(
+                    "Due in {} day(s), on {} (threshold {t} days)",
+                    st.days_left, facts.due_date
+                ),
+                format!("due_soon:{t}:{due_s}"),
+            )?;
+        }
+        // The one extension must be announced before the first period ends: remind
+        // staff once, `extension-warning-days` before that.
+        let warn = ctx.settings.clock.extension_warning_days;
+        if warn > 0 && !r.extended && r.extended_due_at.is_some() && !r.kinds.is_empty() {
+            let first = clock::parse(&r.due_at)?;
+            let left = days_left(first, now, ctx.calendar);
+            if (0..=warn).contains(&left) {
+                let by = ctx.show_date(&r.due_at);
                 staff_notice(
                     format!(
-                        "Due in {} day(s), on {} (threshold {t} days)",
-                        st.days_left, facts.due_date
+                        "Extension window closes on {by}: to take the one extension, reply /extend <reason> before then (the consumer is told)"
                     ),
-                    format!("due_soon:{t}:{due_s}"),
+                    format!("extension_window:{}", r.due_at),
                 )?;
             }
-            // The one extension must be announced before the first period ends: remind
-            // staff once, `extension-warning-days` before that.
-            let warn = self.settings.clock.extension_warning_days;
-            if warn > 0 && !r.extended && r.extended_due_at.is_some() && !r.kinds.is_empty() {
-                let first = clock::parse(&r.due_at)?;
-                let left = days_left(first, now, self.calendar);
-                if (0..=warn).contains(&left) {
-                    let by = self.show_date(&r.due_at);
-                    staff_notice(
-                        format!(
-                            "Extension window closes on {by}: to take the one extension, reply /extend <reason> before then (the consumer is told)"
-                        ),
-                        format!("extension_window:{}", r.due_at),
-                    )?;
-                }
-            }
-            // An escalated request gets no acknowledgement from the bot, but CCPA wants
-            // receipt confirmed within 10 business days (`confirm_by`): tell staff once,
-            // `CONFIRM_WARNING_DAYS` before, and once more if it passes while still unanswered.
-            if let (Some(cb), "received") = (r.confirm_by.as_deref(), r.status.as_str()) {
-                let at = clock::parse(cb)?;
-                let by = self.show_date(cb);
-                if now > at {
-                    staff_notice(
-                        format!(
-                            "Receipt NOT CONFIRMED to the consumer, due on {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
-                        ),
-                        format!("confirm_overdue:{cb}"),
-                    )?;
-                } else if days_left(at, now, self.calendar) <= CONFIRM_WARNING_DAYS {
-                    staff_notice(
-                        format!(
-                            "Confirm receipt to the consumer by {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
-                        ),
-                        format!("confirm_soon:{cb}"),
-                    )?;
-                }
-            }
-            if r.status == "awaiting_verification" {
-                let since = clock::parse(&r.created_at).unwrap_or(now);
-                let days = (now - since).num_days();
-                let v = &self.settings.verification;
-                if days >= v.expiry_days {
-                    let mut closed = r.clone();
-                    transitions::apply(
-                        &tx,
-                        &mut closed,
-                        &Transition::CloseUnverifiable,
-                        "bot",
-                        &format!("Not verified within {} days", v.expiry_days),
-                        now,
-                    )?;
-                    let f = self.facts(&closed);
-                    self.mailer.queue(
-                        &tx,
-                        &Job {
-                            template: "closed_unverifiable",
-                            lang: &r.language,
-                            data: &f,
-                            to: &r.requester,
-                            audience: "consumer",
-                            request_id: Some(&r.id),
-                            in_reply_to: r.origin_message_id.as_deref(),
-                            references: &[],
-                            attach: None,
-                            reply_to: None,
-                        },
-                    )?;
-                    stats.expired += 1;
-                } else if days >= v.reminder_days
-                    && first_time(&tx, &r.id, "verify_reminder", &now_s)?
-                {
-                    // We keep only the token's hash, so the reminder carries a fresh token
-                    // and the old one stops working.
-                    let t = token::new_token();
-                    requests::set_token_hash(&tx, &r.id, Some(&token::hash_token(&t)))?;
-                    let mut f = self.facts(&r);
-                    f.verify_tag = token::tagged(&t);
-                    let reply_to = token::plus_address(&self.settings.smtp.from_address, &t);
-                    self.mailer.queue(
-                        &tx,
-                        &Job {
-                            template: "verification_reminder",
-                            lang: &r.language,
-                            data: &f,
-                            to: &r.requester,
-                            audience: "consumer",
-                            request_id: Some(&r.id),
-                            in_reply_to: r.origin_message_id.as_deref(),
-                            references: &[],
-                            attach: None,
-                            reply_to: reply_to.as_deref(),
-                        },
-                    )?;
-                    add_event(
-                        &tx,
-                        &r.id,
-                        &now_s,
-                        "verification_reminder",
-                        "bot",
-                        "Reminder sent with a new token",
-                    )?;
-                    stats.reminders += 1;
-                }
+        }
+        // An escalated request gets no acknowledgement from the bot, but CCPA wants
+        // receipt confirmed within 10 business days (`confirm_by`): tell staff once,
+        // `CONFIRM_WARNING_DAYS` before, and once more if it passes while still unanswered.
+        if let (Some(cb), Status::Received) = (r.confirm_by.as_deref(), r.status) {
+            let at = clock::parse(cb)?;
+            let by = ctx.show_date(cb);
+            if now > at {
+                staff_notice(
+                    format!(
+                        "Receipt NOT CONFIRMED to the consumer, due on {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
+                    ),
+                    format!("confirm_overdue:{cb}"),
+                )?;
+            } else if days_left(at, now, ctx.calendar) <= CONFIRM_WARNING_DAYS {
+                staff_notice(
+                    format!(
+                        "Confirm receipt to the consumer by {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
+                    ),
+                    format!("confirm_soon:{cb}"),
+                )?;
             }
         }
-        let today = now
-            .with_timezone(&self.settings.clock.timezone)
-            .format("%Y-%m-%d")
-            .to_string();
-        if !digest.is_empty() && first_time(&tx, "*", &format!("digest:{today}"), &now_s)? {
-            digest.sort_by(|a, b| a.days_left.cmp(&b.days_left).then(a.id.cmp(&b.id)));
-            let data = Digest {
-                date: today,
-                count: digest.len(),
-                requests: digest,
-                team: crate::intake::team_name(&self.settings.smtp.from),
-            };
-            self.mailer.queue_staff(
-                &tx,
-                &self.settings.staff.escalation_to,
-                "digest",
-                &data,
-                None,
-                None,
-            )?;
-            stats.digests += 1;
+        if r.status == Status::AwaitingVerification {
+            let since = clock::parse(&r.created_at).unwrap_or(now);
+            let days = (now - since).num_days();
+            let v = &ctx.settings.verification;
+            if days >= v.expiry_days {
+                let mut closed = r.clone();
+                transitions::apply(
+                    &tx,
+                    &mut closed,
+                    &Transition::CloseUnverifiable,
+                    "bot",
+                    &format!("Not verified within {} days", v.expiry_days),
+                    now,
+                )?;
+                let f = ctx.facts(&closed);
+                ctx.mailer
+                    .queue(&tx, &Job::to_consumer("closed_unverifiable", &r, &f))?;
+                stats.expired += 1;
+            } else if days >= v.reminder_days && first_time(&tx, &r.id, "verify_reminder", &now_s)?
+            {
+                // We keep only the token's hash, so the reminder carries a fresh token
+                // and the old one stops working.
+                let t = token::new_token();
+                requests::set_token_hash(&tx, &r.id, Some(&token::hash_token(&t)))?;
+                let mut f = ctx.facts(&r);
+                f.verify_tag = token::tagged(&t);
+                let reply_to = token::plus_address(&ctx.settings.smtp.from_address, &t);
+                ctx.mailer.queue(
+                    &tx,
+                    &Job {
+                        reply_to: reply_to.as_deref(),
+                        ..Job::to_consumer("verification_reminder", &r, &f)
+                    },
+                )?;
+                add_event(
+                    &tx,
+                    &r.id,
+                    &now_s,
+                    "verification_reminder",
+                    "bot",
+                    "Reminder sent with a new token",
+                )?;
+                stats.reminders += 1;
+            }
         }
-        stats.summaries += self.summarize_held(&tx, now)?;
-        tx.commit()?;
-        Ok(stats)
     }
-
-    /// Staff mail held back by the hourly budget ([`crate::outbound::queue::Mailer::queue_staff`])
-    /// goes out as one `staff_summary`, unless a summary went out within the last hour (then
-    /// it waits for the next one). Returns 1 when a summary was queued.
-    fn summarize_held(&self, tx: &Connection, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
-        let (count, first_id, last_id): (i64, i64, i64) = tx.query_row(
-            "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM staff_held WHERE summarized_at IS NULL",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        if count == 0 {
-            return Ok(0);
-        }
-        let hour_ago = clock::fmt(now - chrono::Duration::hours(1));
-        let recent: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE purpose = 'staff_summary' AND created_at >= ?1)",
-            params![hour_ago],
-            |r| r.get(0),
-        )?;
-        if recent {
-            return Ok(0);
-        }
-        let mut stmt = tx.prepare(
-            "SELECT COALESCE(request_id, ''), purpose, line FROM staff_held
-             WHERE summarized_at IS NULL AND id BETWEEN ?1 AND ?2 ORDER BY id LIMIT ?3",
-        )?;
-        let items = stmt
-            .query_map(params![first_id, last_id, SUMMARY_LINES as i64], |r| {
-                Ok(HeldLine {
-                    request_id: r.get(0)?,
-                    purpose: r.get(1)?,
-                    subject: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let count = usize::try_from(count).unwrap_or(0);
-        let data = StaffSummaryData {
-            count,
-            limit: self.mailer.staff_per_hour,
-            more: count.saturating_sub(items.len()),
-            items,
-            team: crate::intake::team_name(&self.settings.smtp.from),
+    let today = now
+        .with_timezone(&ctx.settings.clock.timezone)
+        .format("%Y-%m-%d")
+        .to_string();
+    if !digest.is_empty() && first_time(&tx, "*", &format!("digest:{today}"), &now_s)? {
+        digest.sort_by(|a, b| a.days_left.cmp(&b.days_left).then(a.id.cmp(&b.id)));
+        let data = Digest {
+            date: today,
+            count: digest.len(),
+            requests: digest,
+            team: ctx.team(),
         };
-        self.mailer.queue_staff(
-            tx,
-            &self.settings.staff.escalation_to,
-            "staff_summary",
+        ctx.mailer.queue_staff(
+            &tx,
+            &ctx.settings.staff.escalation_to,
+            "digest",
             &data,
             None,
             None,
         )?;
-        tx.execute(
-            "UPDATE staff_held SET summarized_at = ?1 WHERE summarized_at IS NULL AND id BETWEEN ?2 AND ?3",
-            params![clock::fmt(now), first_id, last_id],
-        )?;
-        tracing::warn!(
-            held = count,
-            "Staff mail budget reached: held mail sent as one summary"
-        );
-        Ok(1)
+        stats.digests += 1;
     }
+    stats.summaries += summarize_held(ctx, &tx, now)?;
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// Staff mail held back by the hourly budget ([`crate::outbound::queue::Mailer::queue_staff`])
+/// goes out as one `staff_summary`, unless a summary went out within the last hour (then
+/// it waits for the next one). Returns 1 when a summary was queued.
+fn summarize_held(ctx: &Ctx, tx: &Connection, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    let (count, first_id, last_id) = outbox::held_unsummarized(tx)?;
+    if count == 0 {
+        return Ok(0);
+    }
+    let hour_ago = clock::fmt(now - chrono::Duration::hours(1));
+    if outbox::summary_since(tx, &hour_ago)? {
+        return Ok(0);
+    }
+    let items: Vec<HeldLine> = outbox::held_lines(tx, first_id, last_id, SUMMARY_LINES)?
+        .into_iter()
+        .map(|(request_id, purpose, subject)| HeldLine {
+            request_id,
+            purpose,
+            subject,
+        })
+        .collect();
+    let count = usize::try_from(count).unwrap_or(0);
+    let data = StaffSummaryData {
+        count,
+        limit: ctx.mailer.staff_per_hour,
+        more: count.saturating_sub(items.len()),
+        items,
+        team: ctx.team(),
+    };
+    ctx.mailer.queue_staff(
+        tx,
+        &ctx.settings.staff.escalation_to,
+        "staff_summary",
+        &data,
+        None,
+        None,
+    )?;
+    outbox::mark_summarized(tx, first_id, last_id, &clock::fmt(now))?;
+    tracing::warn!(
+        held = count,
+        "Staff mail budget reached: held mail sent as one summary"
+    );
+    Ok(1)
 }
 
 /// Most held mails listed one by one in a summary; the rest are counted.

@@ -6,17 +6,11 @@
 //! current directory. `check` reads nothing else from the config, so it works on a
 //! machine without mail settings (an admin's laptop, CI).
 
-use crate::classify::Classifier;
-use crate::clock::Clock;
 use crate::config;
-use crate::intake::Intake;
 use crate::kind::Kind;
 use crate::outbound::catalog::{self, Sample};
-use crate::outbound::compose::Composer;
-use crate::outbound::queue::Mailer;
 use crate::outbound::templates::{require_dir, Templates};
-use crate::request::calendar::BusinessCalendar;
-use crate::store::{status, Store};
+use crate::store::{requests, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -202,26 +196,13 @@ fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -
         bail!("No store at {}", settings.store_path.display());
     }
     let store = Store::open(&settings.store_path)?;
-    let r = status::request(&store, id)?.ok_or_else(|| anyhow!("No request {id}"))?;
-    let classifier = Classifier::load(
-        settings.classify.rules_dir.as_deref(),
-        settings.classify.threshold,
-    )?;
-    let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?;
-    let calendar = BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
-    let intake = Intake {
-        settings,
-        classifier: &classifier,
-        mailer: Mailer {
-            templates,
-            composer: &composer,
-            per_recipient_per_day: settings.smtp.per_recipient_per_day,
-            global_per_hour: settings.smtp.global_per_hour,
-            staff_per_hour: settings.staff.max_mails_per_hour,
-            now: Clock::from_env()?.now(),
-        },
-        calendar: &calendar,
-        accounts: None,
-    };
-    Ok(serde_json::to_value(intake.facts(&r))?)
+    let r = requests::get(store.reader(), id)?.ok_or_else(|| anyhow!("No request {id}"))?;
+    let facts = crate::outbound::facts::RequestFacts::of(
+        &r,
+        templates,
+        settings.clock.timezone,
+        &settings.smtp.from,
+        &r.language,
+    );
+    Ok(serde_json::to_value(facts)?)
 }

@@ -654,10 +654,9 @@ async fn a_mail_another_client_moved_first_is_skipped_quietly_not_recorded_empty
         "only the mails still there; no empty stand-ins for the moved ones"
     );
     let stats = {
-        let intake = app.intake();
-        let mut st = privacy_inbox::outbound::outbox::lock(&app.store);
-        intake
-            .record_batch(&mut st, "INBOX", sel.uidvalidity, &fetched)
+        let ctx = app.ctx();
+        let mut st = privacy_inbox::store::lock(&app.store);
+        privacy_inbox::intake::record_batch(&ctx, &mut st, "INBOX", sel.uidvalidity, &fetched)
             .expect("record")
     };
     assert_eq!((stats.requests, stats.quarantined), (2, 0));

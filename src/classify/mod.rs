@@ -28,12 +28,13 @@ use std::path::Path;
 pub const DEFAULT_HANDLE_THRESHOLD: f64 = 0.6;
 
 /// What the bot does with a mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// A clear request the bot may acknowledge by itself.
     Handle,
-    /// A human must read it.
+    /// A human must read it (the default: nothing read yet).
+    #[default]
     Escalate,
     /// Machine-made: never answered.
     Ignore,
@@ -51,7 +52,7 @@ impl Action {
 }
 
 /// The classifier's verdict on one mail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Classification {
     /// What to do with the mail.
     pub action: Action,

@@ -138,7 +138,7 @@ pub struct ClassifySettings {
 #[derive(Debug, Clone)]
 pub struct ClockSettings {
     /// `ccpa` (default) or `gdpr`.
-    pub jurisdiction: String,
+    pub jurisdiction: crate::request::deadlines::Jurisdiction,
     /// The business time zone (IANA name).
     pub timezone: chrono_tz::Tz,
     /// Extra non-business days an admin adds (YYYY-MM-DD).

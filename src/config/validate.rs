@@ -15,6 +15,7 @@ use super::{
     Settings, SmtpSettings, StaffSettings, VerificationSettings,
 };
 use crate::address::{bare_address, plus_address};
+use crate::request::deadlines::Jurisdiction;
 use std::path::{Path, PathBuf};
 
 /// The validated settings of every section. With problems in `errs`, what it returns is
@@ -331,13 +332,17 @@ fn classify(r: RawClassify, base: &Base, errs: &mut Errors) -> ClassifySettings 
 }
 
 fn clock(r: RawClock, errs: &mut Errors) -> ClockSettings {
-    let jurisdiction = r.jurisdiction.unwrap_or_else(|| "ccpa".into());
-    if !matches!(jurisdiction.as_str(), "ccpa" | "gdpr") {
-        errs.push(
-            "clock.jurisdiction",
-            format!("`{jurisdiction}`: expected \"ccpa\" or \"gdpr\""),
-        );
-    }
+    let jurisdiction = match r.jurisdiction.as_deref().unwrap_or("ccpa") {
+        "gdpr" => Jurisdiction::Gdpr,
+        "ccpa" => Jurisdiction::Ccpa,
+        other => {
+            errs.push(
+                "clock.jurisdiction",
+                format!("`{other}`: expected \"ccpa\" or \"gdpr\""),
+            );
+            Jurisdiction::Ccpa
+        }
+    };
     let tz_name = r.timezone.unwrap_or_else(|| "America/Los_Angeles".into());
     let timezone = match tz_name.parse::<chrono_tz::Tz>() {
         Ok(tz) => tz,
@@ -405,7 +410,7 @@ fn verification(r: RawVerification, base: &Base, errs: &mut Errors) -> Verificat
 }
 
 /// `[dkim]`: what the file says (selector, domain, key file); the key itself is read where
-/// the daemon starts (`outbound::dkim::load`).
+/// the daemon starts or a command builds its context (`outbound::dkim::load`).
 fn dkim(r: RawDkim, from_domain: &str, base: &Base, errs: &mut Errors) -> Option<DkimSettings> {
     let selector = r.selector.unwrap_or_default();
     let valid_label = |s: &str| {

@@ -10,17 +10,16 @@
 use crate::classify::Classifier;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::ctx::Ctx;
 use crate::imap::{self, Session};
-use crate::intake::{BatchStats, Intake};
+use crate::intake::BatchStats;
 use crate::outbound::compose::Composer;
-use crate::outbound::failure;
 use crate::outbound::outbox::{self, lock};
-use crate::outbound::queue::Mailer;
 use crate::outbound::smtp::Smtp;
 use crate::outbound::templates::Templates;
 use crate::request::calendar::BusinessCalendar;
 use crate::shutdown::Shutdown;
-use crate::store::{status, Store};
+use crate::store::{inbox, Store};
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -130,22 +129,18 @@ impl App {
         })
     }
 
-    /// Intake (and staff actions, the sweeper) over this app's parts, at the current time.
-    pub fn intake(&self) -> Intake<'_> {
-        Intake {
-            settings: &self.settings,
-            classifier: &self.classifier,
-            mailer: Mailer {
-                templates: &self.templates,
-                composer: &self.composer,
-                per_recipient_per_day: self.settings.smtp.per_recipient_per_day,
-                global_per_hour: self.settings.smtp.global_per_hour,
-                staff_per_hour: self.settings.staff.max_mails_per_hour,
-                now: self.clock.now(),
-            },
-            calendar: &self.calendar,
-            accounts: self.accounts.as_ref(),
-        }
+    /// The context of intake, staff actions and the sweeper over this app's parts, at the
+    /// current time.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(
+            &self.settings,
+            &self.classifier,
+            &self.templates,
+            &self.composer,
+            &self.calendar,
+            self.accounts.as_ref(),
+            self.clock.now(),
+        )
     }
 
     /// Fetches and records every new mail of the watched mailbox, then moves what was
@@ -156,7 +151,7 @@ impl App {
         let has_move = imap::has_capability(&mut s, "MOVE").await?;
         let cursor = {
             let st = lock(&self.store);
-            status::cursor(&st, &mailbox)?
+            inbox::cursor(st.reader(), &mailbox)?
         };
         let after = match cursor {
             Some(c) if c.uidvalidity == sel.uidvalidity => c.last_uid,
@@ -168,7 +163,7 @@ impl App {
                     "UIDVALIDITY changed: rescanning the mailbox (Message-ID dedupe prevents double answers)"
                 );
                 let st = lock(&self.store);
-                status::drop_stale_moves(&st, &mailbox, sel.uidvalidity)?;
+                inbox::drop_stale_moves(st.reader(), &mailbox, sel.uidvalidity)?;
                 0
             }
             None => 0,
@@ -193,9 +188,9 @@ impl App {
             fetched.sort_by_key(|f| f.uid);
             stats.fetched += fetched.len();
             let b = {
-                let intake = self.intake();
+                let ctx = self.ctx();
                 let mut st = lock(&self.store);
-                intake.record_batch(&mut st, &mailbox, sel.uidvalidity, &fetched)?
+                crate::intake::record_batch(&ctx, &mut st, &mailbox, sel.uidvalidity, &fetched)?
             };
             stats.intake.add(b);
             self.apply_moves(&mut s, &mailbox, sel.uidvalidity, has_move)
@@ -213,14 +208,14 @@ impl App {
     ) -> Result<()> {
         let pending = {
             let st = lock(&self.store);
-            status::pending_moves(&st, mailbox, uidvalidity)?
+            inbox::pending_moves(st.reader(), mailbox, uidvalidity)?
         };
         for (target, uids) in pending {
             imap::move_uids(s, &uids, &target, has_move)
                 .await
                 .with_context(|| format!("Cannot move {} mails to {target}", uids.len()))?;
             let st = lock(&self.store);
-            status::mark_moved(&st, mailbox, uidvalidity, &uids)?;
+            inbox::mark_moved(st.reader(), mailbox, uidvalidity, &uids)?;
         }
         Ok(())
     }
@@ -329,90 +324,22 @@ impl App {
         Ok(())
     }
 
-    /// Mails that went out without our Bcc copy, because the copy address refused it: each
-    /// goes into its request's audit log, and staff get one `copy_refused` notice a day
-    /// while it lasts (their notice goes out without the copy too). Returns how many staff
-    /// notices were queued.
-    fn copy_refused(&self, refused: &[(i64, Option<String>, String, String)]) -> Result<usize> {
-        let Some((_, _, _, error)) = refused.first() else {
+    /// Mails that went out without our Bcc copy ([`crate::staff::delivery::copy_refused`]).
+    fn copy_refused(&self, refused: &[outbox::OutboxFailure]) -> Result<usize> {
+        if refused.is_empty() {
             return Ok(0);
-        };
-        let intake = self.intake();
-        let now = self.clock.now();
-        let now_s = crate::clock::fmt(now);
-        let today = now
-            .with_timezone(&self.settings.clock.timezone)
-            .format("%Y-%m-%d")
-            .to_string();
+        }
         let mut st = lock(&self.store);
-        let tx = st.begin()?;
-        for (_, request, purpose, e) in refused {
-            if let Some(id) = request {
-                if crate::store::requests::get(&tx, id)?.is_some() {
-                    crate::store::add_event(
-                        &tx,
-                        id,
-                        &now_s,
-                        "copy_refused",
-                        "bot",
-                        &format!("{purpose} sent without our Bcc copy, which was refused: {e}"),
-                    )?;
-                }
-            }
-        }
-        let first = crate::store::note_once(&tx, "*", &format!("copy_refused:{today}"), &now_s)?;
-        if first {
-            let data = crate::outbound::catalog::CopyRefusedData {
-                copy_to: self.settings.smtp.copy_to.clone().unwrap_or_default(),
-                count: refused.len(),
-                error: error.clone(),
-                team: crate::intake::team_name(&self.settings.smtp.from),
-            };
-            intake.mailer.queue_staff(
-                &tx,
-                &self.settings.staff.escalation_to,
-                "copy_refused",
-                &data,
-                None,
-                None,
-            )?;
-        }
-        tx.commit()?;
-        Ok(usize::from(first))
+        crate::staff::delivery::copy_refused(&self.ctx(), &mut st, refused)
     }
 
-    /// Permanent delivery failures of mail to consumers, escalated to staff
-    /// ([`failure::escalate`]); failures of mail to staff are only logged. Returns how many
-    /// were escalated.
-    fn escalate_failures(&self, failed: &[(i64, Option<String>, String, String)]) -> Result<usize> {
-        let todo: Vec<_> = failed
-            .iter()
-            .filter(|(_, _, to, _)| !failure::to_staff(&self.settings, to))
-            .collect();
-        if todo.is_empty() {
+    /// Permanent delivery failures ([`crate::staff::delivery::escalate_failures`]).
+    fn escalate_failures(&self, failed: &[outbox::OutboxFailure]) -> Result<usize> {
+        if failed.is_empty() {
             return Ok(0);
         }
-        let intake = self.intake();
-        let now_s = crate::clock::fmt(self.clock.now());
         let mut st = lock(&self.store);
-        let tx = st.begin()?;
-        for (row, request, to, error) in &todo {
-            let purpose = status::outbox_purpose(&tx, *row)?.unwrap_or_default();
-            let f = failure::Failure {
-                request_id: request.as_deref(),
-                recipient: to,
-                purpose: &purpose,
-                error,
-                event: "send_failed",
-            };
-            failure::escalate(&tx, &intake.mailer, &self.settings, &now_s, &f, None)?;
-        }
-        tx.commit()?;
-        tracing::warn!(
-            count = todo.len(),
-            "Permanent delivery failures escalated to staff"
-        );
-        Ok(todo.len())
+        crate::staff::delivery::escalate_failures(&self.ctx(), &mut st, failed)
     }
 
     async fn find_copies(
@@ -453,9 +380,9 @@ impl App {
 
     /// Runs the sweeper (clock notices, reminders, expiry, digest).
     pub fn sweep(&self, stats: &mut PassStats) -> Result<()> {
-        let intake = self.intake();
+        let ctx = self.ctx();
         let mut st = lock(&self.store);
-        stats.sweep = intake.sweep(&mut st)?;
+        stats.sweep = crate::sweep::sweep(&ctx, &mut st)?;
         if stats.sweep != crate::sweep::SweepStats::default() {
             let sw = stats.sweep;
             tracing::info!(
@@ -558,7 +485,7 @@ impl App {
             let sel = imap::select(s, mailbox).await?;
             let after = {
                 let st = lock(&self.store);
-                status::cursor(&st, mailbox)?
+                inbox::cursor(st.reader(), mailbox)?
                     .filter(|c| c.uidvalidity == sel.uidvalidity)
                     .map(|c| c.last_uid)
                     .unwrap_or(0)
@@ -633,10 +560,18 @@ impl App {
                 imap::logout(s).await;
                 return Ok(());
             }
-            let pending = status::outbox_has_work(&lock(&self.store))?;
+            let pending = {
+                let st = lock(&self.store);
+                crate::store::outbox::counts(st.reader())?
+                    .iter()
+                    .any(|(status, n)| (status == "queued" || status == "sending") && *n > 0)
+            };
             // Mail that came in during the pass (our own copies, a consumer's quick reply)
             // is fetched now rather than after the IDLE timeout.
-            let cursor = status::cursor(&lock(&self.store), &self.settings.imap.mailbox)?;
+            let cursor = {
+                let st = lock(&self.store);
+                crate::store::inbox::cursor(st.reader(), &self.settings.imap.mailbox)?
+            };
             if let Some(c) = cursor {
                 if imap::has_uids_after(&mut s, c.last_uid).await? {
                     continue;

@@ -48,12 +48,12 @@ fn tell_staff(app: &App, version: &str, problems: &[Problem]) -> Result<()> {
         version: version.to_string(),
         count: problems.len(),
         problems: problems.iter().map(ToString::to_string).collect(),
-        team: crate::intake::team_name(&app.settings.smtp.from),
+        team: crate::outbound::facts::team_name(&app.settings.smtp.from),
     };
-    let intake = app.intake();
+    let ctx = app.ctx();
     let mut st = lock(&app.store);
     let tx = st.begin()?;
-    intake.mailer.queue_staff(
+    ctx.mailer.queue_staff(
         &tx,
         &app.settings.staff.escalation_to,
         "template_problem",

@@ -283,21 +283,7 @@ pub async fn list_new(s: &mut Session, after: u32) -> Result<Vec<Meta>> {
     Ok(out)
 }
 
-/// One downloaded message.
-#[derive(Debug, Clone)]
-pub struct Fetched {
-    /// UID.
-    pub uid: u32,
-    /// RFC822.SIZE.
-    pub size: u32,
-    /// The server's INTERNALDATE.
-    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
-    /// The whole message (`BODY.PEEK[]`: never sets \Seen), or just its header when
-    /// `header_only`.
-    pub raw: Vec<u8>,
-    /// True when only the header was fetched (the message is over the size limit).
-    pub header_only: bool,
-}
+pub use crate::mail::Fetched;
 
 /// True for the server's answer that some messages asked for were expunged meanwhile
 /// (`[EXPUNGEISSUED]`, RFC 5530): on a shared mailbox another client moved or deleted them

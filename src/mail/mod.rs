@@ -12,6 +12,22 @@ pub mod triage;
 
 pub use parse::parse;
 
+/// One message as the IMAP fetch brought it: bytes and the server's metadata.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// UID.
+    pub uid: u32,
+    /// RFC822.SIZE.
+    pub size: u32,
+    /// The server's INTERNALDATE.
+    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The whole message (`BODY.PEEK[]`: never sets \Seen), or just its header when
+    /// `header_only`.
+    pub raw: Vec<u8>,
+    /// True when only the header was fetched (the message is over the size limit).
+    pub header_only: bool,
+}
+
 /// A parsed inbound mail, owned, with everything later stages need.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inbound {

@@ -7,29 +7,12 @@
 //! same samples; `templates/README.md` documents the same list (a unit test keeps them in
 //! step). The `*Data` structs below are what the code renders the newer messages with.
 
-use crate::intake::RequestFacts;
+pub use crate::outbound::facts::RequestFacts;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
-/// Who a message goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The person who made the request (their detected language, English fallback).
-    Consumer,
-    /// The addresses in `staff.escalation-to` (English).
-    Staff,
-}
-
-impl Audience {
-    /// `consumer` or `staff`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Audience::Consumer => "consumer",
-            Audience::Staff => "staff",
-        }
-    }
-}
+pub use crate::store::types::Audience;
 
 /// One template variable.
 #[derive(Debug, Clone)]
@@ -393,28 +376,14 @@ pub struct CompletedData<'a> {
     pub completed_date: String,
 }
 
-/// Why a request was denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenialBasis {
-    /// The requester's identity could not be verified.
-    Unverifiable,
-    /// The requester is not a consumer the law covers.
-    NotAConsumer,
-    /// An exemption applies (legal hold, legal obligation...).
-    Exempt,
-    /// Anything else (explained in `basis_text`).
-    Other,
-}
-
 /// `denied`: [`RequestFacts`] plus the basis and staff's explanation.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeniedData<'a> {
     /// The request's facts.
     #[serde(flatten)]
     pub facts: &'a RequestFacts,
-    /// The basis, as a code.
-    pub basis: DenialBasis,
+    /// The basis, as a code ([`crate::request::lifecycle::DenialBasis::category`]).
+    pub basis: &'static str,
     /// Staff's explanation, shown to the consumer.
     pub basis_text: String,
 }
@@ -555,7 +524,7 @@ mod tests {
         assert_eq!(keys(&completed), catalog_keys("completed"));
         let denied = DeniedData {
             facts: &f,
-            basis: DenialBasis::NotAConsumer,
+            basis: crate::request::lifecycle::DenialBasis::NotAConsumer.category(),
             basis_text: "x".into(),
         };
         assert_eq!(keys(&denied), catalog_keys("denied"));

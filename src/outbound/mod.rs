@@ -5,7 +5,7 @@ pub mod catalog;
 pub mod clean;
 pub mod compose;
 pub mod dkim;
-pub mod failure;
+pub mod facts;
 pub mod outbox;
 pub mod queue;
 pub mod smtp;

@@ -13,6 +13,7 @@
 
 use crate::clock;
 use crate::outbound::smtp::{Delivery, SendError, Smtp};
+pub use crate::store::lock;
 use crate::store::{outbox as q, Store};
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
@@ -72,12 +73,39 @@ pub struct Round {
     pub confirmed: usize,
     /// Will be retried later.
     pub deferred: usize,
-    /// Failed for good: (row id, request id, recipient, error).
-    pub failed: Vec<(i64, Option<String>, String, String)>,
-    /// Sent, but our Bcc copy was refused: (row id, request id, purpose, error).
-    pub copy_refused: Vec<(i64, Option<String>, String, String)>,
+    /// Failed for good.
+    pub failed: Vec<OutboxFailure>,
+    /// Sent, but our Bcc copy was refused.
+    pub copy_refused: Vec<OutboxFailure>,
     /// Claimed by another process between our read and our claim: left to it.
     pub taken: usize,
+}
+
+/// A mail that failed for good, or went out without our Bcc copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxFailure {
+    /// The outbox row.
+    pub row: i64,
+    /// The request it belongs to.
+    pub request_id: Option<String>,
+    /// Its recipient.
+    pub recipient: String,
+    /// What it was (`acknowledgement`, `escalation`, …).
+    pub purpose: String,
+    /// The server's words (addresses redacted).
+    pub error: String,
+}
+
+impl OutboxFailure {
+    fn of(r: &q::Queued, error: String) -> OutboxFailure {
+        OutboxFailure {
+            row: r.id,
+            request_id: r.request_id.clone(),
+            recipient: r.recipient.clone(),
+            purpose: r.purpose.clone(),
+            error,
+        }
+    }
 }
 
 /// Backoff after `attempts` failures: 30 s doubling to at most 1 hour, with ±20 % jitter.
@@ -101,14 +129,14 @@ pub fn unknown_backoff(attempts: i64) -> Duration {
 /// their claimer gone).
 pub fn unconfirmed(store: &Mutex<Store>, now: DateTime<Utc>) -> Result<Vec<String>> {
     let st = lock(store);
-    let released = q::release_dead_claims(&st.conn, &clock::fmt(now), claimer_alive)?;
+    let released = q::release_dead_claims(st.reader(), &clock::fmt(now), claimer_alive)?;
     if released > 0 {
         tracing::warn!(
             rows = released,
             "Claims of a process that is gone released: our copies decide"
         );
     }
-    let rows = q::due(&st.conn, &clock::fmt(now), BATCH)?;
+    let rows = q::due(st.reader(), &clock::fmt(now), BATCH)?;
     Ok(rows
         .into_iter()
         .filter(|r| r.status == "sending")
@@ -135,7 +163,7 @@ pub async fn send_due(
     let now_s = clock::fmt(now);
     let rows = {
         let mut st = lock(store);
-        let rows = q::due(&st.conn, &now_s, BATCH)?;
+        let rows = q::due(st.reader(), &now_s, BATCH)?;
         let tx = st.begin()?;
         let mut to_send = Vec::new();
         for r in rows {
@@ -158,7 +186,7 @@ pub async fn send_due(
         .map(|r| async move {
             {
                 let st = lock(store);
-                if !q::claim(&st.conn, &r, claimer(), lease)? {
+                if !q::claim(st.reader(), &r, claimer(), lease)? {
                     return Ok(Outcome::Taken);
                 }
             }
@@ -168,7 +196,7 @@ pub async fn send_due(
                 Ok(Delivery {
                     copy_refused: None,
                 }) => {
-                    q::mark_sent(&st.conn, r.id, now_s)?;
+                    q::mark_sent(st.reader(), r.id, now_s)?;
                     Outcome::Sent
                 }
                 Ok(Delivery {
@@ -177,35 +205,32 @@ pub async fn send_due(
                     let e = crate::address::redact(&e);
                     tracing::error!(outbox = r.id, purpose = %r.purpose, error = %e, "Our Bcc copy was refused; sent without it");
                     q::mark_sent_without_copy(
-                        &st.conn,
+                        st.reader(),
                         r.id,
                         now_s,
                         &format!("sent without our Bcc copy, which was refused: {e}"),
                     )?;
-                    Outcome::CopyRefused(r.id, r.request_id.clone(), r.purpose.clone(), e)
+                    Outcome::CopyRefused(OutboxFailure::of(&r, e))
                 }
                 Err(SendError::Transient(e)) => {
                     let e = crate::address::redact(&e);
                     let next = clock::fmt(now + backoff(r.attempts));
                     tracing::warn!(outbox = r.id, purpose = %r.purpose, attempts = r.attempts + 1, retry_at = %next, error = %e, "Send deferred");
-                    q::retry_later(&st.conn, r.id, &next, &e)?;
+                    q::retry_later(st.reader(), r.id, &next, &e)?;
                     Outcome::Deferred
                 }
                 Err(SendError::Unknown(e)) => {
                     let e = crate::address::redact(&e);
                     let next = clock::fmt(now + unknown_backoff(r.attempts));
                     tracing::warn!(outbox = r.id, purpose = %r.purpose, attempts = r.attempts + 1, check_at = %next, error = %e, "Send outcome unknown; our copy decides");
-                    st.conn.execute(
-                        "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
-                        rusqlite::params![r.id, next, e],
-                    )?;
+                    q::check_later(st.reader(), r.id, &next, &e)?;
                     Outcome::Deferred
                 }
                 Err(SendError::Permanent(e)) => {
                     let e = crate::address::redact(&e);
                     tracing::error!(outbox = r.id, purpose = %r.purpose, error = %e, "Send failed permanently");
-                    q::mark_failed(&st.conn, r.id, &e)?;
-                    Outcome::Failed(r.id, r.request_id.clone(), r.recipient.clone(), e)
+                    q::mark_failed(st.reader(), r.id, &e)?;
+                    Outcome::Failed(OutboxFailure::of(&r, e))
                 }
             })
         })
@@ -216,12 +241,12 @@ pub async fn send_due(
         match res? {
             Outcome::Sent => round.sent += 1,
             Outcome::Taken => round.taken += 1,
-            Outcome::CopyRefused(id, request, purpose, e) => {
+            Outcome::CopyRefused(f) => {
                 round.sent += 1;
-                round.copy_refused.push((id, request, purpose, e));
+                round.copy_refused.push(f);
             }
             Outcome::Deferred => round.deferred += 1,
-            Outcome::Failed(id, request, to, e) => round.failed.push((id, request, to, e)),
+            Outcome::Failed(f) => round.failed.push(f),
         }
     }
     Ok(round)
@@ -230,17 +255,9 @@ pub async fn send_due(
 enum Outcome {
     Sent,
     Taken,
-    CopyRefused(i64, Option<String>, String, String),
+    CopyRefused(OutboxFailure),
     Deferred,
-    Failed(i64, Option<String>, String, String),
-}
-
-/// Locks the store, recovering from a poisoned mutex (a panic elsewhere must not stop us).
-pub fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    match store.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
+    Failed(OutboxFailure),
 }
 
 #[cfg(test)]

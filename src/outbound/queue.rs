@@ -7,6 +7,8 @@ use crate::outbound::compose::{AutoKind, Composer, Outgoing};
 use crate::outbound::templates::Templates;
 use crate::request::staff_token;
 use crate::store::outbox::{self as q, NewMail};
+use crate::store::requests::Request;
+use crate::store::types::Audience;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
@@ -42,8 +44,8 @@ pub struct Job<'a, T: Serialize> {
     pub data: &'a T,
     /// Recipient.
     pub to: &'a str,
-    /// `consumer` or `staff`.
-    pub audience: &'a str,
+    /// Consumer or staff.
+    pub audience: Audience,
     /// Request ID (tag in the subject), if any.
     pub request_id: Option<&'a str>,
     /// Message being answered.
@@ -54,6 +56,25 @@ pub struct Job<'a, T: Serialize> {
     pub attach: Option<&'a [u8]>,
     /// Reply-To header, when replies should go to a special address.
     pub reply_to: Option<&'a str>,
+}
+
+impl<'a, T: Serialize> Job<'a, T> {
+    /// A mail to the requester of `r`, in their language, tagged with the request and
+    /// answering its opening mail; set `references`, `in_reply_to` or `reply_to` after.
+    pub fn to_consumer(template: &'a str, r: &'a Request, data: &'a T) -> Job<'a, T> {
+        Job {
+            template,
+            lang: &r.language,
+            data,
+            to: &r.requester,
+            audience: Audience::Consumer,
+            request_id: Some(&r.id),
+            in_reply_to: r.origin_message_id.as_deref(),
+            references: &[],
+            attach: None,
+            reply_to: None,
+        }
+    }
 }
 
 /// What happened to a queue attempt.
@@ -103,10 +124,7 @@ impl Mailer<'_> {
                     .to_string(),
                 None => rendered.subject,
             };
-            tx.execute(
-                "INSERT INTO staff_held (at, request_id, purpose, line) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![clock::fmt(self.now), request_id, template, subject],
-            )?;
+            q::hold_staff(tx, &clock::fmt(self.now), request_id, template, &subject)?;
             tracing::info!(
                 request = request_id.unwrap_or(""),
                 purpose = template,
@@ -122,7 +140,7 @@ impl Mailer<'_> {
                     lang: "en",
                     data,
                     to: staff,
-                    audience: "staff",
+                    audience: Audience::Staff,
                     request_id,
                     in_reply_to: None,
                     references: &[],
@@ -161,7 +179,7 @@ impl Mailer<'_> {
         job: &Job<T>,
         limited: bool,
     ) -> Result<Queued> {
-        if limited && job.audience == "consumer" {
+        if limited && job.audience == Audience::Consumer {
             let day_ago = clock::fmt(self.now - Duration::hours(24));
             let to_them = q::count_to_since(tx, job.to, &day_ago)?;
             if to_them >= i64::from(self.per_recipient_per_day) {
@@ -186,7 +204,7 @@ impl Mailer<'_> {
         // Staff mail about a request carries its staff token, so that a command given by
         // replying proves it comes from someone who received this mail.
         let mut reply_to = job.reply_to.map(str::to_string);
-        if let (true, Some(id)) = (job.audience == "staff", job.request_id) {
+        if let (true, Some(id)) = (job.audience == Audience::Staff, job.request_id) {
             let t = staff_token::derive(&crate::store::secrets::staff_key(tx)?, id);
             rendered.subject = format!("{} ({})", rendered.subject, staff_token::tagged(&t));
             if reply_to.is_none() {
@@ -207,7 +225,7 @@ impl Mailer<'_> {
                 tag: job.request_id,
                 in_reply_to: job.in_reply_to,
                 references: job.references,
-                auto: if job.audience == "consumer" {
+                auto: if job.audience == Audience::Consumer {
                     AutoKind::Replied
                 } else {
                     AutoKind::Generated
@@ -222,7 +240,7 @@ impl Mailer<'_> {
                 message_id: message_id.clone(),
                 request_id: job.request_id.map(str::to_string),
                 purpose: job.template.to_string(),
-                audience: job.audience.to_string(),
+                audience: job.audience,
                 recipient: job.to.to_string(),
                 raw,
             },

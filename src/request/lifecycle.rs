@@ -135,6 +135,19 @@ pub enum DenialBasis {
     Other(String),
 }
 
+impl DenialBasis {
+    /// The stored category (`unverifiable`, `not_a_consumer`, `exempt`, `other`): the CCPA
+    /// §7102 report's columns and the `denied` template's `basis`.
+    pub fn category(&self) -> &'static str {
+        match self {
+            DenialBasis::Unverifiable => "unverifiable",
+            DenialBasis::NotAConsumer => "not_a_consumer",
+            DenialBasis::Exempt => "exempt",
+            DenialBasis::Other(_) => "other",
+        }
+    }
+}
+
 impl fmt::Display for DenialBasis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

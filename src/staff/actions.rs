@@ -4,12 +4,13 @@
 
 use super::command::{self, Command, Parsed};
 use crate::clock;
-use crate::intake::Intake;
+use crate::ctx::Ctx;
 use crate::mail::Inbound;
-use crate::outbound::catalog::{self, CompletedData, DeniedData, ExtensionData, StaffReplyData};
+use crate::outbound::catalog::{CompletedData, DeniedData, ExtensionData, StaffReplyData};
+use crate::outbound::facts::excerpt;
 use crate::outbound::queue::Job;
-use crate::request::deadlines::{compute_deadlines, Jurisdiction};
-use crate::request::lifecycle::DenialBasis;
+use crate::request::deadlines::compute_deadlines;
+use crate::store::types::Audience;
 use crate::store::{add_event, requests, transitions};
 use anyhow::Result;
 use rusqlite::Connection;
@@ -28,409 +29,376 @@ pub struct Outcome {
     pub due_date: String,
 }
 
-impl Intake<'_> {
-    /// True when `address` may give staff commands (`staff.members`).
-    pub fn is_staff(&self, address: &str) -> bool {
-        let a = crate::address::base_address(address);
-        self.settings
-            .staff
-            .members
-            .iter()
-            .any(|m| crate::address::base_address(m) == a)
+/// Carries out `cmd` on request `id` for `actor`, in the caller's transaction. A refusal
+/// is an [`Outcome`] with `accepted: false`; `Err` means the store failed.
+pub fn staff_command(
+    ctx: &Ctx,
+    tx: &Connection,
+    id: &str,
+    actor: &str,
+    cmd: &Command,
+) -> Result<Outcome> {
+    let now = ctx.mailer.now;
+    let Some(mut r) = requests::get(tx, id)? else {
+        return Ok(Outcome {
+            accepted: false,
+            message: format!("There is no request {id}"),
+            status: String::new(),
+            due_date: String::new(),
+        });
+    };
+    let refuse = |r: &requests::Request, why: String| -> Result<Outcome> {
+        add_event(
+            tx,
+            &r.id,
+            &clock::fmt(now),
+            "staff_command_refused",
+            actor,
+            &format!("{}: {why}", cmd.word()),
+        )?;
+        Ok(Outcome {
+            accepted: false,
+            message: why,
+            status: r.status.to_string(),
+            due_date: ctx.show_date(r.due_in_force()),
+        })
+    };
+    let t = cmd.transition();
+    if let Err(e) = transitions::check(&r, &t)? {
+        return refuse(&r, capitalized(&e.to_string()));
     }
-
-    /// A date in the business time zone, as the templates show dates.
-    pub fn show_date(&self, rfc3339: &str) -> String {
-        clock::parse(rfc3339)
-            .map(|t| {
-                t.with_timezone(&self.settings.clock.timezone)
-                    .format("%B %-d, %Y")
-                    .to_string()
-            })
-            .unwrap_or_else(|_| rfc3339.to_string())
-    }
-
-    /// Carries out `cmd` on request `id` for `actor`, in the caller's transaction. A refusal
-    /// is an [`Outcome`] with `accepted: false`; `Err` means the store failed.
-    pub fn staff_command(
-        &self,
-        tx: &Connection,
-        id: &str,
-        actor: &str,
-        cmd: &Command,
-    ) -> Result<Outcome> {
-        let now = self.mailer.now;
-        let Some(mut r) = requests::get(tx, id)? else {
-            return Ok(Outcome {
-                accepted: false,
-                message: format!("There is no request {id}"),
-                status: String::new(),
-                due_date: String::new(),
-            });
-        };
-        let refuse = |r: &requests::Request, why: String| -> Result<Outcome> {
-            add_event(
-                tx,
-                &r.id,
-                &clock::fmt(now),
-                "staff_command_refused",
-                actor,
-                &format!("{}: {why}", cmd.word()),
-            )?;
-            Ok(Outcome {
-                accepted: false,
-                message: why,
-                status: r.status.clone(),
-                due_date: self.show_date(r.due_in_force()),
-            })
-        };
-        let t = cmd.transition();
-        if let Err(e) = transitions::check(&r, &t)? {
-            return refuse(&r, capitalized(&e.to_string()));
-        }
-        if let Command::Extend { .. } = cmd {
-            let jurisdiction: Jurisdiction = r.jurisdiction.parse().unwrap_or(Jurisdiction::Ccpa);
-            let received = clock::parse(&r.received_at)?;
-            let d = compute_deadlines(&r.kinds, received, jurisdiction, self.calendar).ok();
-            match d {
-                Some(d) if d.can_extend(now) => {
-                    r.extended_due_at = d.extended_respond_by.map(clock::fmt);
-                }
-                Some(d) => {
-                    let by = d
-                        .extension_notice_by
-                        .map(|t| self.show_date(&clock::fmt(t)))
-                        .unwrap_or_default();
-                    return refuse(
-                        &r,
-                        format!(
-                            "Too late to extend: the consumer had to be told before the first period ended ({by})"
-                        ),
-                    );
-                }
-                None => return refuse(&r, "This request's deadline cannot be extended".into()),
+    if let Command::Extend { .. } = cmd {
+        let jurisdiction = r.jurisdiction;
+        let received = clock::parse(&r.received_at)?;
+        let d = compute_deadlines(&r.kinds, received, jurisdiction, ctx.calendar).ok();
+        match d {
+            Some(d) if d.can_extend(now) => {
+                r.extended_due_at = d.extended_respond_by.map(clock::fmt);
             }
-        }
-        if let Command::Law { law } = cmd {
-            let was: Jurisdiction = r.jurisdiction.parse().unwrap_or(Jurisdiction::Ccpa);
-            if was == *law {
+            Some(d) => {
+                let by = d
+                    .extension_notice_by
+                    .map(|t| ctx.show_date(&clock::fmt(t)))
+                    .unwrap_or_default();
                 return refuse(
                     &r,
                     format!(
-                        "{} already runs under the {}",
-                        r.id,
-                        law.as_str().to_uppercase()
+                        "Too late to extend: the consumer had to be told before the first period ended ({by})"
                     ),
                 );
             }
-            let kinds = if r.kinds.is_empty() {
-                vec![crate::kind::Kind::Access]
-            } else {
-                r.kinds.clone()
-            };
-            let received = clock::parse(&r.received_at)?;
-            let d = compute_deadlines(&kinds, received, *law, self.calendar)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            r.jurisdiction = law.as_str().to_string();
-            r.law_reason = format!(
-                "set by staff (was {}; {})",
-                was.as_str().to_uppercase(),
-                r.law_reason
+            None => return refuse(&r, "This request's deadline cannot be extended".into()),
+        }
+    }
+    if let Command::Law { law } = cmd {
+        let was = r.jurisdiction;
+        if was == *law {
+            return refuse(
+                &r,
+                format!(
+                    "{} already runs under the {}",
+                    r.id,
+                    law.as_str().to_uppercase()
+                ),
             );
-            r.confirm_by = d.confirm_by.map(clock::fmt);
-            r.due_at = clock::fmt(d.respond_by);
-            r.extended_due_at = d.extended_respond_by.map(clock::fmt);
         }
-        let detail = match cmd {
-            Command::Verify => "Identity verified by staff".to_string(),
-            Command::Complete { note } if note.is_empty() => "Completed".to_string(),
-            Command::Complete { note } => format!("Completed: {note}"),
-            Command::Deny { basis, text } => {
-                r.denial_detail = text.clone();
-                format!("Denied ({}): {text}", transitions::basis_category(basis))
-            }
-            Command::Extend { reason } => {
-                r.extension_reason = reason.clone();
-                format!("Extended: {reason}")
-            }
-            Command::Note { text } => text.clone(),
-            Command::Assign { to } => format!("Assigned to {to}"),
-            Command::Law { law } => format!(
-                "Law set to the {}: due {}",
-                law.as_str().to_uppercase(),
-                self.show_date(r.due_in_force())
-            ),
+        let kinds = if r.kinds.is_empty() {
+            vec![crate::kind::Kind::Access]
+        } else {
+            r.kinds.clone()
         };
-        transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
-        if let Command::Verify = cmd {
-            requests::set_token_hash(tx, &r.id, None)?;
-        }
-        let told = self.tell_consumer(tx, &r, cmd)?;
-        let due_date = self.show_date(r.due_in_force());
-        let mut message = match cmd {
-            Command::Verify => format!("{} is verified", r.id),
-            Command::Complete { .. } => format!("{} is completed", r.id),
-            Command::Deny { basis, .. } => format!(
-                "{} is denied (basis: {})",
-                r.id,
-                transitions::basis_category(basis)
-            ),
-            Command::Extend { .. } => format!("{} is extended; now due {due_date}", r.id),
-            Command::Note { .. } => format!("Note added to {}", r.id),
-            Command::Assign { to } => format!("{} is assigned to {to}", r.id),
-            Command::Law { law } => format!(
-                "{} now runs under the {}; due {due_date}",
-                r.id,
-                law.as_str().to_uppercase()
-            ),
-        };
-        if let Some(template) = told {
-            message.push_str(&format!(
-                "; the consumer is told (\"{template}\" mail queued)"
-            ));
-        }
-        Ok(Outcome {
-            accepted: true,
-            message,
-            status: r.status.clone(),
-            due_date,
-        })
+        let received = clock::parse(&r.received_at)?;
+        let d = compute_deadlines(&kinds, received, *law, ctx.calendar)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        r.jurisdiction = *law;
+        r.law_reason = format!(
+            "set by staff (was {}; {})",
+            was.as_str().to_uppercase(),
+            r.law_reason
+        );
+        r.confirm_by = d.confirm_by.map(clock::fmt);
+        r.due_at = clock::fmt(d.respond_by);
+        r.extended_due_at = d.extended_respond_by.map(clock::fmt);
     }
-
-    /// Queues the consumer's notice for a command, if it calls for one; returns its template.
-    fn tell_consumer(
-        &self,
-        tx: &Connection,
-        r: &requests::Request,
-        cmd: &Command,
-    ) -> Result<Option<&'static str>> {
-        // Mail that was never a privacy request (staff answer those themselves) gets no
-        // templated notice.
-        if r.kinds.is_empty() {
-            return Ok(None);
+    let detail = match cmd {
+        Command::Verify => "Identity verified by staff".to_string(),
+        Command::Complete { note } if note.is_empty() => "Completed".to_string(),
+        Command::Complete { note } => format!("Completed: {note}"),
+        Command::Deny { basis, text } => {
+            r.denial_detail = text.clone();
+            format!("Denied ({}): {text}", transitions::basis_category(basis))
         }
-        let facts = self.facts(r);
-        let template = match cmd {
-            Command::Verify => self.notice(tx, r, "verified", &facts)?,
-            Command::Complete { .. } => self.notice(
-                tx,
-                r,
-                "completed",
-                &CompletedData {
-                    facts: &facts,
-                    completed_date: clock::long_date(
-                        self.mailer.now,
-                        self.settings.clock.timezone,
-                        &r.language,
-                    ),
-                },
-            )?,
-            Command::Deny { basis, text } => self.notice(
-                tx,
-                r,
-                "denied",
-                &DeniedData {
-                    facts: &facts,
-                    basis: match basis {
-                        DenialBasis::Unverifiable => catalog::DenialBasis::Unverifiable,
-                        DenialBasis::NotAConsumer => catalog::DenialBasis::NotAConsumer,
-                        DenialBasis::Exempt => catalog::DenialBasis::Exempt,
-                        DenialBasis::Other(_) => catalog::DenialBasis::Other,
-                    },
-                    basis_text: text.clone(),
-                },
-            )?,
-            Command::Extend { reason } => self.notice(
-                tx,
-                r,
-                "extension",
-                &ExtensionData {
-                    facts: &facts,
-                    reason: reason.clone(),
-                    new_due_date: facts.due_date.clone(),
-                },
-            )?,
-            Command::Note { .. } | Command::Assign { .. } | Command::Law { .. } => return Ok(None),
-        };
-        Ok(Some(template))
+        Command::Extend { reason } => {
+            r.extension_reason = reason.clone();
+            format!("Extended: {reason}")
+        }
+        Command::Note { text } => text.clone(),
+        Command::Assign { to } => format!("Assigned to {to}"),
+        Command::Law { law } => format!(
+            "Law set to the {}: due {}",
+            law.as_str().to_uppercase(),
+            ctx.show_date(r.due_in_force())
+        ),
+    };
+    transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
+    if let Command::Verify = cmd {
+        requests::set_token_hash(tx, &r.id, None)?;
     }
+    let told = tell_consumer(ctx, tx, &r, cmd)?;
+    let due_date = ctx.show_date(r.due_in_force());
+    let mut message = match cmd {
+        Command::Verify => format!("{} is verified", r.id),
+        Command::Complete { .. } => format!("{} is completed", r.id),
+        Command::Deny { basis, .. } => format!(
+            "{} is denied (basis: {})",
+            r.id,
+            transitions::basis_category(basis)
+        ),
+        Command::Extend { .. } => format!("{} is extended; now due {due_date}", r.id),
+        Command::Note { .. } => format!("Note added to {}", r.id),
+        Command::Assign { to } => format!("{} is assigned to {to}", r.id),
+        Command::Law { law } => format!(
+            "{} now runs under the {}; due {due_date}",
+            r.id,
+            law.as_str().to_uppercase()
+        ),
+    };
+    if let Some(template) = told {
+        message.push_str(&format!(
+            "; the consumer is told (\"{template}\" mail queued)"
+        ));
+    }
+    Ok(Outcome {
+        accepted: true,
+        message,
+        status: r.status.to_string(),
+        due_date,
+    })
+}
 
-    /// Queues a consumer notice in the request's thread; returns the template's name.
-    fn notice<T: Serialize>(
-        &self,
-        tx: &Connection,
-        r: &requests::Request,
-        template: &'static str,
-        data: &T,
-    ) -> Result<&'static str> {
-        let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
-        self.mailer.queue_notice(
+/// Queues the consumer's notice for a command, if it calls for one; returns its template.
+fn tell_consumer(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &requests::Request,
+    cmd: &Command,
+) -> Result<Option<&'static str>> {
+    // Mail that was never a privacy request (staff answer those themselves) gets no
+    // templated notice.
+    if r.kinds.is_empty() {
+        return Ok(None);
+    }
+    let facts = ctx.facts(r);
+    let template = match cmd {
+        Command::Verify => notice(ctx, tx, r, "verified", &facts)?,
+        Command::Complete { .. } => notice(
+            ctx,
+            tx,
+            r,
+            "completed",
+            &CompletedData {
+                facts: &facts,
+                completed_date: clock::long_date(
+                    ctx.mailer.now,
+                    ctx.settings.clock.timezone,
+                    &r.language,
+                ),
+            },
+        )?,
+        Command::Deny { basis, text } => notice(
+            ctx,
+            tx,
+            r,
+            "denied",
+            &DeniedData {
+                facts: &facts,
+                basis: basis.category(),
+                basis_text: text.clone(),
+            },
+        )?,
+        Command::Extend { reason } => notice(
+            ctx,
+            tx,
+            r,
+            "extension",
+            &ExtensionData {
+                facts: &facts,
+                reason: reason.clone(),
+                new_due_date: facts.due_date.clone(),
+            },
+        )?,
+        Command::Note { .. } | Command::Assign { .. } | Command::Law { .. } => return Ok(None),
+    };
+    Ok(Some(template))
+}
+
+/// Queues a consumer notice in the request's thread; returns the template's name.
+fn notice<T: Serialize>(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &requests::Request,
+    template: &'static str,
+    data: &T,
+) -> Result<&'static str> {
+    let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+    ctx.mailer.queue_notice(
+        tx,
+        &Job {
+            references: &refs,
+            ..Job::to_consumer(template, r, data)
+        },
+    )?;
+    Ok(template)
+}
+
+/// Queues a confirmation or refusal to each of `to`, in the thread of the staff `mail`.
+fn reply_to_staff(
+    ctx: &Ctx,
+    tx: &Connection,
+    mail: &Inbound,
+    to: &[&str],
+    data: &StaffReplyData,
+) -> Result<()> {
+    let refs = mail.reply_references();
+    let request_id = (!data.request_id.is_empty()).then_some(data.request_id.as_str());
+    for recipient in to {
+        ctx.mailer.queue(
             tx,
             &Job {
-                template,
-                lang: &r.language,
+                template: "staff_reply",
+                lang: "en",
                 data,
-                to: &r.requester,
-                audience: "consumer",
-                request_id: Some(&r.id),
-                in_reply_to: r.origin_message_id.as_deref(),
+                to: recipient,
+                audience: Audience::Staff,
+                request_id,
+                in_reply_to: mail.message_id.as_deref(),
                 references: &refs,
                 attach: None,
                 reply_to: None,
             },
         )?;
-        Ok(template)
     }
+    Ok(())
+}
 
-    /// Queues a confirmation or refusal to each of `to`, in the thread of the staff `mail`.
-    fn reply_to_staff(
-        &self,
-        tx: &Connection,
-        mail: &Inbound,
-        to: &[&str],
-        data: &StaffReplyData,
-    ) -> Result<()> {
-        let refs = mail.reply_references();
-        let request_id = (!data.request_id.is_empty()).then_some(data.request_id.as_str());
-        for recipient in to {
-            self.mailer.queue(
-                tx,
-                &Job {
-                    template: "staff_reply",
-                    lang: "en",
-                    data,
-                    to: recipient,
-                    audience: "staff",
-                    request_id,
-                    in_reply_to: mail.message_id.as_deref(),
-                    references: &refs,
-                    attach: None,
-                    reply_to: None,
-                },
-            )?;
-        }
-        Ok(())
-    }
-
-    /// A staff member's mail on a request's thread, proven to come from staff (see
-    /// `Intake::staff_proof`): a command, or a note for the record. Returns what was done.
-    pub fn staff_mail(
-        &self,
-        tx: &Connection,
-        mail: &Inbound,
-        request_id: &str,
-        sender: &str,
-    ) -> Result<String> {
-        let now_s = clock::fmt(self.mailer.now);
-        let log_refusal = |detail: &str| {
+/// A staff member's mail on a request's thread, proven to come from staff (see
+/// `Intake::staff_proof`): a command, or a note for the record. Returns what was done.
+pub fn staff_mail(
+    ctx: &Ctx,
+    tx: &Connection,
+    mail: &Inbound,
+    request_id: &str,
+    sender: &str,
+) -> Result<String> {
+    let now_s = clock::fmt(ctx.mailer.now);
+    let log_refusal = |detail: &str| {
+        add_event(
+            tx,
+            request_id,
+            &now_s,
+            "staff_command_refused",
+            sender,
+            detail,
+        )
+    };
+    let parsed = command::parse(command::first_line(&mail.new_text));
+    let (word, outcome) = match parsed {
+        Parsed::NotACommand => {
             add_event(
                 tx,
                 request_id,
                 &now_s,
-                "staff_command_refused",
+                "staff_mail",
                 sender,
-                detail,
-            )
-        };
-        let parsed = command::parse(command::first_line(&mail.new_text));
-        let (word, outcome) = match parsed {
-            Parsed::NotACommand => {
-                add_event(
-                    tx,
-                    request_id,
-                    &now_s,
-                    "staff_mail",
-                    sender,
-                    &crate::intake::excerpt(&mail.new_text, 500),
-                )?;
-                return Ok("Staff mail on the thread (recorded)".into());
-            }
-            Parsed::Unknown(w) => {
-                let why = format!(
-                    "Unknown command {w}; the commands are {}",
-                    command::WORDS
-                        .iter()
-                        .map(|w| format!("/{w}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                log_refusal(&why)?;
-                (w, self.refusal(tx, request_id, why)?)
-            }
-            Parsed::Invalid { command, why } => {
-                let why = capitalized(&why);
-                log_refusal(&format!("{command}: {why}"))?;
-                (command, self.refusal(tx, request_id, why)?)
-            }
-            Parsed::Ok(cmd) => (
-                cmd.word().to_string(),
-                self.staff_command(tx, request_id, sender, &cmd)?,
-            ),
-        };
-        let data = StaffReplyData {
-            request_id: request_id.to_string(),
-            command: word.clone(),
-            accepted: outcome.accepted,
-            message: outcome.message.clone(),
-            actor: sender.to_string(),
-            team: crate::intake::team_name(&self.settings.smtp.from),
-            status: outcome.status.clone(),
-            due_date: outcome.due_date.clone(),
-        };
-        let mut to: Vec<&str> = vec![sender];
-        for s in &self.settings.staff.escalation_to {
-            if !to
-                .iter()
-                .any(|t| crate::address::base_address(t) == crate::address::base_address(s))
-            {
-                to.push(s);
-            }
+                &excerpt(&mail.new_text, 500),
+            )?;
+            return Ok("Staff mail on the thread (recorded)".into());
         }
-        self.reply_to_staff(tx, mail, &to, &data)?;
-        Ok(if outcome.accepted {
-            format!("Staff command {word}: {}", outcome.message)
-        } else {
-            format!("Staff command {word} refused: {}", outcome.message)
-        })
+        Parsed::Unknown(w) => {
+            let why = format!(
+                "Unknown command {w}; the commands are {}",
+                command::WORDS
+                    .iter()
+                    .map(|w| format!("/{w}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            log_refusal(&why)?;
+            (w, refusal(ctx, tx, request_id, why)?)
+        }
+        Parsed::Invalid { command, why } => {
+            let why = capitalized(&why);
+            log_refusal(&format!("{command}: {why}"))?;
+            (command, refusal(ctx, tx, request_id, why)?)
+        }
+        Parsed::Ok(cmd) => (
+            cmd.word().to_string(),
+            staff_command(ctx, tx, request_id, sender, &cmd)?,
+        ),
+    };
+    let data = StaffReplyData {
+        request_id: request_id.to_string(),
+        command: word.clone(),
+        accepted: outcome.accepted,
+        message: outcome.message.clone(),
+        actor: sender.to_string(),
+        team: ctx.team(),
+        status: outcome.status.clone(),
+        due_date: outcome.due_date.clone(),
+    };
+    let mut to: Vec<&str> = vec![sender];
+    for s in &ctx.settings.staff.escalation_to {
+        if !to
+            .iter()
+            .any(|t| crate::address::base_address(t) == crate::address::base_address(s))
+        {
+            to.push(s);
+        }
     }
+    reply_to_staff(ctx, tx, mail, &to, &data)?;
+    Ok(if outcome.accepted {
+        format!("Staff command {word}: {}", outcome.message)
+    } else {
+        format!("Staff command {word} refused: {}", outcome.message)
+    })
+}
 
-    /// A staff command in a mail that belongs to no request: answered with a refusal that
-    /// says how to reach the request. Returns false when the mail holds no command.
-    pub fn refuse_unthreaded(&self, tx: &Connection, mail: &Inbound, sender: &str) -> Result<bool> {
-        let word = match command::parse(command::first_line(&mail.new_text)) {
-            Parsed::NotACommand => return Ok(false),
-            Parsed::Unknown(w) => w,
-            Parsed::Invalid { command, .. } => command,
-            Parsed::Ok(cmd) => cmd.word().to_string(),
-        };
-        let message = "This mail belongs to no request: reply in the request's thread (keep the \
-             [PRIV-…] tag in the subject), or use `privacy-inbox requests ...` on the server";
-        let data = StaffReplyData {
-            request_id: String::new(),
-            command: word,
-            accepted: false,
-            message: message.to_string(),
-            actor: sender.to_string(),
-            team: crate::intake::team_name(&self.settings.smtp.from),
-            status: String::new(),
-            due_date: String::new(),
-        };
-        self.reply_to_staff(tx, mail, &[sender], &data)?;
-        Ok(true)
-    }
+/// A staff command in a mail that belongs to no request: answered with a refusal that
+/// says how to reach the request. Returns false when the mail holds no command.
+pub fn refuse_unthreaded(ctx: &Ctx, tx: &Connection, mail: &Inbound, sender: &str) -> Result<bool> {
+    let word = match command::parse(command::first_line(&mail.new_text)) {
+        Parsed::NotACommand => return Ok(false),
+        Parsed::Unknown(w) => w,
+        Parsed::Invalid { command, .. } => command,
+        Parsed::Ok(cmd) => cmd.word().to_string(),
+    };
+    let message = "This mail belongs to no request: reply in the request's thread (keep the \
+         [PRIV-…] tag in the subject), or use `privacy-inbox requests ...` on the server";
+    let data = StaffReplyData {
+        request_id: String::new(),
+        command: word,
+        accepted: false,
+        message: message.to_string(),
+        actor: sender.to_string(),
+        team: ctx.team(),
+        status: String::new(),
+        due_date: String::new(),
+    };
+    reply_to_staff(ctx, tx, mail, &[sender], &data)?;
+    Ok(true)
+}
 
-    fn refusal(&self, tx: &Connection, request_id: &str, why: String) -> Result<Outcome> {
-        let r = requests::get(tx, request_id)?;
-        Ok(Outcome {
-            accepted: false,
-            message: why,
-            status: r.as_ref().map(|r| r.status.clone()).unwrap_or_default(),
-            due_date: r
-                .as_ref()
-                .map(|r| self.show_date(r.due_in_force()))
-                .unwrap_or_default(),
-        })
-    }
+fn refusal(ctx: &Ctx, tx: &Connection, request_id: &str, why: String) -> Result<Outcome> {
+    let r = requests::get(tx, request_id)?;
+    Ok(Outcome {
+        accepted: false,
+        message: why,
+        status: r.as_ref().map(|r| r.status.to_string()).unwrap_or_default(),
+        due_date: r
+            .as_ref()
+            .map(|r| ctx.show_date(r.due_in_force()))
+            .unwrap_or_default(),
+    })
 }
 
 fn capitalized(s: &str) -> String {

@@ -3,4 +3,6 @@
 
 pub mod actions;
 pub mod command;
+pub mod delivery;
+pub mod escalate;
 pub mod report;

@@ -89,11 +89,16 @@ pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
         .filter(|law| {
             of_year
                 .iter()
-                .any(|r| r.jurisdiction == **law && !r.kinds.is_empty())
+                .any(|r| r.jurisdiction.as_str() == **law && !r.kinds.is_empty())
         })
         .map(|law| LawMetrics {
             law: law.to_string(),
-            kinds: metrics(of_year.iter().copied().filter(|r| r.jurisdiction == *law)),
+            kinds: metrics(
+                of_year
+                    .iter()
+                    .copied()
+                    .filter(|r| r.jurisdiction.as_str() == *law),
+            ),
         })
         .collect();
     Yearly {
@@ -132,7 +137,9 @@ fn metrics<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<KindMetrics> 
                         Some("unverifiable") => m.denied_unverifiable += 1,
                         Some("not_a_consumer") => m.denied_not_a_consumer += 1,
                         Some("exempt") => m.denied_exempt += 1,
-                        _ if r.status == "closed_unverifiable" => m.denied_unverifiable += 1,
+                        _ if r.status == crate::request::lifecycle::Status::ClosedUnverifiable => {
+                            m.denied_unverifiable += 1
+                        }
                         _ => m.denied_other += 1,
                     }
                 }
@@ -297,7 +304,7 @@ pub fn record_of(r: &Request) -> Record {
         kinds: r.kinds.iter().map(|k| k.as_str().to_string()).collect(),
         manner: "email",
         requester: r.requester.clone(),
-        status: r.status.clone(),
+        status: r.status.to_string(),
         responded_at: r.responded_at.clone(),
         response: match r.status.as_str() {
             "completed" => "complied",
@@ -392,12 +399,12 @@ mod tests {
     fn figures_are_split_by_law() {
         let base = crate::store::requests::Request {
             id: "PRIV-2026-00001".into(),
-            status: "completed".into(),
+            status: crate::request::lifecycle::Status::Completed,
             kinds: vec![Kind::Access],
             requester: "a@example.test".into(),
             requester_name: String::new(),
             language: "en".into(),
-            jurisdiction: "ccpa".into(),
+            jurisdiction: crate::request::deadlines::Jurisdiction::Ccpa,
             law_reason: String::new(),
             received_at: "2026-03-01T10:00:00Z".into(),
             confirm_by: None,
@@ -420,8 +427,8 @@ mod tests {
         };
         let gdpr = Request {
             id: "PRIV-2026-00002".into(),
-            jurisdiction: "gdpr".into(),
-            status: "received".into(),
+            jurisdiction: crate::request::deadlines::Jurisdiction::Gdpr,
+            status: crate::request::lifecycle::Status::Received,
             responded_at: None,
             ..base.clone()
         };

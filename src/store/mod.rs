@@ -11,8 +11,8 @@ pub mod purge;
 pub mod requests;
 pub mod schema;
 pub mod secrets;
-pub mod status;
 pub mod transitions;
+pub mod types;
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;
@@ -21,10 +21,49 @@ use std::time::Duration;
 
 pub use rusqlite::Transaction;
 
-/// The database handle. Not `Sync`: the daemon keeps it behind a mutex.
+/// The database handle. Not `Sync`: the daemon keeps it behind a mutex ([`lock`]).
+///
+/// The connection is private: every query lives in this module's files, which take a
+/// `&Connection` (a [`Store::reader`] or a [`Transaction`]).
 pub struct Store {
-    /// The open connection.
-    pub conn: Connection,
+    conn: Connection,
+}
+
+/// A savepoint in a transaction: one mail's writes, rolled back alone when it fails.
+pub struct Savepoint<'a> {
+    conn: &'a Connection,
+    name: &'static str,
+}
+
+impl<'a> Savepoint<'a> {
+    /// Opens savepoint `name` (a constant identifier) on `conn`.
+    pub fn open(conn: &'a Connection, name: &'static str) -> Result<Savepoint<'a>> {
+        conn.execute_batch(&format!("SAVEPOINT {name}"))
+            .context("Cannot open a savepoint")?;
+        Ok(Savepoint { conn, name })
+    }
+
+    /// Keeps the writes since the savepoint.
+    pub fn release(self) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("RELEASE {}", self.name))
+            .context("Cannot release a savepoint")
+    }
+
+    /// Undoes the writes since the savepoint.
+    pub fn roll_back(self) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("ROLLBACK TO {0}; RELEASE {0}", self.name))
+            .context("Cannot roll back to a savepoint")
+    }
+}
+
+/// Locks the store, recovering from a poisoned mutex (a panic elsewhere must not stop us).
+pub fn lock(store: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    match store.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 impl Store {
@@ -53,6 +92,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
         Ok(Store { conn })
+    }
+
+    /// The connection, for this module's query functions outside a transaction (each
+    /// statement commits on its own).
+    pub fn reader(&self) -> &Connection {
+        &self.conn
     }
 
     /// Starts a transaction (IMMEDIATE, so two processes never interleave writes).

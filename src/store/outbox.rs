@@ -8,6 +8,7 @@
 //! left by a process that died is released at once by the next sender ([`release_dead_claims`]),
 //! and otherwise when its lease ends, and our Bcc copy then decides whether it went out.
 
+use crate::store::types::Audience;
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -20,8 +21,8 @@ pub struct NewMail {
     pub request_id: Option<String>,
     /// acknowledgement | escalation | verification | ...
     pub purpose: String,
-    /// consumer | staff
-    pub audience: String,
+    /// Consumer or staff.
+    pub audience: Audience,
     /// Envelope recipient.
     pub recipient: String,
     /// The whole RFC 5322 message.
@@ -187,6 +188,16 @@ pub fn retry_later(conn: &Connection, id: i64, next: &str, error: &str) -> Resul
     Ok(())
 }
 
+/// An attempt whose outcome is unknown: look for its copy again at `next` (the row stays
+/// `sending`).
+pub fn check_later(conn: &Connection, id: i64, next: &str, error: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+        params![id, next, error],
+    )?;
+    Ok(())
+}
+
 /// A permanent failure: never retried.
 pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<()> {
     conn.execute(
@@ -205,8 +216,8 @@ pub struct Sent {
     pub request_id: Option<String>,
     /// What it was for.
     pub purpose: String,
-    /// consumer | staff
-    pub audience: String,
+    /// Consumer or staff.
+    pub audience: Audience,
     /// Envelope recipient.
     pub recipient: String,
     /// Its status now.
@@ -279,6 +290,77 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What it was for, by row ID ("" for a row that is gone).
+pub fn purpose(conn: &Connection, id: i64) -> Result<String> {
+    Ok(conn
+        .query_row(
+            "SELECT purpose FROM outbox WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Holds a staff mail back (the hourly budget is spent): the summary lists it.
+pub fn hold_staff(
+    conn: &Connection,
+    at: &str,
+    request_id: Option<&str>,
+    purpose: &str,
+    line: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO staff_held (at, request_id, purpose, line) VALUES (?1, ?2, ?3, ?4)",
+        params![at, request_id, purpose, line],
+    )?;
+    Ok(())
+}
+
+/// Staff mail held back and not yet summarized: how many, and the first and last row IDs.
+pub fn held_unsummarized(conn: &Connection) -> Result<(i64, i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM staff_held WHERE summarized_at IS NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
+}
+
+/// True when a staff summary was queued at or after `since`.
+pub fn summary_since(conn: &Connection, since: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE purpose = 'staff_summary' AND created_at >= ?1)",
+        params![since],
+        |r| r.get(0),
+    )?)
+}
+
+/// One held staff mail: (request ID or "", purpose, subject line).
+pub fn held_lines(
+    conn: &Connection,
+    first: i64,
+    last: i64,
+    limit: usize,
+) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT COALESCE(request_id, ''), purpose, line FROM staff_held
+         WHERE summarized_at IS NULL AND id BETWEEN ?1 AND ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![first, last, limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks held staff mail `first..=last` as summarized at `at`.
+pub fn mark_summarized(conn: &Connection, first: i64, last: i64, at: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE staff_held SET summarized_at = ?1 WHERE summarized_at IS NULL AND id BETWEEN ?2 AND ?3",
+        params![at, first, last],
+    )?;
+    Ok(())
+}
+
 /// Summary of one sent or queued mail, for timelines.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
@@ -330,7 +412,7 @@ mod tests {
                 message_id: id.into(),
                 request_id: None,
                 purpose: "acknowledgement".into(),
-                audience: audience.into(),
+                audience: audience.parse().unwrap_or(Audience::Staff),
                 recipient: to.into(),
                 raw: b"x".to_vec(),
             },

@@ -1,6 +1,8 @@
 //! The `requests` table: one row per privacy request, with its clocks and flags.
 
 use crate::kind::Kind;
+use crate::request::deadlines::Jurisdiction;
+use crate::request::lifecycle::Status;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
@@ -11,7 +13,7 @@ pub struct Request {
     /// `PRIV-2026-00001`
     pub id: String,
     /// Lifecycle status (`received`, `acknowledged`, `awaiting_verification`, ...).
-    pub status: String,
+    pub status: Status,
     /// The kinds asked for (empty for an escalated non-request mail).
     pub kinds: Vec<Kind>,
     /// The requester's address (From of the opening mail).
@@ -21,7 +23,7 @@ pub struct Request {
     /// Detected language (`en`, `es`, ...).
     pub language: String,
     /// `ccpa` or `gdpr`: the law whose clocks the request runs on.
-    pub jurisdiction: String,
+    pub jurisdiction: Jurisdiction,
     /// Why that law, in words for staff ("cites Art. 15 DSGVO", "cites no law: the configured
     /// default (CCPA)", "set by staff").
     pub law_reason: String,
@@ -360,4 +362,14 @@ pub fn token_hash(conn: &Connection, id: &str) -> Result<Option<String>> {
         )
         .optional()?
         .flatten())
+}
+
+/// True when a mail of request `id` already failed for good (`bounced` or `send_failed` in
+/// its audit log): staff are mailed about the first failure only.
+pub fn delivery_failed_before(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1 AND kind IN ('bounced', 'send_failed'))",
+        [id],
+        |r| r.get::<_, bool>(0),
+    )?)
 }

@@ -4,21 +4,15 @@
 
 use super::{add_event, requests, requests::Request};
 use crate::clock;
-use crate::request::deadlines::Jurisdiction;
-use crate::request::lifecycle::{DenialBasis, RequestState, Status, Transition, TransitionError};
+use crate::request::lifecycle::{DenialBasis, RequestState, Transition, TransitionError};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 /// The state machine's view of a stored request.
 pub fn state_of(r: &Request) -> Result<RequestState> {
-    let status: Status = r
-        .status
-        .parse()
-        .map_err(|e: String| anyhow!("Request {}: {e}", r.id))?;
-    let jurisdiction: Jurisdiction = r.jurisdiction.parse().unwrap_or(Jurisdiction::Ccpa);
-    let mut s = RequestState::new(&r.kinds, jurisdiction);
-    s.status = status;
+    let mut s = RequestState::new(&r.kinds, r.jurisdiction);
+    s.status = r.status;
     s.extended = r.extended;
     s.escalated = r.escalated;
     s.assignee = (!r.assignee.is_empty()).then(|| r.assignee.clone());
@@ -49,12 +43,7 @@ pub fn event_kind(t: &Transition) -> &'static str {
 
 /// The stored category of a denial basis (the §7102 report's columns).
 pub fn basis_category(b: &DenialBasis) -> &'static str {
-    match b {
-        DenialBasis::Unverifiable => "unverifiable",
-        DenialBasis::NotAConsumer => "not_a_consumer",
-        DenialBasis::Exempt => "exempt",
-        DenialBasis::Other(_) => "other",
-    }
+    b.category()
 }
 
 /// Applies `t` to `r` (in memory and in the store) and records it as an event by `actor`
@@ -68,9 +57,23 @@ pub fn apply(
     detail: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    apply_as(tx, r, t, event_kind(t), actor, detail, now)
+}
+
+/// [`apply`], recorded under the event kind `event` instead of the transition's own (a
+/// bounce flags its request for staff: the event says `bounced`).
+pub fn apply_as(
+    tx: &Connection,
+    r: &mut Request,
+    t: &Transition,
+    event: &str,
+    actor: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let next = check(r, t)?.map_err(|e| anyhow!(e).context(format!("Request {}", r.id)))?;
     let now_s = clock::fmt(now);
-    r.status = next.status.as_str().to_string();
+    r.status = next.status;
     r.extended = next.extended;
     r.escalated = next.escalated;
     r.assignee = next.assignee.unwrap_or_default();
@@ -98,7 +101,7 @@ pub fn apply(
         // A closed request answers no token any more.
         requests::set_token_hash(tx, &r.id, None)?;
     }
-    add_event(tx, &r.id, &now_s, event_kind(t), actor, detail)?;
+    add_event(tx, &r.id, &now_s, event, actor, detail)?;
     Ok(())
 }
 
@@ -106,17 +109,19 @@ pub fn apply(
 mod tests {
     use super::*;
     use crate::kind::Kind;
+    use crate::request::deadlines::Jurisdiction;
+    use crate::request::lifecycle::Status;
     use crate::store::Store;
 
     fn request(kinds: Vec<Kind>, status: &str) -> Request {
         Request {
             id: "PRIV-2026-00001".into(),
-            status: status.into(),
+            status: status.parse().unwrap_or(Status::Received),
             kinds,
             requester: "a@example.test".into(),
             requester_name: String::new(),
             language: "en".into(),
-            jurisdiction: "ccpa".into(),
+            jurisdiction: Jurisdiction::Ccpa,
             received_at: "2026-01-05T10:00:00Z".into(),
             confirm_by: None,
             due_at: "2026-02-19T10:00:00Z".into(),
@@ -151,7 +156,7 @@ mod tests {
         assert!(refused.is_err());
         assert_eq!(
             requests::get(&tx, &r.id)?.map(|x| x.status),
-            Some("awaiting_verification".into())
+            Some(Status::AwaitingVerification)
         );
 
         apply(&tx, &mut r, &Transition::Verify, "staff", "by phone", now)?;
@@ -164,7 +169,7 @@ mod tests {
         );
         apply(&tx, &mut r, &Transition::Complete, "staff", "done", now)?;
         let stored = requests::get(&tx, &r.id)?.ok_or_else(|| anyhow!("gone"))?;
-        assert_eq!(stored.status, "completed");
+        assert_eq!(stored.status, Status::Completed);
         assert!(stored.verified && stored.extended);
         assert_eq!(stored.responded_at.as_deref(), Some("2026-01-10T00:00:00Z"));
         assert_eq!(stored.due_in_force(), "2026-04-05T10:00:00Z");

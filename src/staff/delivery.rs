@@ -4,13 +4,17 @@
 //! into its audit log, and staff get the `delivery_failed` notice in the request's thread.
 //!
 //! Failures of mail *to staff* are only logged: mailing staff that mail to staff fails would
-//! loop.
+//! loop. Mail that went out without our Bcc copy (the copy address refused it) is recorded
+//! here too ([`copy_refused`]).
 
 use crate::address::redact;
 use crate::config::Settings;
+use crate::ctx::Ctx;
 use crate::mail::dsn::{self, Verdict};
-use crate::outbound::queue::Mailer;
-use crate::store::{add_event, outbox, requests};
+use crate::outbound::catalog::CopyRefusedData;
+use crate::outbound::facts::team_name;
+use crate::outbound::outbox::OutboxFailure;
+use crate::store::{add_event, note_once, outbox, requests, Store};
 use anyhow::Result;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -53,39 +57,24 @@ pub fn to_staff(settings: &Settings, recipient: &str) -> bool {
 /// bounce report, when given), in the caller's transaction. Staff are mailed about the first
 /// failed mail of a request only: the reminder and closing notice to an address that bounced
 /// bounce too, and each is in the audit log.
-pub fn escalate(
-    tx: &Connection,
-    mailer: &Mailer<'_>,
-    settings: &Settings,
-    now: &str,
-    f: &Failure<'_>,
-    attach: Option<&[u8]>,
-) -> Result<()> {
+pub fn escalate(ctx: &Ctx, tx: &Connection, f: &Failure<'_>, attach: Option<&[u8]>) -> Result<()> {
     let told_before = match f.request_id {
-        Some(id) => tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1 AND kind IN ('bounced', 'send_failed'))",
-            [id],
-            |r| r.get::<_, bool>(0),
-        )?,
+        Some(id) => requests::delivery_failed_before(tx, id)?,
         None => false,
     };
     if let Some(id) = f.request_id {
         if let Some(mut r) = requests::get(tx, id)? {
-            r.escalated = true;
-            r.escalation_reason = format!("Our {} mail could not be delivered", f.purpose);
-            r.updated_at = now.to_string();
-            requests::update(tx, &r)?;
             let how = if f.event == "bounced" {
                 "bounced"
             } else {
                 "failed permanently"
             };
-            add_event(
+            super::escalate::flag(
+                ctx,
                 tx,
-                id,
-                now,
+                &mut r,
+                &format!("Our {} mail could not be delivered", f.purpose),
                 f.event,
-                "bot",
                 &format!("{} to {} {how}: {}", f.purpose, f.recipient, f.error),
             )?;
         }
@@ -98,11 +87,11 @@ pub fn escalate(
         recipient: f.recipient,
         purpose: f.purpose,
         error: f.error,
-        team: crate::intake::team_name(&settings.smtp.from),
+        team: ctx.team(),
     };
-    mailer.queue_staff(
+    ctx.mailer.queue_staff(
         tx,
-        &settings.staff.escalation_to,
+        &ctx.settings.staff.escalation_to,
         "delivery_failed",
         &data,
         f.request_id,
@@ -122,13 +111,9 @@ pub struct BounceOutcome {
 /// If `raw` (already triaged as machine-made) is a delivery report about a mail we sent,
 /// records it: a failure of consumer mail is escalated once per mail; a delay warning only
 /// goes into the request's audit log. Returns `None` for reports about anyone else's mail.
-pub fn record_bounce(
-    tx: &Connection,
-    mailer: &Mailer<'_>,
-    settings: &Settings,
-    now: &str,
-    raw: &[u8],
-) -> Result<Option<BounceOutcome>> {
+pub fn record_bounce(ctx: &Ctx, tx: &Connection, raw: &[u8]) -> Result<Option<BounceOutcome>> {
+    let now = &ctx.now_s();
+    let settings = ctx.settings;
     let report = std::panic::catch_unwind(|| dsn::bounce(raw)).ok().flatten();
     let Some(report) = report.filter(|r| r.verdict != Verdict::Other) else {
         return Ok(None);
@@ -165,14 +150,13 @@ pub fn record_bounce(
         }));
     }
     let first = outbox::mark_bounced(tx, sent.id, &report.detail)?;
-    let staff_mail = sent.audience == "staff" || to_staff(settings, &sent.recipient);
+    let staff_mail = sent.audience == crate::outbound::catalog::Audience::Staff
+        || to_staff(settings, &sent.recipient);
     let new_failure = first && !staff_mail;
     if new_failure {
         escalate(
+            ctx,
             tx,
-            mailer,
-            settings,
-            now,
             &Failure {
                 request_id: request.as_deref(),
                 recipient: &sent.recipient,
@@ -200,4 +184,90 @@ pub fn record_bounce(
             if first { "" } else { " (already recorded)" }
         ),
     }))
+}
+
+/// Permanent delivery failures of mail to consumers, escalated to staff ([`escalate`]);
+/// failures of mail to staff are only logged. Returns how many were escalated.
+pub fn escalate_failures(ctx: &Ctx, store: &mut Store, failed: &[OutboxFailure]) -> Result<usize> {
+    let todo: Vec<&OutboxFailure> = failed
+        .iter()
+        .filter(|f| !to_staff(ctx.settings, &f.recipient))
+        .collect();
+    if todo.is_empty() {
+        return Ok(0);
+    }
+    let tx = store.begin()?;
+    for f in &todo {
+        escalate(
+            ctx,
+            &tx,
+            &Failure {
+                request_id: f.request_id.as_deref(),
+                recipient: &f.recipient,
+                purpose: &f.purpose,
+                error: &f.error,
+                event: "send_failed",
+            },
+            None,
+        )?;
+    }
+    tx.commit()?;
+    tracing::warn!(
+        count = todo.len(),
+        "Permanent delivery failures escalated to staff"
+    );
+    Ok(todo.len())
+}
+
+/// Mails that went out without our Bcc copy, because the copy address refused it: each
+/// goes into its request's audit log, and staff get one `copy_refused` notice a day while
+/// it lasts (their notice goes out without the copy too). Returns how many staff notices
+/// were queued.
+pub fn copy_refused(ctx: &Ctx, store: &mut Store, refused: &[OutboxFailure]) -> Result<usize> {
+    let Some(first_failure) = refused.first() else {
+        return Ok(0);
+    };
+    let now_s = ctx.now_s();
+    let today = ctx
+        .now()
+        .with_timezone(&ctx.settings.clock.timezone)
+        .format("%Y-%m-%d")
+        .to_string();
+    let tx = store.begin()?;
+    for f in refused {
+        if let Some(id) = &f.request_id {
+            if requests::get(&tx, id)?.is_some() {
+                add_event(
+                    &tx,
+                    id,
+                    &now_s,
+                    "copy_refused",
+                    "bot",
+                    &format!(
+                        "{} sent without our Bcc copy, which was refused: {}",
+                        f.purpose, f.error
+                    ),
+                )?;
+            }
+        }
+    }
+    let first = note_once(&tx, "*", &format!("copy_refused:{today}"), &now_s)?;
+    if first {
+        let data = CopyRefusedData {
+            copy_to: ctx.settings.smtp.copy_to.clone().unwrap_or_default(),
+            count: refused.len(),
+            error: first_failure.error.clone(),
+            team: team_name(&ctx.settings.smtp.from),
+        };
+        ctx.mailer.queue_staff(
+            &tx,
+            &ctx.settings.staff.escalation_to,
+            "copy_refused",
+            &data,
+            None,
+            None,
+        )?;
+    }
+    tx.commit()?;
+    Ok(usize::from(first))
 }

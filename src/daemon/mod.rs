@@ -3,9 +3,10 @@
 //! off with jitter on errors and reconnects, and stops cleanly on SIGINT/SIGTERM after the
 //! batch in hand ([`crate::shutdown::Shutdown`], raced wherever it waits).
 //!
-//! Here too: the DKIM key is read when the [`App`] is built (a bad key stops the start),
-//! edited templates go live at the start of a pass (`reload`), and one daemon runs per
-//! store (`lock`).
+//! Here too: the DKIM key is read when the [`App`] is built (a bad key stops the start);
+//! our own Bcc copies are looked up before an unconfirmed reply is sent again, and taken in
+//! at the end of `run --once` (`copies`); edited templates go live at the start of a pass
+//! (`reload`); one daemon runs per store (`lock`).
 
 use crate::classify::Classifier;
 use crate::clock::Clock;
@@ -26,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod copies;
 mod lock;
 mod reload;
 
@@ -261,7 +263,7 @@ impl App {
         if !unknown.is_empty() && self.settings.smtp.copy_to.is_some() {
             if let Some(s) = s {
                 let grace = if wait { COPY_GRACE } else { Duration::ZERO };
-                delivered = self.find_copies(s, &unknown, grace).await?;
+                delivered = copies::find(self, s, &unknown, grace).await?;
                 if !wait {
                     let t = std::time::Instant::now();
                     let mut since = match self.unconfirmed_since.lock() {
@@ -342,42 +344,6 @@ impl App {
         crate::staff::delivery::escalate_failures(&self.ctx(), &mut st, failed)
     }
 
-    async fn find_copies(
-        &self,
-        s: &mut Session,
-        ids: &[String],
-        grace: Duration,
-    ) -> Result<HashSet<String>> {
-        let boxes = [
-            self.settings.imap.mailbox.clone(),
-            self.settings.imap.processed_mailbox.clone(),
-        ];
-        let deadline = tokio::time::Instant::now() + grace;
-        let mut found = HashSet::new();
-        loop {
-            for b in &boxes {
-                imap::select(s, b).await?;
-                let missing: Vec<String> = ids
-                    .iter()
-                    .filter(|i| !found.contains(*i))
-                    .cloned()
-                    .collect();
-                found.extend(imap::find_message_ids(s, &missing).await?);
-            }
-            if found.len() == ids.len() || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        imap::select(s, &self.settings.imap.mailbox).await?;
-        tracing::info!(
-            unknown = ids.len(),
-            found = found.len(),
-            "Checked unconfirmed mails for our own copies"
-        );
-        Ok(found)
-    }
-
     /// Runs the sweeper (clock notices, reminders, expiry, digest).
     pub fn sweep(&self, stats: &mut PassStats) -> Result<()> {
         let ctx = self.ctx();
@@ -403,99 +369,9 @@ impl App {
         let mut s = self.intake_pass(s, &mut stats).await?;
         self.sweep(&mut stats)?;
         self.drain_outbox(&mut s, &mut stats, true).await?;
-        let s = self.take_in_own_copies(s, &mut stats).await?;
+        let s = copies::take_in(self, s, &mut stats).await?;
         imap::logout(s).await;
         Ok(stats)
-    }
-
-    /// The end of a `run --once` pass: the Bcc copies of what it sent are on their way to
-    /// the mailbox it reads (`privacy+sent@` lands in privacy@'s INBOX). It waits for them
-    /// (at most [`COPY_GRACE`]) and takes them in like any mail (recorded as our own copy,
-    /// moved to the processed mailbox), so the pass ends with the mailbox holding only mail
-    /// it has not handled, and staff reading it do not see the bot's copies. Mail that came
-    /// in meanwhile is handled too and its replies sent, at most [`FINISH_ROUNDS`] times.
-    async fn take_in_own_copies(&self, mut s: Session, stats: &mut PassStats) -> Result<Session> {
-        if !self.copies_come_here() {
-            return Ok(s);
-        }
-        // A mail sent without its copy (the copy address refused it) has none on the way.
-        let with_copy = |o: &outbox::Round| o.sent.saturating_sub(o.copy_refused.len());
-        let mut sent = with_copy(&stats.outbox);
-        for _ in 0..FINISH_ROUNDS {
-            if sent == 0 {
-                break;
-            }
-            let arrived = self.wait_for_new_mail(&mut s, sent, COPY_GRACE).await?;
-            if arrived < sent {
-                tracing::info!(
-                    expected = sent,
-                    arrived,
-                    "Not every copy of this pass's mail has arrived yet; the next pass takes in the rest"
-                );
-            }
-            let mut more = PassStats::default();
-            s = self.intake_pass(s, &mut more).await?;
-            self.drain_outbox(&mut s, &mut more, true).await?;
-            stats.fetched += more.fetched;
-            stats.intake.add(more.intake);
-            stats.outbox.sent += more.outbox.sent;
-            stats.outbox.confirmed += more.outbox.confirmed;
-            stats.outbox.deferred += more.outbox.deferred;
-            sent = with_copy(&more.outbox);
-            stats.outbox.failed.extend(more.outbox.failed);
-            stats.outbox.copy_refused.extend(more.outbox.copy_refused);
-            stats.outbox.taken += more.outbox.taken;
-        }
-        Ok(s)
-    }
-
-    /// Does our Bcc copy land in the mailbox we read? It does for the default
-    /// `privacy+sent@` (the From address or the IMAP login with a `+detail`); a `copy-to`
-    /// elsewhere (an archive) is never waited for.
-    fn copies_come_here(&self) -> bool {
-        let base = |a: &str| -> String {
-            let a = a.to_ascii_lowercase();
-            match a.rsplit_once('@') {
-                Some((local, domain)) => {
-                    let local = local.split_once('+').map_or(local, |(l, _)| l);
-                    format!("{local}@{domain}")
-                }
-                None => a,
-            }
-        };
-        let Some(copy) = &self.settings.smtp.copy_to else {
-            return false;
-        };
-        let login = match &self.settings.imap.endpoint.auth {
-            crate::config::Auth::Password { username, .. }
-            | crate::config::Auth::OAuth2 { username, .. } => username.clone(),
-            crate::config::Auth::None => String::new(),
-        };
-        let copy = base(copy);
-        copy == base(&self.settings.smtp.from_address) || copy == base(&login)
-    }
-
-    /// Waits until at least `n` mails newer than the intake cursor are in the watched
-    /// mailbox, or `grace` has passed. Returns how many there are.
-    async fn wait_for_new_mail(&self, s: &mut Session, n: usize, grace: Duration) -> Result<usize> {
-        let mailbox = &self.settings.imap.mailbox;
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            // SELECT again: a server shows new mail to a session only when it says so.
-            let sel = imap::select(s, mailbox).await?;
-            let after = {
-                let st = lock(&self.store);
-                inbox::cursor(st.reader(), mailbox)?
-                    .filter(|c| c.uidvalidity == sel.uidvalidity)
-                    .map(|c| c.last_uid)
-                    .unwrap_or(0)
-            };
-            let arrived = imap::list_new(s, after).await?.len();
-            if arrived >= n || tokio::time::Instant::now() >= deadline {
-                return Ok(arrived);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
     }
 
     /// The daemon: passes forever, IDLE (or polling) in between, until `shutdown` fires.

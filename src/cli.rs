@@ -126,9 +126,7 @@ pub fn requests_list(
             .as_deref()
             .filter(|_| r.extended)
             .unwrap_or(&r.due_at);
-        let days = clock::parse(due)
-            .map(|d| (d - now).num_days().to_string())
-            .unwrap_or_default();
+        let days = days_left(r.status, due, now);
         let kinds = if r.kinds.is_empty() {
             "-".to_string()
         } else {
@@ -158,6 +156,21 @@ pub fn requests_list(
     }
     writeln!(out, "{} request(s)", list.len())?;
     Ok(())
+}
+
+/// The DAYS LEFT cell of `requests list`: days until `due`, blank for a closed request
+/// (completed, denied, closed...: nothing is due any more) or an unreadable date.
+fn days_left(
+    status: crate::request::Status,
+    due: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    if !status.is_open() {
+        return String::new();
+    }
+    clock::parse(due)
+        .map(|d| (d - now).num_days().to_string())
+        .unwrap_or_default()
 }
 
 /// A request as JSON, with `law` (`ccpa` | `gdpr`) beside its clocks: the law whose clock
@@ -468,4 +481,33 @@ pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
         r.sent
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clock, days_left};
+
+    #[test]
+    fn closed_requests_show_no_days_left() {
+        let now = clock::parse("2026-03-03T12:00:00Z").expect("date");
+        let due = "2026-03-13T12:00:00Z";
+        for open in [
+            "received",
+            "acknowledged",
+            "awaiting_verification",
+            "verified",
+        ] {
+            let s = open.parse().expect("status");
+            assert_eq!(days_left(s, due, now), "10", "{open}");
+        }
+        for closed in [
+            "completed",
+            "denied",
+            "closed_unverifiable",
+            "not_a_request",
+        ] {
+            let s = closed.parse().expect("status");
+            assert_eq!(days_left(s, due, now), "", "{closed}");
+        }
+    }
 }

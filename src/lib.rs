@@ -53,6 +53,7 @@
 //! - [`init`]: `privacy-inbox init`, a first commented config for a provider and an address.
 
 pub mod accounts;
+pub mod acknowledge;
 pub mod address;
 pub mod check;
 pub mod classify;

@@ -38,8 +38,12 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Classify .eml files (no config, no network). `-` reads stdin.
+    /// Classify .eml files (no config, no network). `-` reads stdin. `classify eval`:
+    /// score the configured rules on the mails staff labelled.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Classify {
+        #[command(subcommand)]
+        command: Option<ClassifyCommand>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -97,6 +101,18 @@ enum Command {
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifyCommand {
+    /// Re-classify every staff-labelled mail in the store (`/handle`, `/not-a-request`) with
+    /// the configured rules: action and kind accuracy, and each disagreement.
+    Eval {
+        /// Also write the labelled mails as DIR/eml/*.eml plus DIR/labels.tsv, the shared
+        /// corpus' format (they hold consumers' mail: keep them on this machine).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
     },
 }
 
@@ -219,6 +235,31 @@ enum RequestsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Put an escalated request back on the automatic track: with these kinds (access,
+    /// delete, correct, opt-out-sale, opt-out-marketing, limit-sensitive; none: as
+    /// classified), the bot sends the acknowledgement (with a verification code except for
+    /// opt-outs) as if it had read the mail so itself.
+    Handle {
+        /// The request ID.
+        id: String,
+        /// The kinds.
+        kinds: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Close a request as not a privacy request (an invoice, a support question): the
+    /// consumer gets no mail from the bot; it is counted apart in `report`.
+    #[command(name = "not-a-request")]
+    NotARequest {
+        /// The request ID.
+        id: String,
+        /// An internal note.
+        note: Vec<String>,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Export the whole record (CCPA §7101 fields; JSON adds each request's audit log).
     Export {
         /// Output format.
@@ -275,6 +316,16 @@ fn init_logging(format: LogFormat) {
 fn real_main(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Classify {
+            command: Some(ClassifyCommand::Eval { export }),
+            ..
+        } => {
+            let settings = config::load(&args.config)?;
+            let mut out = std::io::stdout().lock();
+            privacy_inbox::classify::eval_cli(&settings, export.as_deref(), &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classify {
+            command: None,
             json,
             threshold,
             rules,
@@ -387,6 +438,24 @@ fn real_main(args: Args) -> Result<ExitCode> {
                 }
                 RequestsCommand::Assign { id, name, by } => {
                     return action(settings, clock, &id, format!("/assign {name}"), by)
+                }
+                RequestsCommand::Handle { id, kinds, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/handle {}", kinds.join(" ")),
+                        by,
+                    )
+                }
+                RequestsCommand::NotARequest { id, note, by } => {
+                    return action(
+                        settings,
+                        clock,
+                        &id,
+                        format!("/not-a-request {}", note.join(" ")),
+                        by,
+                    )
                 }
             }
             Ok(ExitCode::SUCCESS)

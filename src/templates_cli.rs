@@ -117,7 +117,8 @@ pub fn preview(a: &PreviewArgs, out: &mut impl std::io::Write) -> Result<()> {
                 .dir
                 .map_or(settings.templates_dir.clone(), Path::to_path_buf);
             let templates = Templates::load(&dir)?;
-            let facts = request_facts(&settings, &templates, id)?;
+            let staff = entry.audience == catalog::Audience::Staff;
+            let facts = request_facts(&settings, &templates, id, staff)?;
             let mut from_sample = Vec::new();
             if let (Some(obj), Value::Object(real)) = (data.as_object_mut(), facts) {
                 for (k, v) in obj.iter_mut() {
@@ -190,8 +191,14 @@ fn localize_dates(data: &mut Value, lang: &str) {
     }
 }
 
-/// The facts of a stored request, built by the same code intake uses.
-fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -> Result<Value> {
+/// The facts of a stored request, built by the same code intake uses (in English for a
+/// staff message, as staff mail is).
+fn request_facts(
+    settings: &config::Settings,
+    templates: &Templates,
+    id: &str,
+    staff: bool,
+) -> Result<Value> {
     if !settings.store_path.exists() {
         bail!("No store at {}", settings.store_path.display());
     }
@@ -202,7 +209,7 @@ fn request_facts(settings: &config::Settings, templates: &Templates, id: &str) -
         templates,
         settings.clock.timezone,
         &settings.smtp.from,
-        &r.language,
+        if staff { "en" } else { &r.language },
     );
     Ok(serde_json::to_value(facts)?)
 }

@@ -2,6 +2,7 @@
 //! ≥ 95 % exact kind sets, no wrong `delete`, and every mail labelled `ignore` (plus all of
 //! `automated/`) ignored. Skips with a notice where the corpus is not present.
 
+use privacy_inbox::classify::eval::{parse_labels_tsv, CorpusLabel};
 use privacy_inbox::classify::{Action, Classifier};
 use privacy_inbox::kind::Kind;
 use std::collections::BTreeSet;
@@ -22,6 +23,13 @@ fn classify_file(
     Ok(c.classify(&mail))
 }
 
+/// A corpus folder's `labels.tsv`, read as every corpus test reads it (the shared corpus and
+/// a `classify eval --export` folder alike).
+fn read_labels(dir: &Path) -> Vec<CorpusLabel> {
+    let text = std::fs::read_to_string(dir.join("labels.tsv")).expect("labels.tsv readable");
+    parse_labels_tsv(&text).expect("labels.tsv well formed")
+}
+
 #[test]
 fn corpus_meets_the_bar() {
     let Some(dir) = corpus_dir() else {
@@ -29,17 +37,14 @@ fn corpus_meets_the_bar() {
         return;
     };
     let c = Classifier::builtin().expect("shipped rules load");
-    let labels = std::fs::read_to_string(dir.join("labels.tsv")).expect("labels.tsv readable");
+    let labels = read_labels(&dir);
     let mut total = 0usize;
     let mut action_ok = 0usize;
     let mut kinds_ok = 0usize;
     let mut failures: Vec<String> = Vec::new();
     let mut hard: Vec<String> = Vec::new();
-    for line in labels.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [file, action, kinds, ..] = cols.as_slice() else {
-            continue;
-        };
+    for label in &labels {
+        let (file, action, kinds) = (&label.file, &label.action, &label.kinds);
         total += 1;
         let got = match classify_file(&c, &dir.join("eml").join(file)) {
             Ok(g) => g,
@@ -48,11 +53,7 @@ fn corpus_meets_the_bar() {
                 continue;
             }
         };
-        let want_kinds: BTreeSet<Kind> = kinds
-            .split('+')
-            .filter(|k| !k.is_empty())
-            .map(|k| k.parse().expect("label kind"))
-            .collect();
+        let want_kinds: BTreeSet<Kind> = kinds.clone();
         let got_kinds: BTreeSet<Kind> = got.kinds.iter().copied().collect();
         let allowed: Vec<&str> = action.split('|').collect();
         let a_ok = allowed.contains(&got.action.as_str());
@@ -113,4 +114,111 @@ fn corpus_meets_the_bar() {
     assert!(hard.is_empty(), "hard failures:\n{}", hard.join("\n"));
     assert!(action_pct >= 95.0, "action accuracy {action_pct:.1}% < 95%");
     assert!(kinds_pct >= 95.0, "kind accuracy {kinds_pct:.1}% < 95%");
+}
+
+/// `classify eval --export` writes a folder the corpus reader above reads: each staff label
+/// becomes a line, each mail an `.eml` the classifier reads back.
+#[test]
+fn a_staff_label_export_reads_as_a_corpus() {
+    use privacy_inbox::store::{inbox, labels, Store};
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&tmp.path().join("store.sqlite3")).expect("store");
+    let mails: [(&str, &[u8], labels::StaffAction, Vec<Kind>); 3] = [
+        (
+            "PRIV-2026-00001",
+            "From: Ana <ana@example.test>\r\nTo: privacy@example.test\r\nSubject: Mis datos\r\nMessage-ID: <a1@example.test>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nQuiero saber qu\u{e9} datos tienen sobre m\u{ed}.\r\n".as_bytes(),
+            labels::StaffAction::Handle,
+            vec![Kind::Access],
+        ),
+        (
+            "PRIV-2026-00002",
+            b"From: Bob <bob@example.test>\r\nTo: privacy@example.test\r\nSubject: Invoice 4411\r\nMessage-ID: <b1@example.test>\r\n\r\nPlease find attached our invoice for March.\r\n",
+            labels::StaffAction::NotARequest,
+            vec![],
+        ),
+        (
+            "PRIV-2026-00003",
+            b"From: Cy <cy@example.test>\r\nTo: privacy@example.test\r\nSubject: Data\r\nMessage-ID: <c1@example.test>\r\n\r\nWhat do you have on me? Also delete it.\r\n",
+            labels::StaffAction::Handle,
+            vec![Kind::Access, Kind::Delete],
+        ),
+    ];
+    for (i, (id, raw, action, kinds)) in mails.iter().enumerate() {
+        let row = inbox::InboxRow {
+            message_key: format!("k{i}"),
+            mailbox: "INBOX".into(),
+            uidvalidity: 1,
+            uid: i as u32 + 1,
+            internal_date: "2026-03-03T10:00:00Z".into(),
+            fetched_at: "2026-03-03T10:00:00Z".into(),
+            raw: Some(raw.to_vec()),
+            disposition: privacy_inbox::store::types::Filed::Escalated,
+            request_id: Some(id.to_string()),
+            classification: r#"{"action":"escalate","kinds":[]}"#.into(),
+            ..Default::default()
+        };
+        assert!(inbox::insert(store.reader(), &row).expect("inbox row"));
+        let o = labels::origin(store.reader(), id)
+            .expect("origin")
+            .expect("a mail");
+        labels::record(
+            store.reader(),
+            &labels::Label {
+                request_id: id.to_string(),
+                inbox_id: o.inbox_id,
+                message_key: o.message_key,
+                action: *action,
+                kinds: kinds.clone(),
+                classifier_action: o.classifier_action,
+                classifier_kinds: o.classifier_kinds,
+                rules_version: "test".into(),
+                by: "staff@example.test".into(),
+                at: format!("2026-03-04T10:00:0{i}Z"),
+            },
+        )
+        .expect("label");
+    }
+    let c = Classifier::builtin().expect("shipped rules load");
+    let export = tmp.path().join("export");
+    let mut out = Vec::new();
+    let report = privacy_inbox::classify::eval::run(store.reader(), &c, Some(&export), &mut out)
+        .expect("eval");
+    let printed = String::from_utf8_lossy(&out);
+    assert_eq!(report.exported, 3, "{printed}");
+
+    let read = read_labels(&export);
+    assert_eq!(read.len(), 3);
+    let mut agree = (0, 0);
+    for (label, (id, raw, action, kinds)) in read.iter().zip(&mails) {
+        assert!(label.file.starts_with(id), "{label:?}");
+        assert_eq!(
+            &label.kinds,
+            &kinds.iter().copied().collect::<BTreeSet<Kind>>()
+        );
+        let path = export.join("eml").join(&label.file);
+        assert_eq!(&std::fs::read(&path).expect("eml").as_slice(), raw);
+        let got = classify_file(&c, &path).expect("the exported mail reads");
+        // The corpus' own scoring gives the same answer as `classify eval`.
+        let a = label.allows(got.action);
+        assert_eq!(
+            a,
+            (got.action == Action::Handle) == (*action == labels::StaffAction::Handle)
+        );
+        agree.0 += usize::from(a);
+        agree.1 +=
+            usize::from(got.kinds.iter().copied().collect::<BTreeSet<Kind>>() == label.kinds);
+    }
+    assert_eq!(
+        agree,
+        (report.score.action_ok, report.score.kinds_ok),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!(
+            "action {:.1}% ({}/3)",
+            report.score.action_pct(),
+            report.score.action_ok
+        )),
+        "{printed}"
+    );
 }

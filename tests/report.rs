@@ -207,7 +207,7 @@ fn seed(store_path: &Path) {
                 subject: "Privacy request".into(),
                 size: 20,
                 raw: Some(b"Subject: x\r\n\r\nbody\r\n".to_vec()),
-                disposition: "request".into(),
+                disposition: privacy_inbox::store::types::Filed::Request,
                 reason: String::new(),
                 request_id: Some(id.to_string()),
                 classification: String::new(),

@@ -264,6 +264,14 @@ async fn the_same_actions_from_the_cli_with_the_same_checks() {
     // An opt-out has no extension.
     let out = cli(&config, &["requests", "extend", &id, "busy"]);
     assert_eq!(out.status.code(), Some(1));
+    // A basis outside the list is refused with the list (it once sent "Why: because").
+    let out = cli(&config, &["requests", "deny", &id, "because"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for basis in ["unverifiable", "not-a-consumer", "exempt", "other"] {
+        assert!(err.contains(basis), "{basis} missing from: {err}");
+    }
+    assert_eq!(request(&config, consumer)["status"], "acknowledged");
 
     let out = cli(
         &config,
@@ -305,6 +313,28 @@ async fn the_same_actions_from_the_cli_with_the_same_checks() {
     // The completion mail goes out on the next pass.
     run_once(&config);
     wait_mails(&stack, "omar", "is complete", 1).await;
+    // The refused denial queued nothing: no denial mail, no outbox row for one.
+    assert!(mails(&stack, "omar", "About your privacy request")
+        .await
+        .is_empty());
+    assert!(
+        !events(&config, &id)
+            .iter()
+            .any(|e| e.to_string().contains("denied")),
+        "a refused denial left an event: {:#?}",
+        events(&config, &id)
+    );
+    // A closed request has no days left in the list.
+    let list = cli(&config, &["requests", "list"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in\n{list}"));
+    assert!(
+        row.split_whitespace().all(|w| w.parse::<i64>().is_err()),
+        "a completed request shows days left: {row}"
+    );
 
     let show = cli(&config, &["requests", "show", &id]);
     let text = String::from_utf8_lossy(&show.stdout);
@@ -417,4 +447,133 @@ async fn a_cli_action_is_mailed_by_the_running_daemon_without_incoming_mail() {
     wait_mails(&stack, "ines", "is complete", 1).await;
     let status = daemon.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", daemon.log_text());
+}
+
+/// A Spanish 8bit mail is escalated: the staff mail reads English, its dates included
+/// (it once said "Received: 27 de noviembre de 2026"), and the original rides along as
+/// `message/rfc822` in 8bit, not base64 (RFC 2046 §5.2.1), through the real Postfix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spanish_escalation_reads_english_and_attaches_the_original_in_8bit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = MailStack::start();
+    // The relay must take 8bit bodies (RFC 6152): lettre refuses non-ASCII mail otherwise.
+    let mut smtp = tokio::net::TcpStream::connect((stack.host(), stack.smtp_port()))
+        .await
+        .expect("smtp");
+    let mut buf = vec![0u8; 4096];
+    let _ = smtp.read(&mut buf).await.expect("greeting");
+    smtp.write_all(b"EHLO test.example\r\n")
+        .await
+        .expect("ehlo");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let n = smtp.read(&mut buf).await.expect("ehlo reply");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).contains("8BITMIME"),
+        "the test Postfix does not offer 8BITMIME: {}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    drop(smtp);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let from = "lucia@example.test";
+    let raw = format!(
+        "From: =?utf-8?q?Luc=C3=ADa?= <{from}>\r\nTo: {PRIVACY}\r\nSubject: Mis datos\r\n\
+         Message-ID: <es-8bit-1@c.example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Hola, no vendan ni compartan mis datos personales, por favor.\r\n\
+         ¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez\r\n"
+    );
+    deliver(&stack, raw, from, PRIVACY).await;
+    common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", "2026-11-27T18:00:00Z")]);
+    let mail = wait_mails(&stack, "staff", "Needs a person", 1)
+        .await
+        .remove(0);
+    assert!(mail.contains("Received:   November 27, 2026"), "{mail}");
+    for spanish in ["noviembre", "diciembre", "enero", " de 2026", " de 2027"] {
+        assert!(
+            !mail.contains(spanish),
+            "Spanish in staff mail ({spanish}):\n{mail}"
+        );
+    }
+    let at = mail
+        .find("Content-Type: message/rfc822")
+        .unwrap_or_else(|| panic!("no message/rfc822 part:\n{mail}"));
+    let part = &mail[at..];
+    let headers = &part[..part.find("\r\n\r\n").unwrap_or(part.len())];
+    assert!(
+        headers.contains("Content-Transfer-Encoding: 8bit"),
+        "the attached original is not 8bit: {headers}"
+    );
+    assert!(
+        part.contains("¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez"),
+        "the original's text is not readable in the attachment:\n{part}"
+    );
+
+    // The preview of a staff message about this request reads English too.
+    let r = request(&config, from);
+    let id = r["id"].as_str().expect("id").to_string();
+    let preview = cli(
+        &config,
+        &["templates", "preview", "escalation", "--request", &id],
+    );
+    let preview = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.contains("Received:   November 27, 2026"),
+        "{preview}"
+    );
+
+    // Staff say it was a plain opt-out the bot should have handled (phase 2 records this
+    // from /handle); `classify eval` re-reads the stored mail and reports the disagreement.
+    use privacy_inbox::store::labels;
+    let conn = common::store(dir.path());
+    conn.execute_batch(labels::MIGRATION).expect("labels table");
+    let o = labels::origin(&conn, &id)
+        .expect("origin")
+        .expect("the mail");
+    labels::record(
+        &conn,
+        &labels::Label {
+            request_id: id.clone(),
+            inbox_id: o.inbox_id,
+            message_key: o.message_key,
+            action: labels::StaffAction::Handle,
+            kinds: vec![privacy_inbox::kind::Kind::OptOutSale],
+            classifier_action: o.classifier_action,
+            classifier_kinds: o.classifier_kinds,
+            rules_version: "test".into(),
+            by: "staff@example.test".into(),
+            at: "2026-11-27T19:00:00Z".into(),
+        },
+    )
+    .expect("label");
+    drop(conn);
+    let export = dir.path().join("labelled");
+    let out = cli(
+        &config,
+        &["classify", "eval", "--export", &export.to_string_lossy()],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("1 staff-labelled mail(s) re-classified with the current rules: action 0.0% (0/1), kinds 100.0% (1/1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "DISAGREE {id}: classifier escalate [opt_out_sale], staff handle [opt_out_sale]"
+        )),
+        "{text}"
+    );
+    let tsv = std::fs::read_to_string(export.join("labels.tsv")).expect("labels.tsv");
+    assert!(
+        tsv.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("\thandle\topt_out_sale\tes\t")),
+        "{tsv}"
+    );
 }

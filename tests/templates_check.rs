@@ -27,7 +27,7 @@ fn the_shipped_templates_pass_and_the_config_only_needs_its_templates_dir() {
     let (ok, out, err) = run(&["templates", "check", "--dir", s(&dir)]);
     assert!(ok, "check of the shipped set failed:\n{out}{err}");
     assert!(
-        out.contains("OK: 18 messages checked in de, en, es, fr"),
+        out.contains("OK: 19 messages checked in de, en, es, fr"),
         "{out}"
     );
 
@@ -98,7 +98,7 @@ fn a_broken_copy_fails_with_every_problem_by_file_and_line() {
         format!("{}: no English version", p("es/_footer.txt.hbs")),
         format!("{}: unknown file", p("es/notes.txt")),
         format!(
-            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, follow_up, verification_reminder, verified)",
+            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, follow_up, received, verification_reminder, verified)",
             p("es/_signature.txt.hbs")
         ),
     ];

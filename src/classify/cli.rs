@@ -95,3 +95,25 @@ fn read(file: &str) -> std::io::Result<Vec<u8>> {
     }
     Ok(raw)
 }
+
+/// `privacy-inbox classify eval [--export DIR]`: the configured rules (`[classify]`) against
+/// every staff-labelled mail in the configured store; see [`super::eval::run`].
+pub fn eval_cli(
+    settings: &crate::config::Settings,
+    export: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<super::eval::Report> {
+    let classifier = Classifier::load(
+        settings.classify.rules_dir.as_deref(),
+        settings.classify.threshold,
+    )?;
+    let path = &settings.store_path;
+    if !path.exists() {
+        anyhow::bail!(
+            "No store at {} yet: nothing is labelled; check `[store] path` in the config",
+            path.display()
+        );
+    }
+    let store = crate::store::Store::open(path)?;
+    super::eval::run(store.reader(), &classifier, export, out)
+}

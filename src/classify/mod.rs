@@ -11,12 +11,13 @@
 
 pub mod analyze;
 mod cli;
+pub mod eval;
 pub mod lang;
 pub mod normalize;
 pub mod rules;
 pub mod typo;
 
-pub use cli::run_cli;
+pub use cli::{eval_cli, run_cli};
 
 use crate::kind::Kind;
 use crate::mail::{parse::is_forward_subject, parse::is_reply_subject, triage, Inbound};

@@ -9,6 +9,7 @@ use crate::mail::{self, Inbound};
 use crate::request::lifecycle::Status;
 use crate::staff::command::{self, Parsed};
 use crate::store::requests::Request;
+use crate::store::types::Filed;
 
 /// What is known about a mail before deciding: loaded by [`super::known::load`].
 #[derive(Debug, Clone, Default)]
@@ -130,22 +131,23 @@ pub enum ReplyStep {
 }
 
 impl Disposition {
-    /// The stored disposition (`store::inbox`'s `disposition` column).
-    pub fn filed(&self) -> &'static str {
+    /// The stored disposition (`store::inbox`'s `disposition` column); a machine-made mail
+    /// that turns out to be a bounce of ours is filed as [`Filed::Bounce`] when applied.
+    pub fn filed(&self) -> Filed {
         match self {
-            Disposition::Duplicate => "duplicate",
-            Disposition::OwnCopy => "own_copy",
-            Disposition::ForeignCopy => "foreign_copy",
-            Disposition::Automated(_) => "ignored",
-            Disposition::Quarantine(_) => "quarantined",
-            Disposition::Reply { .. } => "reply",
-            Disposition::StaffUnthreaded { .. } => "staff",
-            Disposition::Ignore(_) => "ignored",
-            Disposition::FollowUp { .. } => "follow_up",
+            Disposition::Duplicate => Filed::Duplicate,
+            Disposition::OwnCopy => Filed::OwnCopy,
+            Disposition::ForeignCopy => Filed::ForeignCopy,
+            Disposition::Automated(_) => Filed::Ignored,
+            Disposition::Quarantine(_) => Filed::Quarantined,
+            Disposition::Reply { .. } => Filed::Reply,
+            Disposition::StaffUnthreaded { .. } => Filed::Staff,
+            Disposition::Ignore(_) => Filed::Ignored,
+            Disposition::FollowUp { .. } => Filed::FollowUp,
             Disposition::Open {
                 escalate: Some(_), ..
-            } => "escalated",
-            Disposition::Open { escalate: None, .. } => "request",
+            } => Filed::Escalated,
+            Disposition::Open { escalate: None, .. } => Filed::Request,
         }
     }
 }
@@ -864,15 +866,18 @@ mod tests {
     #[test]
     fn the_stored_disposition_of_each_decision() {
         let c = Classification::default();
-        assert_eq!(Disposition::Duplicate.filed(), "duplicate");
-        assert_eq!(Disposition::Automated(String::new()).filed(), "ignored");
+        assert_eq!(Disposition::Duplicate.filed().as_str(), "duplicate");
+        assert_eq!(
+            Disposition::Automated(String::new()).filed().as_str(),
+            "ignored"
+        );
         assert_eq!(
             Disposition::Open {
                 escalate: Some("x".into()),
                 classification: c.clone()
             }
             .filed(),
-            "escalated"
+            Filed::Escalated
         );
         assert_eq!(
             Disposition::Open {
@@ -880,7 +885,7 @@ mod tests {
                 classification: c
             }
             .filed(),
-            "request"
+            Filed::Request
         );
     }
 }

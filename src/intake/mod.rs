@@ -16,9 +16,10 @@ pub use decide::{decide, Disposition, Known, ReplyStep};
 
 use crate::clock;
 use crate::ctx::Ctx;
-use crate::mail::{self, keys, Fetched, Inbound};
+use crate::mail::{keys, parse_isolated, Fetched, Inbound};
 use crate::outbound::facts::{clean_line, team_name};
 use crate::store::inbox::{self, Cursor, InboxRow};
+use crate::store::types::Filed;
 use crate::store::Store;
 use anyhow::Result;
 use rusqlite::Connection;
@@ -53,14 +54,6 @@ impl BatchStats {
         self.quarantined += o.quarantined;
         self.duplicates += o.duplicates;
         self.own_copies += o.own_copies;
-    }
-}
-
-/// Parses a mail with a panic guard: a bug in a dependency must not take the daemon down.
-pub fn parse_isolated(raw: &[u8]) -> Result<Inbound> {
-    match std::panic::catch_unwind(|| mail::parse(raw)) {
-        Ok(r) => r,
-        Err(_) => Err(anyhow::anyhow!("The mail parser panicked on this message")),
     }
 }
 
@@ -167,7 +160,7 @@ fn describe(row: &mut InboxRow, mail: &Inbound) {
 }
 
 fn quarantine(ctx: &Ctx, row: &mut InboxRow, reason: String) {
-    row.disposition = "quarantined".into();
+    row.disposition = Filed::Quarantined;
     row.reason = reason;
     row.move_to = ctx.settings.imap.quarantine_mailbox.clone();
 }
@@ -210,7 +203,7 @@ fn record_one(
     describe(&mut row, &mail);
     let known = known::load(ctx, tx, &mail, &row.message_key, &row.fingerprint)?;
     let d = decide(&mail, &known);
-    row.disposition = d.filed().to_string();
+    row.disposition = d.filed();
     apply(
         ctx,
         tx,
@@ -263,7 +256,7 @@ fn apply(
             // Never answered; but a report that one of our mails bounced is recorded on its
             // request and, when delivery failed for good, escalated.
             if let Some(b) = crate::staff::delivery::record_bounce(ctx, tx, raw)? {
-                row.disposition = "bounce".into();
+                row.disposition = Filed::Bounce;
                 row.reason = b.reason;
                 row.request_id = b.request_id;
             } else {

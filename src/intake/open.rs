@@ -2,19 +2,20 @@
 //! the law allows asking for one) or handed to staff; and a mail that repeats an open
 //! request, linked to it as a follow-up.
 
+use crate::acknowledge::{acknowledge, Thread};
 use crate::classify::Classification;
 use crate::clock;
 use crate::ctx::Ctx;
+use crate::intake::decide::{SPOOFING, UNREPLYABLE};
 use crate::kind::Kind;
 use crate::mail::Inbound;
 use crate::outbound::facts::clean_line;
 use crate::outbound::queue::{Job, Queued};
 use crate::request::deadlines::compute_deadlines;
 use crate::request::law;
-use crate::request::lifecycle::{Status, Transition};
-use crate::request::token;
+use crate::request::lifecycle::Status;
 use crate::staff::escalate::{escalate, Escalation};
-use crate::store::{add_event, requests, transitions};
+use crate::store::{add_event, requests};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -108,67 +109,84 @@ pub fn open_request(
             },
         )
     };
+    let refs = mail.reply_references();
+    let mut r = req.clone();
+    let thread = Thread {
+        in_reply_to: mail.message_id.as_deref(),
+        references: &refs,
+    };
     if let Some(reason) = escalated {
-        to_staff(reason, &req)?;
+        // The law's receipt clock runs for escalated requests too: the consumer gets a
+        // receipt now, and a person follows up. Not for suspected spoofing or phishing
+        // (a reply would reach the forged address) nor for mail that is no privacy request
+        // (staff decide what it is), nor past the reply limits.
+        if receipt_due(c) {
+            if let Err(why) = receipt(ctx, tx, &mut r, &thread)? {
+                let reason = format!("{reason} (no receipt sent: reply limit reached: {why})");
+                to_staff(&reason, &r)?;
+                return Ok(id);
+            }
+        }
+        to_staff(reason, &r)?;
         return Ok(id);
     }
-    let refs = mail.reply_references();
-    let needs_verification = req.kinds.iter().any(|k| !k.is_opt_out());
-    let token = needs_verification.then(token::new_token);
-    let mut facts = ctx.facts(&req);
-    facts.verify_tag = token.as_deref().map(token::tagged).unwrap_or_default();
-    facts.ask_account = needs_verification && ctx.account_on_file(sender).is_some();
-    let reply_to = token
-        .as_deref()
-        .and_then(|t| token::plus_address(&ctx.settings.smtp.from_address, t));
+    if let Err(why) = acknowledge(ctx, tx, &mut r, &thread, true)? {
+        // The request still stands and its clock runs: a person decides whether and how
+        // to answer (staff mail is itself capped per sender).
+        to_staff(&format!("Not acknowledged, reply limit reached: {why}"), &r)?;
+    } else if !r.kinds.iter().any(|k| !k.is_opt_out()) {
+        // Opt-outs never need verification (CCPA §7060(b)): straight to staff.
+        to_staff("Ready to action: an opt-out, no verification needed", &r)?;
+    }
+    Ok(id)
+}
+
+/// True when an escalated first mail gets a receipt: it asks for something the law
+/// covers, from an address a reply can go to, and reads like neither spoofing nor phishing.
+pub fn receipt_due(c: &Classification) -> bool {
+    !c.kinds.is_empty()
+        && !c.signals.iter().any(|s| s == "phishing")
+        && !c
+            .reasons
+            .iter()
+            .any(|r| r.starts_with(SPOOFING) || r.starts_with(UNREPLYABLE))
+}
+
+/// Sends the receipt of an escalated request (`received`): the reference, the date
+/// received, that a person follows up, the latest response date; the request is then
+/// acknowledged. `Ok(Err(why))` when the reply limits held it back.
+fn receipt(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &mut requests::Request,
+    thread: &Thread,
+) -> Result<std::result::Result<(), String>> {
+    let facts = ctx.facts(r);
     let queued = ctx.mailer.queue(
         tx,
         &Job {
-            in_reply_to: mail.message_id.as_deref(),
-            references: &refs,
-            reply_to: reply_to.as_deref(),
-            ..Job::to_consumer("acknowledgement", &req, &facts)
+            in_reply_to: thread.in_reply_to,
+            references: thread.references,
+            ..Job::to_consumer("received", r, &facts)
         },
     )?;
     match queued {
         Queued::Yes(mid) => {
-            let mut r = req.clone();
-            transitions::apply(
+            crate::store::transitions::apply(
                 tx,
-                &mut r,
-                &Transition::Acknowledge,
+                r,
+                &crate::request::lifecycle::Transition::Acknowledge,
                 "bot",
-                &format!("Acknowledgement queued as <{mid}>"),
-                now,
+                &format!("Receipt queued as <{mid}>: a person follows up"),
+                ctx.now(),
             )?;
-            if let Some(t) = &token {
-                requests::set_token_hash(tx, &id, Some(&token::hash_token(t)))?;
-            }
-            if needs_verification {
-                transitions::apply(
-                    tx,
-                    &mut r,
-                    &Transition::RequestVerification,
-                    "bot",
-                    "Token sent with the acknowledgement",
-                    now,
-                )?;
-            } else {
-                // Opt-outs never need verification (CCPA §7060(b)): straight to staff.
-                to_staff("Ready to action: an opt-out, no verification needed", &r)?;
-            }
+            Ok(Ok(()))
         }
         Queued::RateLimited(why) => {
-            add_event(tx, &id, &now_s, "reply_suppressed", "bot", &why)?;
-            // The request still stands and its clock runs: a person decides whether and how
-            // to answer (staff mail is itself capped per sender).
-            to_staff(
-                &format!("Not acknowledged, reply limit reached: {why}"),
-                &req,
-            )?;
+            add_event(tx, &r.id, &ctx.now_s(), "reply_suppressed", "bot", &why)?;
+            Ok(Err(why))
         }
     }
-    Ok(id)
 }
 
 /// Links a new mail to the open request it repeats: an event in its timeline, a short note

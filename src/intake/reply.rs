@@ -124,9 +124,29 @@ pub fn apply(
                 },
             )?;
             if question {
+                // The question is in the reply: staff see the reply.
                 to_staff(&r, "Verified; the consumer also asks a question")?;
             } else {
-                to_staff(&r, "Verified: ready to action")?;
+                // Staff act on the request, not on the one-line reply that verified it:
+                // the notice shows the original mail, its kinds and why it was read so.
+                let original = crate::staff::escalate::original(tx, &r)?;
+                let read = original.as_ref().map(|o| crate::classify::Classification {
+                    confidence: o.confidence,
+                    reasons: o.reasons.clone(),
+                    kinds: r.kinds.clone(),
+                    ..Default::default()
+                });
+                escalate(
+                    ctx,
+                    tx,
+                    &r,
+                    &Escalation {
+                        reason: "Verified: ready to action",
+                        classification: read.as_ref().or(Some(&classified)),
+                        text: original.as_ref().map_or(&mail.new_text, |o| &o.text),
+                        raw: Some(original.as_ref().map_or(raw, |o| o.raw.as_slice())),
+                    },
+                )?;
             }
             "Verified".into()
         }

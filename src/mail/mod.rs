@@ -12,6 +12,14 @@ pub mod triage;
 
 pub use parse::parse;
 
+/// Parses a mail with a panic guard: a bug in a dependency must not take the daemon down.
+pub fn parse_isolated(raw: &[u8]) -> anyhow::Result<Inbound> {
+    match std::panic::catch_unwind(|| parse(raw)) {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!("The mail parser panicked on this message")),
+    }
+}
+
 /// One message as the IMAP fetch brought it: bytes and the server's metadata.
 #[derive(Debug, Clone)]
 pub struct Fetched {

@@ -184,6 +184,12 @@ fn build() -> Vec<Entry> {
             vars: request_facts(),
         },
         Entry {
+            name: "received",
+            audience: Consumer,
+            when: "A new request is escalated to staff instead of handled: a receipt (CCPA §7021(a)) with the reference, the date received, that a person will follow up and the latest response date. One template for both cases: `agent` true adds what the business may require of an authorized agent (CCPA §7063: the consumer's signed permission; the consumer may be asked to verify directly).",
+            vars: request_facts(),
+        },
+        Entry {
             name: "verified",
             audience: Consumer,
             when: "The requester replied from their own address with the verification code.",
@@ -246,6 +252,10 @@ fn build() -> Vec<Entry> {
                 var("excerpt", "string", "The first 1500 characters of what the sender wrote (quotes and signature removed).", json!("Please delete my data. Also, who did you share it with?")).untrusted(),
                 var("access_requests_12m", "integer", "Access requests from this person (same mailbox) in the last 12 months, this one included; 0 when the request asks for no access.", json!(3))
                     .alt(json!(0)),
+                var("consumer_received", "string", "What the consumer has received from the bot about this request so far, in words for staff: `nothing`, `the receipt (...)`, `the acknowledgement with a verification code`, ...", json!("the receipt (a person follows up; no verification code yet)"))
+                    .alt(json!("nothing")),
+                var("confirm_date", "string", "The date by which receipt must be confirmed to the consumer (CCPA: 10 business days), \"\" when that clock does not apply.", json!("December 11, 2026"))
+                    .alt(json!("")),
             ]),
         },
         Entry {

@@ -153,11 +153,9 @@ impl Composer {
             Some(raw) => {
                 let ct = ContentType::parse("message/rfc822")
                     .map_err(|e| anyhow!("message/rfc822 content type: {e}"))?;
-                let part = Attachment::new("original-message.eml".into()).body(
-                    Body::new_with_encoding(raw.to_vec(), ContentTransferEncoding::Base64)
-                        .map_err(|_| anyhow!("Cannot encode the attached message"))?,
-                    ct,
-                );
+                let (bytes, encoding) = rfc822_body(raw);
+                let part = Attachment::new("original-message.eml".into())
+                    .body(Body::dangerous_pre_encoded(bytes, encoding), ct);
                 b.multipart(MultiPart::mixed().multipart(body).singlepart(part))
             }
             None => match &m.rendered.html {
@@ -171,6 +169,65 @@ impl Composer {
         }
         Ok(msg.formatted())
     }
+}
+
+/// Longest line of a 7bit or 8bit body, without its CRLF (RFC 5322 §2.1.1, RFC 2045 §2.7).
+const MAX_LINE: usize = 998;
+
+/// The attached original as a `message/rfc822` body and its transfer encoding. RFC 2046
+/// §5.2.1 allows only `7bit`, `8bit` or `binary` there (base64 shows as a block of base64 in
+/// mail clients), and `binary` needs BINARYMIME, which Postfix does not offer. So the bytes
+/// are made valid 8bit: every line ending becomes CRLF (bare CR and bare LF included), NUL
+/// bytes are dropped, and a line longer than 998 octets is broken with a CRLF (at a UTF-8
+/// character boundary when the line is UTF-8), as Postfix's own `smtp_line_length_limit`
+/// would; the inner message is not otherwise re-encoded. The exact bytes stay in the store.
+/// `7bit` when the result is all ASCII, else `8bit`.
+fn rfc822_body(raw: &[u8]) -> (Vec<u8>, ContentTransferEncoding) {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 2);
+    let mut line_start = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                line_start = out.len();
+                // CRLF is one line ending; a bare CR is one too.
+                if raw.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                line_start = out.len();
+            }
+            0 => {}
+            b => {
+                if out.len() - line_start >= MAX_LINE {
+                    let mut cut = out.len();
+                    if b & 0xC0 == 0x80 {
+                        // `b` continues a UTF-8 character: break before its first byte.
+                        if let Some(at) = out[line_start..].iter().rposition(|&c| c & 0xC0 != 0x80)
+                        {
+                            let lead = line_start + at;
+                            if out.len() - lead < 4 && out[lead] >= 0xC0 {
+                                cut = lead;
+                            }
+                        }
+                    }
+                    out.splice(cut..cut, *b"\r\n");
+                    line_start = cut + 2;
+                }
+                out.push(b);
+            }
+        }
+        i += 1;
+    }
+    let encoding = if out.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    (out, encoding)
 }
 
 /// The mailbox of a recipient: a bare address, where RFC 5321 quoted local parts
@@ -190,4 +247,66 @@ fn clean_id(id: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>'))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(b: &[u8]) -> Vec<&[u8]> {
+        b.split(|&c| c == b'\n').collect()
+    }
+
+    #[test]
+    fn the_attached_original_is_7bit_or_8bit_never_base64() {
+        let (b, e) = rfc822_body(b"Subject: hi\r\n\r\nplain\r\n");
+        assert_eq!(e, ContentTransferEncoding::SevenBit);
+        assert_eq!(b, b"Subject: hi\r\n\r\nplain\r\n");
+        let (b, e) = rfc822_body("Subject: =?utf-8?q?x?=\r\n\r\nMaría, ¿qué datos?\r\n".as_bytes());
+        assert_eq!(e, ContentTransferEncoding::EightBit);
+        assert_eq!(
+            b,
+            "Subject: =?utf-8?q?x?=\r\n\r\nMaría, ¿qué datos?\r\n".as_bytes()
+        );
+        // Latin-1, not UTF-8: still 8bit, bytes kept.
+        let (b, e) = rfc822_body(b"Subject: x\r\n\r\nMar\xeda\r\n");
+        assert_eq!(e, ContentTransferEncoding::EightBit);
+        assert_eq!(b, b"Subject: x\r\n\r\nMar\xeda\r\n");
+    }
+
+    #[test]
+    fn bare_cr_bare_lf_and_nul_become_valid_8bit() {
+        let (b, _) = rfc822_body(b"A: 1\nB: 2\r\rC\0D\r\n\nbody\n");
+        assert_eq!(b, b"A: 1\r\nB: 2\r\n\r\nCD\r\n\r\nbody\r\n");
+        for w in b.windows(2) {
+            assert!(w[1] != b'\n' || w[0] == b'\r', "bare LF in {b:?}");
+        }
+        assert!(!b.contains(&0));
+    }
+
+    #[test]
+    fn lines_over_998_octets_are_broken_not_inside_a_character() {
+        let mut raw = b"Subject: x\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 997));
+        raw.extend("é".repeat(600).as_bytes()); // 997 + 1200 octets on one line
+        raw.extend(b"\r\nend\r\n");
+        let (b, e) = rfc822_body(&raw);
+        assert_eq!(e, ContentTransferEncoding::EightBit);
+        for l in lines(&b) {
+            assert!(l.len() <= MAX_LINE + 1, "a line of {} octets", l.len());
+            assert!(std::str::from_utf8(l).is_ok(), "a character was cut");
+        }
+        // Only CRLFs were added.
+        let stripped: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|&c| c != b'\r' && c != b'\n')
+            .collect();
+        let want: Vec<u8> = raw
+            .iter()
+            .copied()
+            .filter(|&c| c != b'\r' && c != b'\n')
+            .collect();
+        assert_eq!(stripped, want);
+    }
 }

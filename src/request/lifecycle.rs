@@ -61,11 +61,14 @@ pub enum Status {
     Denied,
     /// Closed because identity could not be verified in time (terminal).
     ClosedUnverifiable,
+    /// Closed by staff: not a privacy request at all (terminal; counted apart from
+    /// requests in the report).
+    NotARequest,
 }
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Received,
         Status::Acknowledged,
         Status::AwaitingVerification,
@@ -73,6 +76,7 @@ impl Status {
         Status::Completed,
         Status::Denied,
         Status::ClosedUnverifiable,
+        Status::NotARequest,
     ];
 
     /// The wire name (`awaiting_verification`, ...), as used in JSON and SQL.
@@ -85,6 +89,7 @@ impl Status {
             Status::Completed => "completed",
             Status::Denied => "denied",
             Status::ClosedUnverifiable => "closed_unverifiable",
+            Status::NotARequest => "not_a_request",
         }
     }
 
@@ -197,6 +202,12 @@ pub enum Transition {
         /// The law from now on.
         law: Jurisdiction,
     },
+    /// Staff put an escalated request back on the automatic track (with the kinds they
+    /// set on the stored request): the flag is cleared, and the bot acknowledges it as if it
+    /// had classified the mail itself. Only before the acknowledgement went out.
+    Handle,
+    /// Staff closed it: not a privacy request at all.
+    NotARequest,
 }
 
 impl Transition {
@@ -214,6 +225,8 @@ impl Transition {
             Transition::Note { .. } => "note",
             Transition::Assign { .. } => "assign",
             Transition::SetLaw { .. } => "set_law",
+            Transition::Handle => "handle",
+            Transition::NotARequest => "not_a_request",
         }
     }
 }
@@ -400,6 +413,14 @@ pub fn apply(
         T::Note { .. } => Ok(state.clone()),
         // The clocks live on the stored request; the state machine only refuses closed ones.
         T::SetLaw { .. } => Ok(state.clone()),
+        T::Handle => match status {
+            S::Received | S::Acknowledged => Ok(RequestState {
+                escalated: false,
+                ..state.clone()
+            }),
+            _ => Err(not_from()),
+        },
+        T::NotARequest => Ok(with_status(S::NotARequest)),
     }
 }
 
@@ -440,6 +461,7 @@ mod tests {
                 Status::Completed => "C",
                 Status::Denied => "D",
                 Status::ClosedUnverifiable => "CU",
+                Status::NotARequest => "NR",
             },
             Err(TransitionError::Closed { .. }) => "closed",
             Err(TransitionError::NotFrom { .. }) => "from",
@@ -690,6 +712,43 @@ mod tests {
         assert!(mixed.needs_verification && mixed.extendable);
         let gdpr = RequestState::new(&[Kind::OptOutMarketing], Jurisdiction::Gdpr);
         assert!(!gdpr.needs_verification && gdpr.extendable);
+    }
+
+    #[test]
+    fn staff_put_a_request_back_on_the_track_or_close_it_as_not_a_request() {
+        let mut escalated = state(Status::Received, true);
+        escalated.escalated = true;
+        let handled = apply(&escalated, &Transition::Handle).expect("handle");
+        assert_eq!(
+            (handled.status, handled.escalated),
+            (Status::Received, false)
+        );
+        let mut receipted = escalated.clone();
+        receipted.status = Status::Acknowledged;
+        assert!(
+            apply(&receipted, &Transition::Handle).is_ok(),
+            "after a receipt"
+        );
+        for status in [Status::AwaitingVerification, Status::Verified] {
+            assert_eq!(
+                apply(&state(status, true), &Transition::Handle),
+                Err(TransitionError::NotFrom {
+                    status,
+                    transition: "handle"
+                })
+            );
+        }
+        for status in Status::ALL {
+            let closed = apply(&state(status, true), &Transition::NotARequest);
+            if status.is_open() {
+                assert_eq!(closed.map(|s| s.status), Ok(Status::NotARequest));
+            } else {
+                assert!(closed.is_err(), "{status} is final");
+            }
+        }
+        assert!(Status::NotARequest.is_terminal());
+        assert!(apply(&state(Status::NotARequest, true), &Transition::Handle).is_err());
+        assert_eq!("not_a_request".parse::<Status>(), Ok(Status::NotARequest));
     }
 
     #[test]

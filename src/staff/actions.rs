@@ -5,11 +5,14 @@
 use super::command::{self, Command, Parsed};
 use crate::clock;
 use crate::ctx::Ctx;
+use crate::kind::Kind;
 use crate::mail::Inbound;
 use crate::outbound::catalog::{CompletedData, DeniedData, ExtensionData, StaffReplyData};
 use crate::outbound::facts::excerpt;
 use crate::outbound::queue::Job;
 use crate::request::deadlines::compute_deadlines;
+use crate::request::lifecycle::Transition;
+use crate::store::labels::{self, StaffAction};
 use crate::store::types::Audience;
 use crate::store::{add_event, requests, transitions};
 use anyhow::Result;
@@ -66,6 +69,20 @@ pub fn staff_command(
     let t = cmd.transition();
     if let Err(e) = transitions::check(&r, &t)? {
         return refuse(&r, capitalized(&e.to_string()));
+    }
+    if let Command::Handle { kinds } = cmd {
+        return match handle(ctx, tx, &mut r, actor, kinds)? {
+            Ok(message) => {
+                label(ctx, tx, &r, actor, StaffAction::Handle)?;
+                Ok(Outcome {
+                    accepted: true,
+                    message,
+                    status: r.status.to_string(),
+                    due_date: ctx.show_date(r.due_in_force()),
+                })
+            }
+            Err(why) => refuse(&r, why),
+        };
     }
     if let Command::Extend { .. } = cmd {
         let jurisdiction = r.jurisdiction;
@@ -139,10 +156,16 @@ pub fn staff_command(
             law.as_str().to_uppercase(),
             ctx.show_date(r.due_in_force())
         ),
+        Command::NotARequest { note } if note.is_empty() => "Not a privacy request".to_string(),
+        Command::NotARequest { note } => format!("Not a privacy request: {note}"),
+        Command::Handle { .. } => String::new(),
     };
     transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
     if let Command::Verify = cmd {
         requests::set_token_hash(tx, &r.id, None)?;
+    }
+    if let Command::NotARequest { .. } = cmd {
+        label(ctx, tx, &r, actor, StaffAction::NotARequest)?;
     }
     let told = tell_consumer(ctx, tx, &r, cmd)?;
     let due_date = ctx.show_date(r.due_in_force());
@@ -162,6 +185,11 @@ pub fn staff_command(
             r.id,
             law.as_str().to_uppercase()
         ),
+        Command::NotARequest { .. } => format!(
+            "{} is closed as not a privacy request; the consumer gets no mail from the bot",
+            r.id
+        ),
+        Command::Handle { .. } => String::new(),
     };
     if let Some(template) = told {
         message.push_str(&format!(
@@ -174,6 +202,138 @@ pub fn staff_command(
         status: r.status.to_string(),
         due_date,
     })
+}
+
+/// Records what staff said the request's opening mail was, beside what the classifier said
+/// (`classify eval` learns from it). A request whose mail or classification the store no
+/// longer has gets no label (logged): the staff action itself stands.
+fn label(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &requests::Request,
+    actor: &str,
+    action: StaffAction,
+) -> Result<()> {
+    let origin = match labels::origin(tx, &r.id) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            tracing::warn!(request = %r.id, "No mail on record: staff label not kept");
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::warn!(request = %r.id, error = %format!("{e:#}"), "Staff label not kept");
+            return Ok(());
+        }
+    };
+    let rules_version =
+        crate::classify::eval::rules_version(ctx.settings.classify.rules_dir.as_deref())?;
+    labels::record(
+        tx,
+        &labels::Label {
+            request_id: r.id.clone(),
+            inbox_id: origin.inbox_id,
+            message_key: origin.message_key,
+            action,
+            kinds: match action {
+                StaffAction::Handle => r.kinds.clone(),
+                StaffAction::NotARequest => Vec::new(),
+            },
+            classifier_action: origin.classifier_action,
+            classifier_kinds: origin.classifier_kinds,
+            rules_version,
+            by: actor.to_string(),
+            at: ctx.now_s(),
+        },
+    )
+}
+
+/// `/handle [kinds]`: puts an escalated request back on the automatic track with `kinds`
+/// (empty: the classifier's), recomputes its clocks for them and sends the acknowledgement
+/// the bot would have sent (with a verification code except for opt-outs; opt-outs go on to
+/// staff as ready to action). `Ok(Err(why))` when it cannot.
+fn handle(
+    ctx: &Ctx,
+    tx: &Connection,
+    r: &mut requests::Request,
+    actor: &str,
+    kinds: &[Kind],
+) -> Result<std::result::Result<String, String>> {
+    if crate::store::outbox::consumer_purposes(tx, &r.id)?
+        .iter()
+        .any(|p| p == "acknowledgement")
+    {
+        return Ok(Err(format!(
+            "{} already had its acknowledgement: it is on the automatic track",
+            r.id
+        )));
+    }
+    let kinds: Vec<Kind> = if kinds.is_empty() {
+        r.kinds.clone()
+    } else {
+        kinds.to_vec()
+    };
+    if kinds.is_empty() {
+        return Ok(Err(format!(
+            "The classifier found no privacy request in {}: say which, e.g. /handle access delete \
+             (or /not-a-request)",
+            r.id
+        )));
+    }
+    let classified = r.kinds.clone();
+    let received = clock::parse(&r.received_at)?;
+    let d = compute_deadlines(&kinds, received, r.jurisdiction, ctx.calendar)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    r.kinds = kinds;
+    r.confirm_by = d.confirm_by.map(clock::fmt);
+    r.due_at = clock::fmt(d.respond_by);
+    r.extended_due_at = d.extended_respond_by.map(clock::fmt);
+    let what = requests::kinds_text(&r.kinds);
+    let detail = if classified == r.kinds {
+        format!("Back on the automatic track as {what} (as classified)")
+    } else {
+        format!(
+            "Back on the automatic track as {what} (classified: {})",
+            if classified.is_empty() {
+                "none".to_string()
+            } else {
+                requests::kinds_text(&classified)
+            }
+        )
+    };
+    transitions::apply(tx, r, &Transition::Handle, actor, &detail, ctx.now())?;
+    let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+    let origin = r.origin_message_id.clone();
+    let thread = crate::acknowledge::Thread {
+        in_reply_to: origin.as_deref(),
+        references: &refs,
+    };
+    // A person decided: no anti-reflection limit applies.
+    let _ = crate::acknowledge::acknowledge(ctx, tx, r, &thread, false)?;
+    let needs_verification = r.kinds.iter().any(|k| !k.is_opt_out());
+    if needs_verification {
+        return Ok(Ok(format!(
+            "{} is back on the automatic track as {what}: the acknowledgement with a \
+             verification code is queued; its reply verifies it",
+            r.id
+        )));
+    }
+    let original = super::escalate::original(tx, r)?;
+    super::escalate::escalate(
+        ctx,
+        tx,
+        r,
+        &super::escalate::Escalation {
+            reason: "Ready to action: an opt-out, no verification needed",
+            classification: None,
+            text: original.as_ref().map_or("", |o| o.text.as_str()),
+            raw: original.as_ref().map(|o| o.raw.as_slice()),
+        },
+    )?;
+    Ok(Ok(format!(
+        "{} is back on the automatic track as {what}: the acknowledgement is queued (an \
+         opt-out: no verification); ready to action",
+        r.id
+    )))
 }
 
 /// Queues the consumer's notice for a command, if it calls for one; returns its template.
@@ -227,7 +387,11 @@ fn tell_consumer(
                 new_due_date: facts.due_date.clone(),
             },
         )?,
-        Command::Note { .. } | Command::Assign { .. } | Command::Law { .. } => return Ok(None),
+        Command::Note { .. }
+        | Command::Assign { .. }
+        | Command::Law { .. }
+        | Command::Handle { .. }
+        | Command::NotARequest { .. } => return Ok(None),
     };
     Ok(Some(template))
 }

@@ -4,13 +4,17 @@
 //! ```text
 //! /verify                      identity checked out of band
 //! /complete [note]             the request is done (the note stays internal)
-//! /deny <basis> [explanation]  basis: unverifiable | not-a-consumer | exempt | other (or any text)
+//! /deny <basis> [explanation]  basis: unverifiable | not-a-consumer | exempt | other <explanation>
 //! /extend <reason>             the one extension, with the reason told to the consumer
 //! /note <text>                 a note in the audit log
 //! /assign <name>               who handles it
 //! /law gdpr|ccpa               the law (and so the clocks) the request runs on
+//! /handle [kind...]            back on the automatic track, with these kinds (or the
+//!                              classifier's): acknowledged as if the bot had read it so
+//! /not-a-request [note]        closed: not a privacy request; no mail to the consumer
 //! ```
 
+use crate::kind::Kind;
 use crate::request::deadlines::Jurisdiction;
 use crate::request::lifecycle::{DenialBasis, Transition};
 
@@ -51,11 +55,29 @@ pub enum Command {
         /// The law.
         law: Jurisdiction,
     },
+    /// Put an escalated request back on the automatic track.
+    Handle {
+        /// The kinds staff read in it (empty: the classifier's).
+        kinds: Vec<Kind>,
+    },
+    /// Close it: not a privacy request.
+    NotARequest {
+        /// Internal note ("" when none).
+        note: String,
+    },
 }
 
 /// Every command word, for help texts.
 pub const WORDS: &[&str] = &[
-    "verify", "complete", "deny", "extend", "note", "assign", "law",
+    "verify",
+    "complete",
+    "deny",
+    "extend",
+    "note",
+    "assign",
+    "law",
+    "handle",
+    "not-a-request",
 ];
 
 /// What a line says.
@@ -87,6 +109,8 @@ impl Command {
             Command::Note { .. } => "/note",
             Command::Assign { .. } => "/assign",
             Command::Law { .. } => "/law",
+            Command::Handle { .. } => "/handle",
+            Command::NotARequest { .. } => "/not-a-request",
         }
     }
 
@@ -102,6 +126,8 @@ impl Command {
             Command::Note { text } => Transition::Note { text: text.clone() },
             Command::Assign { to } => Transition::Assign { to: to.clone() },
             Command::Law { law } => Transition::SetLaw { law: *law },
+            Command::Handle { .. } => Transition::Handle,
+            Command::NotARequest { .. } => Transition::NotARequest,
         }
     }
 }
@@ -114,7 +140,13 @@ pub fn first_line(text: &str) -> &str {
         .unwrap_or("")
 }
 
-/// A denial basis as staff write it (`not-a-consumer`, `Not a consumer`, `exempt`, ...).
+/// The denial bases staff may write, as they write them.
+pub const BASES: &str = "unverifiable | not-a-consumer | exempt | other <explanation>";
+
+/// A denial basis as staff write it: `unverifiable`, `not-a-consumer` (or `not a consumer`,
+/// `not_a_consumer`, any case, a trailing `:` allowed) or `exempt`. `other` is not here: it
+/// needs its explanation (see [`parse`]). Anything else is `None`: a basis is a legal
+/// category the consumer is told, never free text.
 pub fn parse_basis(word: &str) -> Option<DenialBasis> {
     let w: String = word
         .trim()
@@ -124,9 +156,9 @@ pub fn parse_basis(word: &str) -> Option<DenialBasis> {
         .map(|c| if c == '-' || c == ' ' { '_' } else { c })
         .collect();
     match w.as_str() {
-        "unverifiable" | "unverified" => Some(DenialBasis::Unverifiable),
-        "not_a_consumer" | "not_consumer" | "notaconsumer" => Some(DenialBasis::NotAConsumer),
-        "exempt" | "exemption" => Some(DenialBasis::Exempt),
+        "unverifiable" => Some(DenialBasis::Unverifiable),
+        "not_a_consumer" => Some(DenialBasis::NotAConsumer),
+        "exempt" => Some(DenialBasis::Exempt),
         _ => None,
     }
 }
@@ -142,7 +174,10 @@ pub fn parse(line: &str) -> Parsed {
         None => (rest, ""),
     };
     let word = word.to_ascii_lowercase();
-    if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) {
+    if word.is_empty()
+        || !word.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        || word.starts_with('-')
+    {
         return Parsed::NotACommand;
     }
     let invalid = |why: &str| Parsed::Invalid {
@@ -156,9 +191,7 @@ pub fn parse(line: &str) -> Parsed {
         },
         "deny" => {
             if args.is_empty() {
-                return invalid(
-                    "a denial needs a basis: /deny unverifiable | not-a-consumer | exempt | other <explanation>",
-                );
+                return invalid(&format!("a denial needs a basis: /deny {BASES}"));
             }
             // "not a consumer" is three words: try the longest basis first.
             let words: Vec<&str> = args.split_whitespace().collect();
@@ -178,21 +211,21 @@ pub fn parse(line: &str) -> Parsed {
                         Some((f, a)) => (f, a.trim()),
                         None => (args, ""),
                     };
-                    if first.eq_ignore_ascii_case("other") {
-                        if after.is_empty() {
-                            return invalid(
-                                "/deny other needs the basis in words: /deny other <explanation>",
-                            );
-                        }
-                        Command::Deny {
-                            basis: DenialBasis::Other(after.to_string()),
-                            text: after.to_string(),
-                        }
-                    } else {
-                        Command::Deny {
-                            basis: DenialBasis::Other(args.to_string()),
-                            text: args.to_string(),
-                        }
+                    let first = first.trim_end_matches([':', ',', '.', ';', '-']);
+                    if !first.eq_ignore_ascii_case("other") {
+                        return invalid(&format!(
+                            "`{first}` is not a denial basis; write one of: /deny {BASES}"
+                        ));
+                    }
+                    let after = after.trim_start_matches([':', ',', '.', ';', '-', ' ']);
+                    if after.is_empty() {
+                        return invalid(
+                            "/deny other needs the basis in words: /deny other <explanation>",
+                        );
+                    }
+                    Command::Deny {
+                        basis: DenialBasis::Other(after.to_string()),
+                        text: after.to_string(),
                     }
                 }
             }
@@ -227,9 +260,51 @@ pub fn parse(line: &str) -> Parsed {
                 to: args.to_string(),
             }
         }
+        "handle" => {
+            let mut kinds = Vec::new();
+            for w in args.split([' ', ',', '\t']).filter(|w| !w.is_empty()) {
+                match parse_kind(w) {
+                    Some(k) if !kinds.contains(&k) => kinds.push(k),
+                    Some(_) => {}
+                    None => {
+                        return invalid(&format!(
+                            "unknown kind `{w}`; the kinds are {} (or none: the classifier's)",
+                            Kind::ALL.map(|k| k.as_str().replace('_', "-")).join(", ")
+                        ))
+                    }
+                }
+            }
+            kinds.sort();
+            Command::Handle { kinds }
+        }
+        "not-a-request" | "notarequest" => Command::NotARequest {
+            note: args.to_string(),
+        },
         _ => return Parsed::Unknown(format!("/{word}")),
     };
     Parsed::Ok(cmd)
+}
+
+/// A request kind as staff write it: the wire name with `-` or `_` (`opt-out-sale`), or a
+/// plain word (`access`, `deletion`, `unsubscribe`, `do-not-sell`).
+pub fn parse_kind(word: &str) -> Option<Kind> {
+    let w = word
+        .trim()
+        .trim_end_matches([',', '.', ';'])
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    if let Ok(k) = w.parse::<Kind>() {
+        return Some(k);
+    }
+    match w.as_str() {
+        "know" | "copy" | "export" => Some(Kind::Access),
+        "deletion" | "erase" | "erasure" => Some(Kind::Delete),
+        "correction" | "rectify" => Some(Kind::Correct),
+        "opt_out" | "do_not_sell" | "sale" => Some(Kind::OptOutSale),
+        "unsubscribe" | "marketing" => Some(Kind::OptOutMarketing),
+        "limit" | "sensitive" => Some(Kind::LimitSensitive),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -299,10 +374,17 @@ mod tests {
                 }),
             ),
             (
-                "/deny we hold nothing",
+                "/deny other: court order",
                 Parsed::Ok(Command::Deny {
-                    basis: DenialBasis::Other("we hold nothing".into()),
-                    text: "we hold nothing".into(),
+                    basis: DenialBasis::Other("court order".into()),
+                    text: "court order".into(),
+                }),
+            ),
+            (
+                "/deny Not_A_Consumer",
+                Parsed::Ok(Command::Deny {
+                    basis: DenialBasis::NotAConsumer,
+                    text: "".into(),
                 }),
             ),
             (
@@ -349,6 +431,82 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn handle_and_not_a_request() {
+        assert_eq!(
+            parse("/handle"),
+            Parsed::Ok(Command::Handle { kinds: vec![] })
+        );
+        assert_eq!(
+            parse("/handle delete, access access"),
+            Parsed::Ok(Command::Handle {
+                kinds: vec![Kind::Access, Kind::Delete]
+            })
+        );
+        assert_eq!(
+            parse("/Handle opt-out-sale limit_sensitive"),
+            Parsed::Ok(Command::Handle {
+                kinds: vec![Kind::OptOutSale, Kind::LimitSensitive]
+            })
+        );
+        match parse("/handle access everything") {
+            Parsed::Invalid { command, why } => {
+                assert_eq!(command, "/handle");
+                assert!(
+                    why.contains("`everything`") && why.contains("opt-out-sale"),
+                    "{why}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse("/not-a-request an invoice"),
+            Parsed::Ok(Command::NotARequest {
+                note: "an invoice".into()
+            })
+        );
+        assert_eq!(
+            parse("/not-a-request"),
+            Parsed::Ok(Command::NotARequest { note: "".into() })
+        );
+        assert_eq!(parse("/-x"), Parsed::NotACommand);
+    }
+
+    #[test]
+    fn a_basis_outside_the_list_is_refused_with_the_list() {
+        // Once any text was a basis: `/deny because` denied with "Why: because".
+        for line in [
+            "/deny because",
+            "/deny we hold nothing",
+            "/deny unverified",
+            "/deny exemption trade secrets",
+            "/deny not a customer",
+            "/deny othr court order",
+        ] {
+            match parse(line) {
+                Parsed::Invalid { command, why } => {
+                    assert_eq!(command, "/deny", "{line}");
+                    for basis in ["unverifiable", "not-a-consumer", "exempt", "other"] {
+                        assert!(why.contains(basis), "{line}: {why} lacks {basis}");
+                    }
+                }
+                other => panic!("{line:?} parsed as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn other_needs_an_explanation() {
+        for line in ["/deny other", "/deny other:", "/deny OTHER -  "] {
+            match parse(line) {
+                Parsed::Invalid { why, .. } => {
+                    assert!(why.contains("explanation"), "{line}: {why}")
+                }
+                p => panic!("{line:?} parsed as {p:?}"),
+            }
+        }
     }
 
     #[test]

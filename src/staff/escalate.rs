@@ -45,6 +45,10 @@ struct EscalationData<'a> {
     /// Access requests from this person in the last 12 months, this one included (0 when
     /// this request is not an access request).
     access_requests_12m: usize,
+    /// What the consumer has received from the bot so far, in words.
+    consumer_received: String,
+    /// Confirm receipt by (CCPA 10 business days), "" when that clock does not apply.
+    confirm_date: String,
 }
 
 /// Flags `req` as escalated (through the lifecycle, recorded as an `escalated` event) and
@@ -68,7 +72,7 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
              it is in the daily digest)",
             e.reason
         );
-        return transitions::apply(tx, &mut r, &Transition::Escalate, "bot", &detail, now);
+        return record(tx, &mut r, &detail, now);
     }
     let facts = ctx.staff_facts(&r);
     let data = EscalationData {
@@ -81,6 +85,12 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
             .unwrap_or_default(),
         excerpt: excerpt(e.text, 1500),
         access_requests_12m: access_requests_12m(ctx, tx, &r)?,
+        consumer_received: consumer_received(tx, &r)?,
+        confirm_date: r
+            .confirm_by
+            .as_deref()
+            .map(|c| ctx.show_date(c))
+            .unwrap_or_default(),
     };
     let attach = e.raw.filter(|raw| raw.len() <= MAX_ATTACHMENT);
     ctx.mailer.queue_staff(
@@ -91,7 +101,26 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
         Some(&r.id),
         attach,
     )?;
-    transitions::apply(tx, &mut r, &Transition::Escalate, "bot", e.reason, now)
+    record(tx, &mut r, e.reason, now)
+}
+
+/// The flag and the `escalated` event. A closed request keeps its final state (the
+/// lifecycle accepts nothing but a note there): the event alone records that a person was
+/// asked to look.
+fn record(
+    tx: &Connection,
+    r: &mut Request,
+    detail: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let t = if r.status.is_terminal() {
+        Transition::Note {
+            text: detail.to_string(),
+        }
+    } else {
+        Transition::Escalate
+    };
+    transitions::apply_as(tx, r, &t, "escalated", "bot", detail, now)
 }
 
 /// Flags `req` as escalated with `reason`, recording the flag under the caller's own event
@@ -106,15 +135,14 @@ pub fn flag(
     detail: &str,
 ) -> Result<()> {
     req.escalation_reason = reason.to_string();
-    transitions::apply_as(
-        tx,
-        req,
-        &Transition::Escalate,
-        event,
-        "bot",
-        detail,
-        ctx.now(),
-    )
+    let t = if req.status.is_terminal() {
+        Transition::Note {
+            text: detail.to_string(),
+        }
+    } else {
+        Transition::Escalate
+    };
+    transitions::apply_as(tx, req, &t, event, "bot", detail, ctx.now())
 }
 
 /// How many access requests the requester of `r` made in the 12 months before now, `r`
@@ -133,4 +161,64 @@ fn access_requests_12m(ctx: &Ctx, tx: &Connection, r: &Request) -> Result<usize>
             .filter(|o| o.kinds.contains(&Kind::Access) && o.received_at >= since)
             .count(),
     )
+}
+
+/// What the consumer has received from the bot about `r` so far, in words for staff (from
+/// the outbox: what was queued to them, in this transaction too).
+fn consumer_received(tx: &Connection, r: &Request) -> Result<String> {
+    let sent = crate::store::outbox::consumer_purposes(tx, &r.id)?;
+    let has = |p: &str| sent.iter().any(|s| s == p);
+    Ok(if has("acknowledgement") {
+        let needs_verification = r.kinds.iter().any(|k| !k.is_opt_out());
+        match (needs_verification, has("verified")) {
+            (true, true) => "the acknowledgement, and the notice that their identity is verified",
+            (true, false) => "the acknowledgement with a verification code",
+            (false, _) => "the acknowledgement (an opt-out: no verification is asked)",
+        }
+        .to_string()
+    } else if has("received") {
+        "the receipt (a person follows up; no verification code yet)".to_string()
+    } else {
+        "nothing".to_string()
+    })
+}
+
+/// The mail that opened a request, as the store kept it.
+pub struct Original {
+    /// Its raw bytes.
+    pub raw: Vec<u8>,
+    /// What the sender wrote (new text).
+    pub text: String,
+    /// The classifier's confidence and reasons when it was read.
+    pub confidence: f64,
+    /// The rules that fired.
+    pub reasons: Vec<String>,
+}
+
+/// The opening mail of `r` (its raw bytes, new text and classification), when the store
+/// still has it (mail bodies are purged after `store.mail-retention-days`).
+pub fn original(tx: &Connection, r: &Request) -> Result<Option<Original>> {
+    let Some(id) = &r.origin_message_id else {
+        return Ok(None);
+    };
+    let Some((raw, classification)) = crate::store::inbox::original(tx, &r.id, id)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&classification).unwrap_or_default();
+    let text = crate::mail::parse_isolated(&raw)
+        .map(|m| m.new_text)
+        .unwrap_or_default();
+    Ok(Some(Original {
+        raw,
+        text,
+        confidence: v["confidence"].as_f64().unwrap_or(0.0),
+        reasons: v["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
 }

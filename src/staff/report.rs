@@ -45,6 +45,9 @@ pub struct Yearly {
     pub kinds: Vec<KindMetrics>,
     /// The same lines for the requests of each law that had any (`ccpa`, then `gdpr`).
     pub by_law: Vec<LawMetrics>,
+    /// Mail received in the year that staff closed as not a privacy request
+    /// (`/not-a-request`): counted apart, in none of the lines above.
+    pub not_a_request: u64,
 }
 
 /// One law's part of the report.
@@ -80,9 +83,17 @@ fn median(sorted: &[f64]) -> Option<f64> {
 /// counts once under each of its kinds; mail that was never a privacy request (no kind) is
 /// left out.
 pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
-    let of_year: Vec<&Request> = requests
+    let in_year: Vec<&Request> = requests
         .iter()
         .filter(|r| clock::parse(&r.received_at).is_ok_and(|t| t.with_timezone(&tz).year() == year))
+        .collect();
+    let not_a_request = in_year
+        .iter()
+        .filter(|r| r.status == crate::request::lifecycle::Status::NotARequest)
+        .count() as u64;
+    let of_year: Vec<&Request> = in_year
+        .into_iter()
+        .filter(|r| r.status != crate::request::lifecycle::Status::NotARequest)
         .collect();
     let by_law = ["ccpa", "gdpr"]
         .iter()
@@ -105,6 +116,7 @@ pub fn yearly(requests: &[Request], year: i32, tz: chrono_tz::Tz) -> Yearly {
         year,
         kinds: metrics(of_year.iter().copied()),
         by_law,
+        not_a_request,
     }
 }
 
@@ -217,6 +229,13 @@ impl Yearly {
             s.push_str(&format!("\n## Under the {name}\n\n"));
             table(&mut s, &l.kinds);
         }
+        if self.not_a_request > 0 {
+            s.push_str(&format!(
+                "\nNot counted above: {} mail(s) to the privacy address that staff closed as \
+                 not a privacy request.\n",
+                self.not_a_request
+            ));
+        }
         s
     }
 
@@ -278,7 +297,8 @@ pub struct Record {
     pub status: String,
     /// Date of the substantive response, if given.
     pub responded_at: Option<String>,
-    /// Nature of the response: `complied`, `denied`, or `open`.
+    /// Nature of the response: `complied`, `denied`, `open`, or `not_a_request` (staff
+    /// found it was no privacy request).
     pub response: &'static str,
     /// Basis of a denial: `unverifiable`, `not_a_consumer`, `exempt`, `other`.
     pub denial_basis: Option<String>,
@@ -309,6 +329,7 @@ pub fn record_of(r: &Request) -> Record {
         response: match r.status.as_str() {
             "completed" => "complied",
             "denied" | "closed_unverifiable" => "denied",
+            "not_a_request" => "not_a_request",
             _ => "open",
         },
         denial_basis: r.denial_basis.clone(),

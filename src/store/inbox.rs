@@ -1,6 +1,7 @@
 //! The `cursors` and `inbox` tables: where intake stands in each mailbox, and one row per
 //! fetched mail with what was decided about it.
 
+use super::types::Filed;
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -69,7 +70,7 @@ pub struct InboxRow {
     /// The raw mail (None when not downloaded).
     pub raw: Option<Vec<u8>>,
     /// request | reply | ignored | escalated | quarantined | own_copy | duplicate | staff
-    pub disposition: String,
+    pub disposition: Filed,
     /// Why, in words.
     pub reason: String,
     /// The request it belongs to.
@@ -220,7 +221,7 @@ pub struct Received {
     /// The server's INTERNALDATE.
     pub internal_date: String,
     /// What intake decided.
-    pub disposition: String,
+    pub disposition: Filed,
     /// Why, in words.
     pub reason: String,
     /// Whether the body is still kept (see `purge`).
@@ -245,4 +246,23 @@ pub fn for_request(conn: &Connection, request_id: &str) -> Result<Vec<Received>>
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The raw bytes and stored classification of the mail with Message-ID `message_id` that
+/// opened request `request_id`, when its body is still kept.
+pub fn original(
+    conn: &Connection,
+    request_id: &str,
+    message_id: &str,
+) -> Result<Option<(Vec<u8>, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT raw, classification FROM inbox
+             WHERE request_id = ?1 AND message_id = ?2 AND raw IS NOT NULL
+               AND disposition IN ('request', 'escalated')
+             ORDER BY id LIMIT 1",
+            params![request_id, message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
 }

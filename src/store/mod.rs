@@ -6,6 +6,7 @@
 //! request is also written to the append-only `events` table (the audit log).
 
 pub mod inbox;
+pub mod labels;
 pub mod outbox;
 pub mod purge;
 pub mod requests;

@@ -290,6 +290,17 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What the mails queued to the consumer about a request were (`acknowledgement`,
+/// `received`, ...), oldest first; failed ones left out.
+pub fn consumer_purposes(conn: &Connection, request_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT purpose FROM outbox WHERE request_id = ?1 AND audience = 'consumer'
+         AND status NOT IN ('failed', 'bounced') ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![request_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// What it was for, by row ID ("" for a row that is gone).
 pub fn purpose(conn: &Connection, id: i64) -> Result<String> {
     Ok(conn

@@ -21,7 +21,7 @@ pub struct Purged {
 /// A body may go once it is older than the cutoff and its request (if any) is closed: open
 /// requests keep their mails, staff may need them.
 const CLOSED_OR_NONE: &str = "(request_id IS NULL OR request_id IN
-    (SELECT id FROM requests WHERE status IN ('completed', 'denied', 'closed_unverifiable')))";
+    (SELECT id FROM requests WHERE status IN ('completed', 'denied', 'closed_unverifiable', 'not_a_request')))";
 
 /// Drops the bodies of mails recorded before `cutoff` (UTC RFC 3339), or only counts them
 /// with `dry_run`.
@@ -71,7 +71,7 @@ pub struct PurgedRecords {
 
 /// Closed requests whose last activity (last change, response or audit event) is before ?1.
 const EXPIRED: &str = "SELECT id FROM requests
-    WHERE status IN ('completed', 'denied', 'closed_unverifiable')
+    WHERE status IN ('completed', 'denied', 'closed_unverifiable', 'not_a_request')
       AND MAX(updated_at, COALESCE(responded_at, ''),
               COALESCE((SELECT MAX(at) FROM events e WHERE e.request_id = requests.id), '')) < ?1";
 /// Received mail that opened no request, recorded before ?1, and already moved out of the

@@ -235,7 +235,9 @@ pub fn of_person(conn: &Connection, base: &str, open_only: bool) -> Result<Vec<R
          WHERE (lower(requester) = ?1 OR lower(requester) LIKE ?2 ESCAPE '\\')"
     );
     if open_only {
-        sql.push_str(" AND status NOT IN ('completed', 'denied', 'closed_unverifiable')");
+        sql.push_str(
+            " AND status NOT IN ('completed', 'denied', 'closed_unverifiable', 'not_a_request')",
+        );
     }
     sql.push_str(" ORDER BY received_at, id");
     let mut st = conn.prepare(&sql)?;
@@ -277,9 +279,6 @@ fn person_patterns(base: &str) -> (String, String) {
     (base.to_string(), plus)
 }
 
-/// Statuses in which a request is finished.
-pub const CLOSED_STATUSES: &[&str] = &["completed", "denied", "closed_unverifiable"];
-
 /// The due date in force: the extended one only once the extension was taken.
 const DUE: &str =
     "(CASE WHEN extended = 1 AND extended_due_at IS NOT NULL THEN extended_due_at ELSE due_at END)";
@@ -307,7 +306,9 @@ pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Request>> {
         sql.push_str(&format!(" AND {DUE} < ?{}", args.len()));
     }
     if f.open_only {
-        sql.push_str(" AND status NOT IN ('completed', 'denied', 'closed_unverifiable')");
+        sql.push_str(
+            " AND status NOT IN ('completed', 'denied', 'closed_unverifiable', 'not_a_request')",
+        );
     }
     sql.push_str(&format!(" ORDER BY {DUE}, id"));
     let mut stmt = conn.prepare(&sql)?;

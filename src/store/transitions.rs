@@ -38,6 +38,8 @@ pub fn event_kind(t: &Transition) -> &'static str {
         Transition::Note { .. } => "note",
         Transition::Assign { .. } => "assigned",
         Transition::SetLaw { .. } => "law_changed",
+        Transition::Handle => "handled",
+        Transition::NotARequest => "not_a_request",
     }
 }
 

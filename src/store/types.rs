@@ -45,6 +45,97 @@ impl std::str::FromStr for Audience {
     }
 }
 
+/// How a received mail was filed: the inbox record's `disposition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filed {
+    /// A new request, acknowledged.
+    Request,
+    /// A new request, sent to staff first.
+    Escalated,
+    /// On a request's thread.
+    Reply,
+    /// Asks again for what an open request of the sender's covers.
+    FollowUp,
+    /// From staff, outside any request's thread.
+    Staff,
+    /// Machine-made or not a privacy request; never answered.
+    #[default]
+    Ignored,
+    /// A delivery report about one of our mails.
+    Bounce,
+    /// Recorded before.
+    Duplicate,
+    /// Our own Bcc copy coming back.
+    OwnCopy,
+    /// Our kind of mail another store sent.
+    ForeignCopy,
+    /// Set aside for a person.
+    Quarantined,
+}
+
+impl Filed {
+    /// Every value, as the CHECK constraint lists them.
+    pub const ALL: [Filed; 11] = [
+        Filed::Request,
+        Filed::Escalated,
+        Filed::Reply,
+        Filed::FollowUp,
+        Filed::Staff,
+        Filed::Ignored,
+        Filed::Bounce,
+        Filed::Duplicate,
+        Filed::OwnCopy,
+        Filed::ForeignCopy,
+        Filed::Quarantined,
+    ];
+
+    /// The stored name (`own_copy`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Filed::Request => "request",
+            Filed::Escalated => "escalated",
+            Filed::Reply => "reply",
+            Filed::FollowUp => "follow_up",
+            Filed::Staff => "staff",
+            Filed::Ignored => "ignored",
+            Filed::Bounce => "bounce",
+            Filed::Duplicate => "duplicate",
+            Filed::OwnCopy => "own_copy",
+            Filed::ForeignCopy => "foreign_copy",
+            Filed::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for Filed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Filed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Filed::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| format!("unknown disposition `{s}`"))
+    }
+}
+
+impl FromSql for Filed {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        parse(v)
+    }
+}
+
+impl ToSql for Filed {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
 fn parse<T: std::str::FromStr<Err = String>>(v: ValueRef<'_>) -> FromSqlResult<T> {
     let s = v.as_str()?;
     s.parse::<T>()

@@ -307,4 +307,48 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn a_bad_dkim_key_is_a_fail_line_naming_the_key_file_and_a_config_problem_at_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("dkim.pem");
+        std::fs::write(&key, "not a key").expect("write key");
+        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let text = format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = 10143\nsecurity = \"none\"\n\
+             username = \"privacy@example.test\"\npassword = \"pw\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = 10025\nsecurity = \"none\"\n\
+             from = \"privacy@example.test\"\n\
+             [staff]\nescalation-to = [\"staff@example.test\"]\n\
+             [store]\npath = \"s.sqlite3\"\n[templates]\ndir = {templates:?}\n\
+             [dkim]\nselector = \"s1\"\nkey-file = {key:?}\n"
+        );
+        let file = dir.path().join("p.toml");
+        // The file says where the key is; reading the key is not the config's business.
+        let s = config::parse(&text, &file).expect("the config file itself is valid");
+        let lines: Vec<String> = local_checks(&s).iter().map(Outcome::line).collect();
+        let dkim = lines
+            .iter()
+            .find(|l| l.contains(" dkim "))
+            .expect("a dkim line");
+        assert!(
+            dkim.starts_with("FAIL dkim s1._domainkey.example.test: ")
+                && dkim.contains(&key.display().to_string()),
+            "{lines:#?}"
+        );
+        // `run` (and `check-config`) stop on it, naming the file, the key and the key file.
+        let err = crate::outbound::dkim::load(&s).expect_err("an unusable key");
+        let c = err
+            .downcast_ref::<config::ConfigError>()
+            .expect("worded as a config problem");
+        assert_eq!(c.problems.len(), 1, "{c}");
+        assert!(
+            c.problems[0].starts_with(&format!(
+                "{}: `dkim.key-file`: Unusable DKIM key {}: ",
+                file.display(),
+                key.display()
+            )),
+            "{c}"
+        );
+    }
 }

@@ -45,35 +45,7 @@ pub async fn run(settings: Settings, clock: Clock, once: bool) -> Result<()> {
         );
         return Ok(());
     }
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("Shutting down after the mail in hand");
-        let _ = tx.send(true);
-    });
-    app.run(rx).await
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    app.run(crate::shutdown::on_signals()).await
 }
 
 /// The store of a command that only reads (or only deletes): never created here, so a

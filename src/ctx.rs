@@ -55,8 +55,10 @@ impl Parts {
             settings.classify.rules_dir.as_deref(),
             settings.classify.threshold,
         )?;
+        // The DKIM key is read here (staff actions queue signed mail), as when the daemon
+        // starts: a bad key is named like a config problem.
         let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?
-            .with_dkim(settings.dkim.as_ref())?;
+            .with_dkim(crate::outbound::dkim::load(settings)?);
         let calendar =
             BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
         let accounts = settings

@@ -70,6 +70,7 @@ pub mod mail;
 pub mod metrics;
 pub mod outbound;
 pub mod request;
+pub mod shutdown;
 pub mod staff;
 pub mod store;
 pub mod sweep;

@@ -349,7 +349,9 @@ fn real_main(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {
-            config::load(&args.config)?;
+            let settings = config::load(&args.config)?;
+            // The key `[dkim]` names must be usable too, as `run` requires.
+            privacy_inbox::outbound::dkim::load(&settings)?;
             println!("{}: OK", args.config.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -1,4 +1,5 @@
-//! The `templates` commands (`check`, `preview`) and the daemon's template reload.
+//! The `templates` commands (`check`, `preview`). (Hot reload of an edited folder is the
+//! daemon's own.)
 //!
 //! Which folder: `--dir` when given; else `[templates] dir` of the config file (relative to
 //! the config's folder); else, when the config file does not exist, `templates/` in the
@@ -6,12 +7,9 @@
 //! machine without mail settings (an admin's laptop, CI).
 
 use crate::config;
-use crate::daemon::App;
 use crate::kind::Kind;
-use crate::outbound::catalog::{self, Sample, TemplateProblemData};
-use crate::outbound::outbox::lock;
-use crate::outbound::queue::Mailer;
-use crate::outbound::templates::{report, require_dir, Problem, Reload, Templates};
+use crate::outbound::catalog::{self, Sample};
+use crate::outbound::templates::{require_dir, Templates};
 use crate::store::{requests, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
@@ -215,68 +213,4 @@ fn request_facts(
         lang,
     );
     Ok(serde_json::to_value(facts)?)
-}
-
-/// Called by the daemon at the start of every pass: reloads an edited templates folder. A
-/// good set goes live; a broken one is logged, the last good set stays live, and staff
-/// get one `template_problem` mail per broken version.
-pub fn reload(app: &App) {
-    match app.templates.refresh() {
-        Reload::Unchanged => {}
-        Reload::Reloaded { version } => {
-            tracing::info!(version = %version, dir = %app.templates.dir().display(), "Templates reloaded");
-        }
-        Reload::Broken {
-            version,
-            problems,
-            first,
-        } => {
-            tracing::warn!(
-                version = %version,
-                problems = problems.len(),
-                report = %report(&problems),
-                "Edited templates have problems: the last good set stays live"
-            );
-            if first {
-                match tell_staff(app, &version, &problems) {
-                    Ok(()) => {
-                        tracing::info!(version = %version, "Staff told about the template problems")
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "Cannot queue the template problem notice")
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn tell_staff(app: &App, version: &str, problems: &[Problem]) -> Result<()> {
-    let data = TemplateProblemData {
-        dir: app.templates.dir().display().to_string(),
-        version: version.to_string(),
-        count: problems.len(),
-        problems: problems.iter().map(ToString::to_string).collect(),
-        team: crate::outbound::facts::team_name(&app.settings.smtp.from),
-    };
-    let mailer = Mailer {
-        templates: &app.templates,
-        composer: &app.composer,
-        per_recipient_per_day: app.settings.smtp.per_recipient_per_day,
-        global_per_hour: app.settings.smtp.global_per_hour,
-        staff_per_hour: app.settings.staff.max_mails_per_hour,
-        now: app.clock.now(),
-    };
-    let mut st = lock(&app.store);
-    let tx = st.begin()?;
-    mailer.queue_staff(
-        &tx,
-        &app.settings.staff.escalation_to,
-        "template_problem",
-        &data,
-        None,
-        None,
-    )?;
-    tx.commit()?;
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! few operations intake needs, each bounded by a timeout because async-imap has none.
 
 use crate::config::{Auth, Endpoint, ImapSettings, Security};
+use crate::shutdown::Shutdown;
 use anyhow::{anyhow, bail, Context, Result};
 use async_imap::types::Fetch;
 use futures::TryStreamExt;
@@ -450,13 +451,9 @@ pub async fn logout(mut s: Session) {
     let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
 }
 
-/// Waits in IDLE until the server reports something or `limit` passes, or `stop` fires.
+/// Waits in IDLE until the server reports something or `limit` passes, or `shutdown` fires.
 /// Returns the session for further use.
-pub async fn idle(
-    s: Session,
-    limit: Duration,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
-) -> Result<Session> {
+pub async fn idle(s: Session, limit: Duration, shutdown: &mut Shutdown) -> Result<Session> {
     // New mail reported while IDLE starts (before the server's "+ idling") goes to the
     // unsolicited channel, not to the IDLE stream: look there too, or it waits for the timeout.
     let unsolicited = s.unsolicited_responses.clone();
@@ -474,7 +471,7 @@ pub async fn idle(
         let (fut, interrupt) = handle.wait_with_timeout(limit);
         tokio::select! {
             r = fut => { r.context("IMAP IDLE failed")?; }
-            _ = stop.changed() => { drop(interrupt); }
+            _ = shutdown.recv() => { drop(interrupt); }
         }
     }
     let s = timed("IDLE DONE", IMAP_TIMEOUT, handle.done()).await?;

@@ -60,13 +60,11 @@ impl Composer {
         })
     }
 
-    /// Signs every message built from now on with DKIM (`[dkim]`); `None` leaves it unsigned.
-    pub fn with_dkim(mut self, dkim: Option<&crate::config::DkimSettings>) -> Result<Composer> {
-        self.dkim = match dkim {
-            Some(d) => Some(std::sync::Arc::new(crate::outbound::dkim::load_config(d)?)),
-            None => None,
-        };
-        Ok(self)
+    /// Signs every message built from now on with DKIM (`[dkim]`, its key loaded by
+    /// [`crate::outbound::dkim::load`]); `None` leaves it unsigned.
+    pub fn with_dkim(mut self, dkim: Option<lettre::message::dkim::DkimConfig>) -> Composer {
+        self.dkim = dkim.map(std::sync::Arc::new);
+        self
     }
 
     /// Our From address (`privacy@example.test`), without the display name.

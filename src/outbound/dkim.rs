@@ -1,7 +1,9 @@
 //! DKIM signing of outgoing mail (RFC 6376; ed25519-sha256 per RFC 8463) with lettre's
-//! `dkim` module. Keys are read once at start; a bad key is a config error.
+//! `dkim` module. The key is read once, where the daemon starts ([`load`]), and by
+//! `privacy-inbox check`; a bad key is reported as a problem of the config file's
+//! `dkim.key-file`.
 
-use crate::config::{DkimAlgorithm, DkimSettings};
+use crate::config::{ConfigError, DkimAlgorithm, DkimSettings, Settings};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use lettre::message::dkim::{
@@ -30,6 +32,19 @@ pub const SIGNED_HEADERS: &[&str] = &[
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
+
+/// The signing config of `[dkim]`, or `None` without it. A key that cannot be read or used
+/// is a [`ConfigError`] naming the config file, the key `dkim.key-file` and the key file,
+/// worded as when the config file itself is wrong.
+pub fn load(settings: &Settings) -> Result<Option<DkimConfig>> {
+    let Some(d) = &settings.dkim else {
+        return Ok(None);
+    };
+    match load_config(d) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => Err(ConfigError::one(&settings.source, "dkim.key-file", format!("{e:#}")).into()),
+    }
+}
 
 /// Reads the key and builds the signing config (relaxed/relaxed canonicalization).
 pub fn load_config(s: &DkimSettings) -> Result<DkimConfig> {

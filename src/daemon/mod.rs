@@ -1,7 +1,12 @@
 //! The supervisor: one pass = intake (fetch, record, move) + outbox (send). `run --once` does
 //! one pass; the daemon repeats it, waiting in IMAP IDLE (or polling) between passes, backs
 //! off with jitter on errors and reconnects, and stops cleanly on SIGINT/SIGTERM after the
-//! batch in hand.
+//! batch in hand ([`crate::shutdown::Shutdown`], raced wherever it waits).
+//!
+//! Here too: the DKIM key is read when the [`App`] is built (a bad key stops the start);
+//! our own Bcc copies are looked up before an unconfirmed reply is sent again, and taken in
+//! at the end of `run --once` (`copies`); edited templates go live at the start of a pass
+//! (`reload`); one daemon runs per store (`lock`).
 
 use crate::classify::Classifier;
 use crate::clock::Clock;
@@ -14,13 +19,19 @@ use crate::outbound::outbox::{self, lock};
 use crate::outbound::smtp::Smtp;
 use crate::outbound::templates::Templates;
 use crate::request::calendar::BusinessCalendar;
+use crate::shutdown::Shutdown;
 use crate::store::{inbox, Store};
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
+
+mod copies;
+mod lock;
+mod reload;
+
+pub use lock::{lock_path, lock_store, StoreLock};
 
 /// How long recovery waits for our own copy of an unconfirmed mail to show up over IMAP
 /// before concluding the server never took it (Postfix's 250 means queued, not delivered).
@@ -44,71 +55,6 @@ pub fn housekeeping() -> Duration {
         .filter(|s| (1..=60).contains(s))
         .map(Duration::from_secs)
         .unwrap_or(HOUSEKEEPING)
-}
-
-/// The single-instance lock on a store: an exclusive `flock` on `<store>.lock` (next to the
-/// SQLite file, holding the owner's PID), held for as long as this value lives. `run` and
-/// `run --once` take it, so a second daemon on the same store refuses to start instead of
-/// answering every mail twice; the CLI's read and staff commands do not need it (SQLite
-/// serializes their writes). The outbox's row claims still guard against a lock that is
-/// bypassed (its file deleted while a daemon runs).
-#[derive(Debug)]
-pub struct StoreLock {
-    _file: std::fs::File,
-    /// The lock file.
-    pub path: std::path::PathBuf,
-}
-
-/// The lock file of a store: `<store>.lock`.
-pub fn lock_path(store: &std::path::Path) -> std::path::PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(".lock");
-    std::path::PathBuf::from(name)
-}
-
-/// Takes the store's single-instance lock ([`StoreLock`]), or says who holds it.
-pub fn lock_store(store: &std::path::Path) -> Result<StoreLock> {
-    use std::io::{Read, Seek, Write};
-    let path = lock_path(store);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("Cannot create directory {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("Cannot open the lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let pid = text.trim();
-            let who = if pid.is_empty() {
-                "another process".to_string()
-            } else {
-                format!("another privacy-inbox (PID {pid})")
-            };
-            anyhow::bail!(
-                "The store {} is in use by {who}: only one daemon may run on a store (lock file {}). \
-                 Stop the other one first, or give this one a store of its own",
-                store.display(),
-                path.display()
-            );
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("Cannot lock {}", path.display()));
-        }
-    }
-    file.set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| writeln!(file, "{}", std::process::id()))
-        .and_then(|()| file.flush())
-        .with_context(|| format!("Cannot write the lock file {}", path.display()))?;
-    Ok(StoreLock { _file: file, path })
 }
 
 /// Everything a pass needs, built once at start.
@@ -156,8 +102,11 @@ impl App {
             settings.classify.rules_dir.as_deref(),
             settings.classify.threshold,
         )?;
-        let composer = Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?
-            .with_dkim(settings.dkim.as_ref())?;
+        // The DKIM key is read here, once: a bad one stops the start, named like a config
+        // problem (file, `dkim.key-file`, the key file).
+        let dkim = crate::outbound::dkim::load(&settings)?;
+        let composer =
+            Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?.with_dkim(dkim);
         let calendar =
             BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
         let store = Store::open(&settings.store_path)?;
@@ -314,7 +263,7 @@ impl App {
         if !unknown.is_empty() && self.settings.smtp.copy_to.is_some() {
             if let Some(s) = s {
                 let grace = if wait { COPY_GRACE } else { Duration::ZERO };
-                delivered = self.find_copies(s, &unknown, grace).await?;
+                delivered = copies::find(self, s, &unknown, grace).await?;
                 if !wait {
                     let t = std::time::Instant::now();
                     let mut since = match self.unconfirmed_since.lock() {
@@ -395,42 +344,6 @@ impl App {
         crate::staff::delivery::escalate_failures(&self.ctx(), &mut st, failed)
     }
 
-    async fn find_copies(
-        &self,
-        s: &mut Session,
-        ids: &[String],
-        grace: Duration,
-    ) -> Result<HashSet<String>> {
-        let boxes = [
-            self.settings.imap.mailbox.clone(),
-            self.settings.imap.processed_mailbox.clone(),
-        ];
-        let deadline = tokio::time::Instant::now() + grace;
-        let mut found = HashSet::new();
-        loop {
-            for b in &boxes {
-                imap::select(s, b).await?;
-                let missing: Vec<String> = ids
-                    .iter()
-                    .filter(|i| !found.contains(*i))
-                    .cloned()
-                    .collect();
-                found.extend(imap::find_message_ids(s, &missing).await?);
-            }
-            if found.len() == ids.len() || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        imap::select(s, &self.settings.imap.mailbox).await?;
-        tracing::info!(
-            unknown = ids.len(),
-            found = found.len(),
-            "Checked unconfirmed mails for our own copies"
-        );
-        Ok(found)
-    }
-
     /// Runs the sweeper (clock notices, reminders, expiry, digest).
     pub fn sweep(&self, stats: &mut PassStats) -> Result<()> {
         let ctx = self.ctx();
@@ -456,111 +369,21 @@ impl App {
         let mut s = self.intake_pass(s, &mut stats).await?;
         self.sweep(&mut stats)?;
         self.drain_outbox(&mut s, &mut stats, true).await?;
-        let s = self.take_in_own_copies(s, &mut stats).await?;
+        let s = copies::take_in(self, s, &mut stats).await?;
         imap::logout(s).await;
         Ok(stats)
     }
 
-    /// The end of a `run --once` pass: the Bcc copies of what it sent are on their way to
-    /// the mailbox it reads (`privacy+sent@` lands in privacy@'s INBOX). It waits for them
-    /// (at most [`COPY_GRACE`]) and takes them in like any mail (recorded as our own copy,
-    /// moved to the processed mailbox), so the pass ends with the mailbox holding only mail
-    /// it has not handled, and staff reading it do not see the bot's copies. Mail that came
-    /// in meanwhile is handled too and its replies sent, at most [`FINISH_ROUNDS`] times.
-    async fn take_in_own_copies(&self, mut s: Session, stats: &mut PassStats) -> Result<Session> {
-        if !self.copies_come_here() {
-            return Ok(s);
-        }
-        // A mail sent without its copy (the copy address refused it) has none on the way.
-        let with_copy = |o: &outbox::Round| o.sent.saturating_sub(o.copy_refused.len());
-        let mut sent = with_copy(&stats.outbox);
-        for _ in 0..FINISH_ROUNDS {
-            if sent == 0 {
-                break;
-            }
-            let arrived = self.wait_for_new_mail(&mut s, sent, COPY_GRACE).await?;
-            if arrived < sent {
-                tracing::info!(
-                    expected = sent,
-                    arrived,
-                    "Not every copy of this pass's mail has arrived yet; the next pass takes in the rest"
-                );
-            }
-            let mut more = PassStats::default();
-            s = self.intake_pass(s, &mut more).await?;
-            self.drain_outbox(&mut s, &mut more, true).await?;
-            stats.fetched += more.fetched;
-            stats.intake.add(more.intake);
-            stats.outbox.sent += more.outbox.sent;
-            stats.outbox.confirmed += more.outbox.confirmed;
-            stats.outbox.deferred += more.outbox.deferred;
-            sent = with_copy(&more.outbox);
-            stats.outbox.failed.extend(more.outbox.failed);
-            stats.outbox.copy_refused.extend(more.outbox.copy_refused);
-            stats.outbox.taken += more.outbox.taken;
-        }
-        Ok(s)
-    }
-
-    /// Does our Bcc copy land in the mailbox we read? It does for the default
-    /// `privacy+sent@` (the From address or the IMAP login with a `+detail`); a `copy-to`
-    /// elsewhere (an archive) is never waited for.
-    fn copies_come_here(&self) -> bool {
-        let base = |a: &str| -> String {
-            let a = a.to_ascii_lowercase();
-            match a.rsplit_once('@') {
-                Some((local, domain)) => {
-                    let local = local.split_once('+').map_or(local, |(l, _)| l);
-                    format!("{local}@{domain}")
-                }
-                None => a,
-            }
-        };
-        let Some(copy) = &self.settings.smtp.copy_to else {
-            return false;
-        };
-        let login = match &self.settings.imap.endpoint.auth {
-            crate::config::Auth::Password { username, .. }
-            | crate::config::Auth::OAuth2 { username, .. } => username.clone(),
-            crate::config::Auth::None => String::new(),
-        };
-        let copy = base(copy);
-        copy == base(&self.settings.smtp.from_address) || copy == base(&login)
-    }
-
-    /// Waits until at least `n` mails newer than the intake cursor are in the watched
-    /// mailbox, or `grace` has passed. Returns how many there are.
-    async fn wait_for_new_mail(&self, s: &mut Session, n: usize, grace: Duration) -> Result<usize> {
-        let mailbox = &self.settings.imap.mailbox;
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            // SELECT again: a server shows new mail to a session only when it says so.
-            let sel = imap::select(s, mailbox).await?;
-            let after = {
-                let st = lock(&self.store);
-                inbox::cursor(st.reader(), mailbox)?
-                    .filter(|c| c.uidvalidity == sel.uidvalidity)
-                    .map(|c| c.last_uid)
-                    .unwrap_or(0)
-            };
-            let arrived = imap::list_new(s, after).await?.len();
-            if arrived >= n || tokio::time::Instant::now() >= deadline {
-                return Ok(arrived);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// The daemon: passes forever, IDLE (or polling) in between, until `stop` fires.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+    /// The daemon: passes forever, IDLE (or polling) in between, until `shutdown` fires.
+    pub async fn run(&self, mut shutdown: Shutdown) -> Result<()> {
         // `[metrics]`: served while the loop runs; stopped when this returns.
         let _metrics = match &self.settings.metrics {
             Some(m) => Some(crate::metrics::start(m, &self.settings.store_path, self.clock).await?),
             None => None,
         };
         let mut failures: u32 = 0;
-        while !*stop.borrow() {
-            match self.session_loop(&mut stop, &mut failures).await {
+        while !shutdown.is_shutdown() {
+            match self.session_loop(&mut shutdown, &mut failures).await {
                 Ok(()) => break,
                 Err(e) => {
                     crate::metrics::counters().pass_failed("mail_loop", &e);
@@ -570,7 +393,7 @@ impl App {
                     tracing::error!(%error, failures, retry_in_seconds = wait.as_secs(), "Mail loop failed; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
-                        _ = stop.changed() => {}
+                        _ = shutdown.recv() => {}
                     }
                 }
             }
@@ -579,20 +402,16 @@ impl App {
         Ok(())
     }
 
-    /// Passes on one IMAP session until `stop`; `failures` (the reconnect backoff's count)
+    /// Passes on one IMAP session until `shutdown`; `failures` (the reconnect backoff's count)
     /// is reset after every pass that went through, so one outage a week ago does not make
     /// today's reconnect wait five minutes.
-    async fn session_loop(
-        &self,
-        stop: &mut watch::Receiver<bool>,
-        failures: &mut u32,
-    ) -> Result<()> {
+    async fn session_loop(&self, shutdown: &mut Shutdown, failures: &mut u32) -> Result<()> {
         let mut s = imap::open(&self.settings.imap).await?;
         let has_idle = imap::has_capability(&mut s, "IDLE").await?;
         tracing::info!(idle = has_idle, "Connected to IMAP");
         loop {
             // Edited templates go live at the start of a pass (a broken edit does not).
-            crate::templates_cli::reload(self);
+            reload::templates(self);
             let mut stats = PassStats::default();
             s = self.intake_pass(s, &mut stats).await?;
             if stats.fetched > 0 {
@@ -613,7 +432,7 @@ impl App {
             self.drain_outbox(&mut s, &mut stats, false).await?;
             crate::metrics::counters().pass_done(&stats);
             *failures = 0;
-            if *stop.borrow() {
+            if shutdown.is_shutdown() {
                 imap::logout(s).await;
                 return Ok(());
             }
@@ -640,15 +459,15 @@ impl App {
                 Duration::from_secs(self.settings.imap.idle_seconds).min(housekeeping())
             };
             if has_idle {
-                s = imap::idle(s, limit, stop).await?;
+                s = imap::idle(s, limit, shutdown).await?;
             } else {
                 let wait = limit.min(Duration::from_secs(self.settings.imap.poll_seconds));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
+                    _ = shutdown.recv() => {}
                 }
             }
-            if *stop.borrow() {
+            if shutdown.is_shutdown() {
                 imap::logout(s).await;
                 return Ok(());
             }

@@ -60,6 +60,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod fulfil;
 pub mod imap;
 pub mod init;
 pub mod intake;

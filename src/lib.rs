@@ -68,6 +68,7 @@ pub mod kind;
 pub mod mail;
 pub mod metrics;
 pub mod outbound;
+pub mod portal;
 pub mod request;
 pub mod staff;
 pub mod store;

@@ -29,20 +29,21 @@ const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn check_host(cfg: &Config) -> Result<(), String> {
     use tokio_postgres::config::Host;
     for h in cfg.get_hosts() {
-        let ok = match h {
-            Host::Unix(_) => true,
-            Host::Tcp(name) => {
+        let (ok, shown) = match h {
+            Host::Unix(p) => (true, p.display().to_string()),
+            Host::Tcp(name) => (
                 name == "localhost"
                     || name
                         .trim_matches(['[', ']'])
                         .parse::<std::net::IpAddr>()
                         .map(|ip| ip.is_loopback())
-                        .unwrap_or(false)
-            }
+                        .unwrap_or(false),
+                name.clone(),
+            ),
         };
         if !ok {
             return Err(format!(
-                "host {h:?} is not on this machine, and PostgreSQL sources do not speak TLS yet: \
+                "host {shown} is not on this machine, and PostgreSQL sources do not speak TLS yet: \
                  use a loopback address or a Unix socket (a local pgbouncer or SSH tunnel works)"
             ));
         }

@@ -189,13 +189,15 @@ pub fn parse(root: &toml::Table) -> Result<FulfilSettings, Vec<String>> {
                 let key = format!("sources[{i}]");
                 match item {
                     Value::Table(t) => {
-                        if let Some(s) = source(t, &key, &mut p) {
-                            if !names.insert(s.name.clone()) {
+                        if let Some(Value::String(name)) = t.get("name") {
+                            if !names.insert(name.clone()) {
                                 p.push(
                                     &format!("{key}.name"),
-                                    format!("\"{}\" is used by an earlier source", s.name),
+                                    format!("\"{name}\" is used by an earlier source"),
                                 );
                             }
+                        }
+                        if let Some(s) = source(t, &key, &mut p) {
                             out.sources.push(s);
                         }
                     }
@@ -342,7 +344,8 @@ fn source(t: &toml::Table, key: &str, p: &mut Problems) -> Option<SourceSettings
             None
         }
     };
-    if !matches!(kind, Some(SourceKind::Postgres { .. }) | None) {
+    let declared = t.get("kind").and_then(Value::as_str);
+    if declared.is_some_and(|k| k != "postgres") {
         for k in ["password-env", "password-command"] {
             if t.contains_key(k) {
                 p.push(
@@ -352,7 +355,7 @@ fn source(t: &toml::Table, key: &str, p: &mut Problems) -> Option<SourceSettings
             }
         }
     }
-    let is_command = matches!(kind, Some(SourceKind::Command { .. }));
+    let is_command = declared == Some("command");
     if !is_command && t.contains_key("command") {
         p.push(
             &format!("{key}.command"),

@@ -27,6 +27,9 @@ const MAX_STDERR: usize = 16 * 1024;
 /// Most tables one export may name.
 const MAX_TABLES: usize = 256;
 
+/// Gets each stdout line (1-based number, bytes without the newline).
+type LineHandler<'a> = dyn FnMut(usize, &[u8]) -> Result<(), SourceError> + 'a;
+
 fn program(src: &SourceSettings) -> Result<(&str, &[String]), SourceError> {
     match &src.kind {
         SourceKind::Command { program, args } => Ok((program, args)),
@@ -39,7 +42,7 @@ async fn run(
     src: &SourceSettings,
     who: &Subject,
     action: Action,
-    on_line: &mut dyn FnMut(usize, &[u8]) -> Result<(), SourceError>,
+    on_line: &mut LineHandler<'_>,
 ) -> Result<(), SourceError> {
     let e = ErrOf(&src.name);
     let (prog, args) = program(src)?;

@@ -72,8 +72,6 @@ impl<W: Write> EncryptWriter<W> {
         self.inner
             .flush()
             .context("Cannot write an encrypted file")?;
-        let inner = std::mem::replace(&mut self.buf, Vec::new());
-        drop(inner);
         // `self` has no Drop impl, so the inner writer can be moved out.
         Ok(self.inner)
     }

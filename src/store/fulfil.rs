@@ -321,7 +321,7 @@ pub fn audit(
             &at,
             &format!("portal_{}", event.as_str()),
             "consumer",
-            &format!("{client} {detail}").trim().to_string(),
+            format!("{client} {detail}").trim(),
         )?;
     }
     Ok(())

@@ -234,7 +234,7 @@ name = "crm"
 kind = "sqlite"
 url = "{}"
 lookup = "SELECT count(*), 2 FROM customers WHERE email = :email"
-export = {{ customers = "SELECT * FROM customers WHERE email = :email", orders = "SELECT * FROM orders WHERE email = :email", leak = "SELECT * FROM customers WHERE email = :mail" }}
+export = {{ customers = "SELECT * FROM customers WHERE email = :email", orders = "SELECT * FROM orders WHERE email = :email", leak = "SELECT * FROM customers WHERE email = :mail", dup = "SELECT c.email, k.email FROM customers c JOIN calls k ON k.email = c.email WHERE c.email = :email" }}
 erase = ["DELETE FROM customers WHERE email = :email", "DELETE FROM nowhere WHERE email = :email"]
 opt-out = "UPDATE customers SET nope = 1 WHERE email = :email"
 "#,
@@ -247,6 +247,7 @@ opt-out = "UPDATE customers SET nope = 1 WHERE email = :email"
         "crm: lookup: returns 2 columns",
         "crm: export.orders: no such table: orders",
         "crm: export.leak: parameter :mail is not allowed",
+        "crm: export.dup: column \"email\" appears twice",
         "crm: erase[1]: no such table: nowhere",
         "crm: opt-out: no such column: nope",
     ] {
@@ -255,7 +256,7 @@ opt-out = "UPDATE customers SET nope = 1 WHERE email = :email"
             "missing {want:?} in {problems:#?}"
         );
     }
-    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert_eq!(problems.len(), 6, "{problems:#?}");
     assert_eq!(
         count_of(&db, "SELECT count(*) FROM customers"),
         before,
@@ -755,11 +756,16 @@ fn postgres_source_against_a_real_cluster() {
         bad.export.push(("ghosts".into(), "SELECT * FROM ghosts WHERE email = :email".into()));
         bad.erase.push("DELETE FROM customers WHERE mail = :email".into());
         bad.opt_out = Some("UPDATE customers SET x = 1 WHERE email = :who".into());
+        bad.export.push((
+            "gone".into(),
+            "DELETE FROM customers WHERE email = :email RETURNING *".into(),
+        ));
         let problems = source::check(&bad).await;
         for want in [
             "warehouse: export.ghosts: relation \"ghosts\" does not exist",
             "warehouse: erase[2]: column \"mail\" does not exist",
             "warehouse: opt-out: unknown parameter :who",
+            "warehouse: export.gone: cannot be read as rows",
         ] {
             assert!(problems.iter().any(|p| p.starts_with(want)), "missing {want:?} in {problems:#?}");
         }

@@ -268,6 +268,8 @@ pub(crate) async fn export(
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect();
+            super::source::distinct_columns(&columns)
+                .map_err(|m| e.failed(format!("{key}: {m}")))?;
             let wrapped = format!(
                 "SELECT row_to_json(q)::text FROM ({}\n) AS q",
                 trim_statement(&sql)
@@ -374,6 +376,32 @@ pub(crate) async fn check(src: &SourceSettings) -> Vec<String> {
             Err(_) => out.push(format!("{}: {key}: timed out", src.name)),
             Ok(Err(err)) => out.push(format!("{}: {key}: {}", src.name, describe(&err))),
             Ok(Ok(stmt)) => {
+                if key.starts_with("export") {
+                    let cols: Vec<String> = stmt
+                        .columns()
+                        .iter()
+                        .map(|c| c.name().to_string())
+                        .collect();
+                    if let Err(m) = super::source::distinct_columns(&cols) {
+                        out.push(format!("{}: {key}: {m}", src.name));
+                    }
+                    // The export runs wrapped (row_to_json over a subquery): it must be a query.
+                    let wrapped = format!(
+                        "SELECT row_to_json(q)::text FROM ({}\n) AS q",
+                        trim_statement(&sql)
+                    );
+                    match tokio::time::timeout(src.timeout, client.prepare_typed(&wrapped, &types))
+                        .await
+                    {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => out.push(format!(
+                            "{}: {key}: cannot be read as rows ({}); an export is a SELECT",
+                            src.name,
+                            describe(&err)
+                        )),
+                        Err(_) => out.push(format!("{}: {key}: timed out", src.name)),
+                    }
+                }
                 if key.starts_with("lookup") && stmt.columns().len() != 1 {
                     out.push(format!(
                         "{}: {key}: returns {} columns; a lookup returns one count",

@@ -57,6 +57,20 @@ pub struct FulfilSettings {
     pub delete: Approval,
 }
 
+impl FulfilSettings {
+    /// Resolves relative SQLite paths against the config file's directory (as the rest of
+    /// the config does).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for s in &mut self.sources {
+            if let SourceKind::Sqlite { path } = &mut s.kind {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+        }
+    }
+}
+
 /// Whether a step waits for staff's `/approve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Approval {
@@ -759,6 +773,27 @@ access = "auto"
         assert_eq!(portal.public_url, "https://privacy.acme.example");
         assert_eq!(s.access, Approval::Auto);
         assert_eq!(s.delete, Approval::Manual);
+    }
+
+    #[test]
+    fn relative_sqlite_paths_resolve_against_the_config_directory() {
+        let mut s = parse_str(
+            "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\nurl = \"data/a.db\"\nlookup = \"SELECT 1\"\n\n[[sources]]\nname = \"b\"\nkind = \"sqlite\"\nurl = \"/abs/b.db\"\nlookup = \"SELECT 1\"\n",
+        )
+        .expect("valid");
+        s.resolve_paths(std::path::Path::new("/etc/privacy-inbox"));
+        assert_eq!(
+            s.sources[0].kind,
+            SourceKind::Sqlite {
+                path: "/etc/privacy-inbox/data/a.db".into()
+            }
+        );
+        assert_eq!(
+            s.sources[1].kind,
+            SourceKind::Sqlite {
+                path: "/abs/b.db".into()
+            }
+        );
     }
 
     #[test]

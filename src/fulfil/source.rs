@@ -278,9 +278,32 @@ pub(crate) fn keyed_queries(src: &SourceSettings) -> Vec<(String, &str)> {
     out
 }
 
+/// Refuses an export whose columns repeat a name: the JSON objects and the CSV header would
+/// lose or confuse one of them (`SELECT a.email, b.email`: name each with `AS`).
+pub(crate) fn distinct_columns(columns: &[String]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for c in columns {
+        if !seen.insert(c.as_str()) {
+            return Err(format!(
+                "column \"{c}\" appears twice; give each column its own name (AS ...)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_column_names_are_refused() {
+        let cols = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(distinct_columns(&cols(&["a", "b"])).is_ok());
+        assert!(distinct_columns(&cols(&["email", "x", "email"]))
+            .expect_err("repeated")
+            .contains("\"email\" appears twice"));
+    }
 
     #[test]
     fn errors_are_one_bounded_line() {

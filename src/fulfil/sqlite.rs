@@ -174,6 +174,7 @@ pub(crate) fn export(
         let mut stmt = conn.prepare(sql).map_err(|err| failed(e, &key, err))?;
         bind(&mut stmt, who).map_err(|err| e.failed(format!("{key}: {err}")))?;
         let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        super::source::distinct_columns(&columns).map_err(|m| e.failed(format!("{key}: {m}")))?;
         let n = columns.len();
         let id = sink
             .begin_table(&src.name, table, columns)
@@ -234,6 +235,13 @@ pub(crate) fn check(src: &SourceSettings, path: &Path) -> Vec<String> {
             Ok(stmt) => {
                 if let Err(err) = check_params(&stmt) {
                     out.push(format!("{}: {key}: {err}", src.name));
+                }
+                if key.starts_with("export") {
+                    let cols: Vec<String> =
+                        stmt.column_names().iter().map(|c| c.to_string()).collect();
+                    if let Err(m) = super::source::distinct_columns(&cols) {
+                        out.push(format!("{}: {key}: {m}", src.name));
+                    }
                 }
                 let multi = stmt.column_count();
                 if key.starts_with("lookup") && multi != 1 {

@@ -11,7 +11,8 @@
 #   scripts/postgres.sh status STATE_DIR     exit 0 when it runs, 3 otherwise
 #
 # Clients connect over TCP to 127.0.0.1:PORT as the role "postgres" with trust auth (loopback
-# tests only; fsync=off: throw-away data only). PostgreSQL refuses to run as root, so as root
+# tests only; fsync=off: throw-away data only); with PG_PASSWORD set at the first start, TCP
+# clients must give that password (scram-sha-256). PostgreSQL refuses to run as root, so as root
 # the server runs as the "postgres" user that the package creates.
 set -euo pipefail
 
@@ -60,8 +61,16 @@ cmd_start() {
   mkdir -p "$dir"
   [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir"
   if [[ ! -f $dir/data/PG_VERSION ]]; then
-    as_server "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync \
+    local auth=(--auth=trust)
+    if [[ -n ${PG_PASSWORD:-} ]]; then
+      # TCP clients must give PG_PASSWORD (SCRAM); the Unix socket stays trusted.
+      printf '%s\n' "$PG_PASSWORD" >"$dir/pwfile"
+      [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir/pwfile"
+      auth=(--auth-host=scram-sha-256 --auth-local=trust --pwfile="$dir/pwfile")
+    fi
+    as_server "$bin/initdb" -D "$dir/data" -U postgres "${auth[@]}" -E UTF8 --no-sync \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    rm -f "$dir/pwfile"
   fi
   as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \

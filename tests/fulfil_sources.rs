@@ -575,6 +575,11 @@ struct Pg {
 
 impl Pg {
     fn start() -> Option<Pg> {
+        Pg::start_with(None)
+    }
+
+    /// A cluster whose TCP clients must give `password` (scram-sha-256).
+    fn start_with(password: Option<&str>) -> Option<Pg> {
         let have = std::fs::read_dir("/usr/lib/postgresql")
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
@@ -595,7 +600,11 @@ impl Pg {
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("port");
-            let out = std::process::Command::new(&script)
+            let mut cmd = std::process::Command::new(&script);
+            if let Some(pw) = password {
+                cmd.env("PG_PASSWORD", pw);
+            }
+            let out = cmd
                 .arg("start")
                 .arg(dir.path().join("pg"))
                 .arg(port.to_string())
@@ -784,5 +793,49 @@ fn postgres_source_against_a_real_cluster() {
                 .to_string()
                 .starts_with("warehouse: unavailable: connect"),
         "{err}"
+    );
+}
+
+#[test]
+fn postgres_password_comes_from_password_command_and_a_wrong_one_is_a_clear_failure() {
+    let Some(pg) = Pg::start_with(Some("s3cret pass")) else {
+        return;
+    };
+    let rt = rt();
+    let src = |extra: &str| {
+        sources(&format!(
+            "[[sources]]\nname = \"locked\"\nkind = \"postgres\"\nurl = \"{}\"\nlookup = \"SELECT count(*) FROM pg_roles WHERE rolname = :email\"\n{extra}\n",
+            pg.url("postgres")
+        ))
+        .remove(0)
+    };
+    let counts = rt
+        .block_on(source::lookup(
+            &src("password-command = \"printf 's3cret pass'\""),
+            &who("postgres"),
+        ))
+        .expect("the password from the command opens the database");
+    assert_eq!(counts[0].count, 1);
+    let wrong = rt
+        .block_on(source::lookup(
+            &src("password-command = \"echo nope\""),
+            &who("postgres"),
+        ))
+        .expect_err("wrong password");
+    assert!(!wrong.is_transient(), "{wrong}");
+    assert!(
+        wrong.to_string().contains("password authentication failed"),
+        "{wrong}"
+    );
+    let none = rt
+        .block_on(source::lookup(
+            &src("password-env = \"PI_TEST_NO_SUCH_VARIABLE\""),
+            &who("postgres"),
+        ))
+        .expect_err("no variable");
+    assert!(
+        none.to_string()
+            .contains("PI_TEST_NO_SUCH_VARIABLE is not set"),
+        "{none}"
     );
 }

@@ -8,6 +8,7 @@ use privacy_inbox::fulfil::settings::PortalSettings;
 use privacy_inbox::fulfil::source::RowSink;
 use privacy_inbox::portal::{self, Portal};
 use privacy_inbox::store::{self, fulfil as db};
+use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -49,9 +50,22 @@ async fn setup() -> Setup {
         ],
     )
     .expect("row");
+    // Enough incompressible rows that the download spans several encrypted chunks.
+    let log = b
+        .begin_table("crm", "log", vec!["n".into(), "digest".into()])
+        .expect("table");
+    for n in 0..4000u32 {
+        let digest = hex::encode(sha2::Sha256::digest(n.to_be_bytes()));
+        b.row(log, vec![n.into(), digest.into()]).expect("row");
+    }
     let path = dir.path().join("PI-2026-0007.pkg");
     let summary = b.finish(&path, &key, "PI-2026-0007", T0).expect("finish");
     let package = package::read_all(&path, &key).expect("decrypt");
+    assert!(
+        package.len() > 3 * privacy_inbox::fulfil::crypt::CHUNK,
+        "several chunks: {}",
+        package.len()
+    );
     let package_id = db::add_package(
         &s.conn,
         "PI-2026-0007",

@@ -109,6 +109,23 @@ impl PackageBuilder {
         request: &str,
         made_at: &str,
     ) -> Result<Summary> {
+        let partial = out.with_extension("partial");
+        let made = self.write(out, &partial, key, request, made_at);
+        if made.is_err() {
+            // Never leave half a package behind, under either name.
+            let _ = std::fs::remove_file(&partial);
+        }
+        made
+    }
+
+    fn write(
+        &mut self,
+        out: &Path,
+        partial: &Path,
+        key: &[u8],
+        request: &str,
+        made_at: &str,
+    ) -> Result<Summary> {
         for s in &mut self.spools {
             if let Some(w) = s.writer.take() {
                 w.finish()
@@ -116,8 +133,7 @@ impl PackageBuilder {
                     .context("Cannot finish a spool file")?;
             }
         }
-        let partial = out.with_extension("partial");
-        let file = File::create(&partial)
+        let file = File::create(partial)
             .with_context(|| format!("Cannot create {}", partial.display()))?;
         let enc = EncryptWriter::new(BufWriter::with_capacity(64 * 1024, file), key)?;
         let mut zip = zip::ZipWriter::new_stream(enc);
@@ -146,7 +162,7 @@ impl PackageBuilder {
             .context("Cannot write the package")?;
         file.sync_all().context("Cannot sync the package")?;
         drop(file);
-        std::fs::rename(&partial, out)
+        std::fs::rename(partial, out)
             .with_context(|| format!("Cannot move the package to {}", out.display()))?;
         let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
         Ok(Summary {
@@ -398,6 +414,33 @@ mod tests {
             csv_value(&serde_json::json!({"a": [1]})),
             "\"{\"\"a\"\":[1]}\""
         );
+    }
+
+    #[test]
+    fn a_failed_finish_leaves_no_partial_file() {
+        let dir = std::env::temp_dir().join(format!("pi-pkg-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("out/full")).expect("dirs");
+        let mut b = PackageBuilder::new(&dir).expect("builder");
+        let t = b.begin_table("s", "t", vec!["a".into()]).expect("table");
+        b.row(t, vec![Value::from(1)]).expect("row");
+        // The final name is a non-empty directory: the rename fails at the very end.
+        let out = dir.join("out");
+        assert!(b.finish(&out, &[0u8; 32], "PI-1", "now").is_err());
+        assert!(
+            !dir.join("out.partial").exists(),
+            "the partial file is removed"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            left,
+            [std::ffi::OsString::from("out")],
+            "spools removed too"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

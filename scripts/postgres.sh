@@ -12,7 +12,8 @@
 #
 # Clients connect over TCP to 127.0.0.1:PORT as the role "postgres" with trust auth (loopback
 # tests only; fsync=off: throw-away data only); with PG_PASSWORD set at the first start, TCP
-# clients must give that password (scram-sha-256). PostgreSQL refuses to run as root, so as root
+# clients must give that password (scram-sha-256); with PG_TLS=1 the server speaks TLS with a
+# self-signed certificate for localhost/127.0.0.1 in STATE_DIR/server.crt. PostgreSQL refuses to run as root, so as root
 # the server runs as the "postgres" user that the package creates.
 set -euo pipefail
 
@@ -72,8 +73,21 @@ cmd_start() {
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     rm -f "$dir/pwfile"
   fi
+  local tls=""
+  if [[ -n ${PG_TLS:-} ]]; then
+    # A self-signed certificate for localhost and 127.0.0.1 (STATE_DIR/server.crt: give it
+    # to the client as its ca-file); TLS is offered, and required by clients that ask.
+    if [[ ! -f $dir/server.crt ]]; then
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$dir/server.key" -out "$dir/server.crt" >/dev/null 2>&1 || die "openssl failed"
+      chmod 600 "$dir/server.key"
+      [[ $(id -u) == 0 ]] && chown postgres:postgres "$dir/server.key" "$dir/server.crt"
+    fi
+    tls="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+  fi
   as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off $tls" \
     start >/dev/null || { tail -n 20 "$dir/log" >&2 || true; die "pg_ctl start failed (port $port)"; }
   printf 'PGPORT=%s\nPGHOST=127.0.0.1\nPG_URL=postgres://postgres@127.0.0.1:%s/postgres\n' \
     "$port" "$port" >"$dir/pg.env"

@@ -575,11 +575,12 @@ struct Pg {
 
 impl Pg {
     fn start() -> Option<Pg> {
-        Pg::start_with(None)
+        Pg::start_with(None, false)
     }
 
-    /// A cluster whose TCP clients must give `password` (scram-sha-256).
-    fn start_with(password: Option<&str>) -> Option<Pg> {
+    /// A cluster whose TCP clients must give `password` (scram-sha-256), and that speaks
+    /// TLS with a self-signed certificate (`cert()`) when `tls`.
+    fn start_with(password: Option<&str>, tls: bool) -> Option<Pg> {
         let have = std::fs::read_dir("/usr/lib/postgresql")
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
@@ -604,6 +605,9 @@ impl Pg {
             if let Some(pw) = password {
                 cmd.env("PG_PASSWORD", pw);
             }
+            if tls {
+                cmd.env("PG_TLS", "1");
+            }
             let out = cmd
                 .arg("start")
                 .arg(dir.path().join("pg"))
@@ -616,6 +620,10 @@ impl Pg {
             last = String::from_utf8_lossy(&out.stderr).to_string();
         }
         panic!("scripts/postgres.sh start failed: {last}");
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("pg/server.crt")
     }
 
     fn url(&self, db: &str) -> String {
@@ -798,7 +806,7 @@ fn postgres_source_against_a_real_cluster() {
 
 #[test]
 fn postgres_password_comes_from_password_command_and_a_wrong_one_is_a_clear_failure() {
-    let Some(pg) = Pg::start_with(Some("s3cret pass")) else {
+    let Some(pg) = Pg::start_with(Some("s3cret pass"), false) else {
         return;
     };
     let rt = rt();
@@ -838,4 +846,51 @@ fn postgres_password_comes_from_password_command_and_a_wrong_one_is_a_clear_fail
             .contains("PI_TEST_NO_SUCH_VARIABLE is not set"),
         "{none}"
     );
+}
+
+#[test]
+fn postgres_over_tls_checks_the_certificate_and_is_really_encrypted() {
+    let Some(pg) = Pg::start_with(None, true) else {
+        return;
+    };
+    let rt = rt();
+    let src = |host: &str, extra: &str| {
+        sources(&format!(
+            "[[sources]]\nname = \"tls\"\nkind = \"postgres\"\nurl = \"postgres://postgres@{host}:{}/postgres?sslmode=require\"\n\
+             lookup = \"SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl AND :email = :email\"\n{extra}\n",
+            pg.port
+        ))
+        .remove(0)
+    };
+    let pinned = format!("ca-file = \"{}\"", pg.cert().display());
+    for host in ["localhost", "127.0.0.1"] {
+        let counts = rt
+            .block_on(source::lookup(&src(host, &pinned), &who("a@example.test")))
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(
+            counts[0].count, 1,
+            "{host}: the server sees an encrypted connection"
+        );
+    }
+    let unknown = rt
+        .block_on(source::lookup(
+            &src("localhost", ""),
+            &who("a@example.test"),
+        ))
+        .expect_err("a self-signed certificate without ca-file");
+    assert!(!unknown.is_transient(), "{unknown}");
+    assert!(unknown.to_string().contains("certificate"), "{unknown}");
+    // A host that is not on this machine is refused without sslmode=require ...
+    let root: toml::Table = toml::from_str(
+        "[[sources]]\nname = \"far\"\nkind = \"postgres\"\nurl = \"postgres://u@db.example.com/crm\"\nlookup = \"SELECT 1\"\n",
+    )
+    .expect("toml");
+    let errs = settings::parse(&root).expect_err("plain text over a network");
+    assert!(errs[0].contains("sslmode=require"), "{errs:?}");
+    // ... and accepted with it.
+    let root: toml::Table = toml::from_str(
+        "[[sources]]\nname = \"far\"\nkind = \"postgres\"\nurl = \"postgres://u@db.example.com/crm?sslmode=require\"\nlookup = \"SELECT 1\"\n",
+    )
+    .expect("toml");
+    assert!(settings::parse(&root).is_ok());
 }

@@ -6,8 +6,11 @@
 //! one REPEATABLE READ, READ ONLY transaction, each row turned into JSON by the server
 //! (`row_to_json`), so every PostgreSQL type arrives as JSON and memory stays flat.
 //!
-//! TLS: not yet (no rustls connector is wired); a source must be on loopback or a Unix socket,
-//! and any other host is refused when the config is read, with a clear error.
+//! TLS: with `?sslmode=require` in the url the connection goes through rustls
+//! (tokio-postgres-rustls, the bot's one certificate verifier [`crate::tls`]: the host name
+//! is checked; `ca-file` pins a certificate or names a private CA). Without it the
+//! connection is plain, which is allowed only to a loopback host or a Unix socket: any
+//! other host without `sslmode=require` is refused when the config is read.
 
 use super::params::{to_postgres, trim_statement, Param};
 use super::settings::{PasswordSource, SourceKind, SourceSettings};
@@ -27,7 +30,10 @@ const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Refuses a host that would be reached without TLS over a network.
 pub fn check_host(cfg: &Config) -> Result<(), String> {
-    use tokio_postgres::config::Host;
+    use tokio_postgres::config::{Host, SslMode};
+    if cfg.get_ssl_mode() == SslMode::Require {
+        return Ok(());
+    }
     for h in cfg.get_hosts() {
         let (ok, shown) = match h {
             Host::Unix(p) => (true, p.display().to_string()),
@@ -43,16 +49,13 @@ pub fn check_host(cfg: &Config) -> Result<(), String> {
         };
         if !ok {
             return Err(format!(
-                "host {shown} is not on this machine, and PostgreSQL sources do not speak TLS yet: \
-                 use a loopback address or a Unix socket (a local pgbouncer or SSH tunnel works)"
+                "host {shown} is not on this machine: add ?sslmode=require to the url (TLS, the \
+                 certificate checked; ca-file for a private CA), or use a loopback address"
             ));
         }
     }
     if cfg.get_hostaddrs().iter().any(|a| !a.is_loopback()) {
-        return Err(
-            "hostaddr is not a loopback address, and PostgreSQL sources do not speak TLS yet"
-                .into(),
-        );
+        return Err("hostaddr is not a loopback address: add ?sslmode=require to the url".into());
     }
     Ok(())
 }
@@ -97,7 +100,12 @@ async fn password(src: &SourceSettings, p: &PasswordSource) -> Result<String, So
 
 async fn connect(src: &SourceSettings) -> Result<Client, SourceError> {
     let e = ErrOf(&src.name);
-    let SourceKind::Postgres { url, password: pw } = &src.kind else {
+    let SourceKind::Postgres {
+        url,
+        password: pw,
+        ca_file,
+    } = &src.kind
+    else {
         return Err(e.failed("not a postgres source"));
     };
     let mut cfg: Config = url.parse().map_err(|err| e.failed(format!("url: {err}")))?;
@@ -106,21 +114,41 @@ async fn connect(src: &SourceSettings) -> Result<Client, SourceError> {
         cfg.password(password(src, p).await?);
     }
     cfg.connect_timeout(CONNECT_TIMEOUT);
-    let (client, conn) = tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(NoTls))
-        .await
-        .map_err(|_| e.down("connect: timed out"))?
-        .map_err(|err| {
-            if err.as_db_error().is_some() {
-                e.failed(format!("connect: {}", describe(&err)))
-            } else {
-                e.down(format!("connect: {}", describe(&err)))
-            }
-        })?;
-    tokio::spawn(async move {
-        if let Err(err) = conn.await {
-            tracing::debug!(error = %err, "PostgreSQL source connection ended");
+    let classify = |err: tokio_postgres::Error| {
+        let text = describe(&err);
+        // A refused login or certificate will not fix itself; a network failure may.
+        if err.as_db_error().is_some() || text.contains("certificate") || text.contains("TLS") {
+            e.failed(format!("connect: {text}"))
+        } else {
+            e.down(format!("connect: {text}"))
         }
-    });
+    };
+    let client = if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        let tls = crate::tls::client_config("postgres", ca_file.as_deref())
+            .map_err(|err| e.failed(format!("ca-file: {err:#}")))?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
+        let (client, conn) = tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(tls))
+            .await
+            .map_err(|_| e.down("connect: timed out"))?
+            .map_err(classify)?;
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "PostgreSQL source connection ended");
+            }
+        });
+        client
+    } else {
+        let (client, conn) = tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(NoTls))
+            .await
+            .map_err(|_| e.down("connect: timed out"))?
+            .map_err(classify)?;
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "PostgreSQL source connection ended");
+            }
+        });
+        client
+    };
     let ms = src.timeout.as_millis();
     client
         .batch_execute(&format!("SET statement_timeout = {ms}"))

@@ -124,6 +124,9 @@ pub enum SourceKind {
         url: String,
         /// Where the password comes from, if one is needed.
         password: Option<PasswordSource>,
+        /// `ca-file`: a PEM certificate pinned, or a private CA, for `sslmode=require`
+        /// (otherwise the built-in web roots decide; see [`crate::tls`]).
+        ca_file: Option<std::path::PathBuf>,
     },
     /// A program that speaks JSON on stdin/stdout (see [`crate::fulfil::command`]).
     Command {
@@ -171,6 +174,7 @@ const SOURCE_KEYS: &[&str] = &[
     "url",
     "password-env",
     "password-command",
+    "ca-file",
     "command",
     "actions",
     "lookup",
@@ -346,7 +350,7 @@ fn source(t: &toml::Table, key: &str, p: &mut Problems) -> Option<SourceSettings
         }
         Some(Value::String(k)) => match k.as_str() {
             "sqlite" => sqlite_kind(t, key, url, p),
-            "postgres" => postgres_kind(key, url, pw_env.clone(), pw_cmd.clone(), p),
+            "postgres" => postgres_kind(t, key, url, pw_env.clone(), pw_cmd.clone(), p),
             "command" => command_kind(t, key, p),
             _ => {
                 p.push(&kind_key, "expected sqlite, postgres or command");
@@ -360,7 +364,7 @@ fn source(t: &toml::Table, key: &str, p: &mut Problems) -> Option<SourceSettings
     };
     let declared = t.get("kind").and_then(Value::as_str);
     if declared.is_some_and(|k| k != "postgres") {
-        for k in ["password-env", "password-command"] {
+        for k in ["password-env", "password-command", "ca-file"] {
             if t.contains_key(k) {
                 p.push(
                     &format!("{key}.{k}"),
@@ -525,6 +529,7 @@ fn sqlite_kind(
 }
 
 fn postgres_kind(
+    t: &toml::Table,
     key: &str,
     url: Option<String>,
     pw_env: Option<String>,
@@ -565,7 +570,19 @@ fn postgres_kind(
                 p.push(&ukey, e);
                 return None;
             }
-            Some(SourceKind::Postgres { url, password })
+            let ca_file =
+                string(t, "ca-file", &format!("{key}.ca-file"), p).map(std::path::PathBuf::from);
+            if ca_file.is_some() && cfg.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+                p.push(
+                    &format!("{key}.ca-file"),
+                    "is used only with TLS: add ?sslmode=require to the url",
+                );
+            }
+            Some(SourceKind::Postgres {
+                url,
+                password,
+                ca_file,
+            })
         }
     }
 }
@@ -755,7 +772,8 @@ access = "auto"
             s.sources[1].kind,
             SourceKind::Postgres {
                 url: "postgres://crm@127.0.0.1:5432/crm".into(),
-                password: Some(PasswordSource::Env("CRM_PW".into()))
+                password: Some(PasswordSource::Env("CRM_PW".into())),
+                ca_file: None,
             }
         );
         assert!(matches!(s.sources[1].lookup, Some(Lookup::PerTable(ref t)) if t.len() == 1));

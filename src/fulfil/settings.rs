@@ -7,6 +7,9 @@
 //! name = "crm"                       # shown to staff and in the package: [a-z0-9_-], unique
 //! kind = "sqlite"                    # sqlite | postgres | command
 //! url = "/var/lib/crm/crm.sqlite3"   # sqlite: a file; postgres: postgres://user@host:port/db
+//! # a postgres host off this machine needs ?sslmode=require (TLS, certificate checked):
+//! #   url = "postgres://crm@db.internal:5432/crm?sslmode=require"
+//! # ca-file = "/etc/privacy-inbox/db-ca.pem"  # postgres + TLS: pinned cert or private CA
 //! # password-env = "CRM_PASSWORD"    # postgres only, at most one of the two
 //! # password-command = "pass show crm"
 //! lookup = "SELECT count(*) FROM customers WHERE email = :email"

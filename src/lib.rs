@@ -51,6 +51,11 @@
 //! - [`metrics`]: the optional `/healthz` and Prometheus `/metrics` HTTP endpoint.
 //! - [`tls`]: the one server-certificate verifier of IMAP and SMTP (`ca-file`: pinned or a CA).
 //! - [`init`]: `privacy-inbox init`, a first commented config for a provider and an address.
+//! - [`fulfil`]: data sources (`[[sources]]`: lookup, export streamed to a sink, erase in one
+//!   transaction, opt-out; `:email`/`:account` always bound) and the access package (zip of
+//!   index.html + JSON + CSV per table, encrypted at rest). Not wired into intake yet.
+//! - [`portal`]: the download pages (`[portal]`: GET shows a button, only its POST downloads,
+//!   single-use hashed links) and the hyper/axum server loop that [`metrics`] shares.
 
 pub mod accounts;
 pub mod acknowledge;
@@ -62,6 +67,7 @@ pub mod clock;
 pub mod config;
 pub mod ctx;
 pub mod daemon;
+pub mod fulfil;
 pub mod imap;
 pub mod init;
 pub mod intake;
@@ -69,6 +75,7 @@ pub mod kind;
 pub mod mail;
 pub mod metrics;
 pub mod outbound;
+pub mod portal;
 pub mod request;
 pub mod shutdown;
 pub mod staff;

@@ -1,28 +1,54 @@
 //! The optional HTTP endpoint (`[metrics] listen = "127.0.0.1:9898"`): `/healthz` for the
-//! supervisor (systemd, Docker, Kubernetes) and `/metrics` in the Prometheus text format.
+//! supervisor (systemd, Docker, Kubernetes) and `/metrics` in the OpenMetrics text format
+//! (which Prometheus reads), written by the `prometheus-client` crate.
 //!
 //! Counters live in one process-wide [`Counters`] ([`counters`]) that the daemon bumps after
-//! each pass; gauges (requests by kind and status, outbox depth, days left on the oldest open
-//! request) are read from the store at each scrape through a read-only SQLite connection, so
-//! a scrape never waits for the mail loop. No framework: one request per connection, HTTP/1.1
-//! with `Connection: close`, bounded reads.
+//! each pass with a [`PassSummary`]; gauges (requests by kind and status, outbox depth, days
+//! left on the oldest open request) are read from the store at each scrape
+//! ([`crate::store::metrics::gauges`], a read-only connection), so a scrape never waits for
+//! the mail loop. Served by hyper through axum ([`crate::portal::serve`]), the same stack as
+//! the download portal: no hand-written HTTP.
 
 use crate::clock::Clock;
 use crate::config::MetricsSettings;
 use anyhow::{Context, Result};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// A scraper that sends nothing, or dribbles, is dropped after this long.
+/// A scrape's store read is abandoned after this long.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest request head read (a scrape's is a few hundred bytes).
-const MAX_REQUEST: usize = 8 * 1024;
+/// The content type of the OpenMetrics text.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What one pass of the mail loop did, as the counters need it (the daemon fills it in).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassSummary {
+    /// Mails fetched over IMAP.
+    pub fetched: usize,
+    /// Requests opened.
+    pub requests_opened: usize,
+    /// Mails escalated to staff.
+    pub escalated: usize,
+    /// Machine-made or duplicate mails recorded without answer.
+    pub ignored: usize,
+    /// Mails quarantined.
+    pub quarantined: usize,
+    /// Replies the SMTP server accepted.
+    pub replies_sent: usize,
+    /// Replies deferred (transient SMTP failure).
+    pub deferred: usize,
+    /// Replies failed for good.
+    pub failed: usize,
+}
 
 /// Process-wide counters, bumped by the daemon.
 #[derive(Debug, Default)]
@@ -65,25 +91,22 @@ pub fn counters() -> &'static Counters {
 
 impl Counters {
     /// Records a completed pass.
-    pub fn pass_done(&self, stats: &crate::daemon::PassStats) {
+    pub fn pass_done(&self, stats: &PassSummary) {
         let add = |c: &AtomicU64, n: usize| {
             c.fetch_add(n as u64, Ordering::Relaxed);
         };
         add(&self.mails_fetched, stats.fetched);
-        add(&self.requests_opened, stats.intake.requests);
-        add(&self.escalated, stats.intake.escalated);
-        add(
-            &self.ignored,
-            stats.intake.ignored + stats.intake.duplicates,
-        );
-        add(&self.quarantined, stats.intake.quarantined);
-        add(&self.replies_sent, stats.outbox.sent);
+        add(&self.requests_opened, stats.requests_opened);
+        add(&self.escalated, stats.escalated);
+        add(&self.ignored, stats.ignored);
+        add(&self.quarantined, stats.quarantined);
+        add(&self.replies_sent, stats.replies_sent);
         add(&self.passes, 1);
-        if stats.outbox.deferred > 0 {
-            self.error("smtp_deferred", stats.outbox.deferred as u64);
+        if stats.deferred > 0 {
+            self.error("smtp_deferred", stats.deferred as u64);
         }
-        if !stats.outbox.failed.is_empty() {
-            self.error("smtp_failed", stats.outbox.failed.len() as u64);
+        if stats.failed > 0 {
+            self.error("smtp_failed", stats.failed as u64);
         }
         let mut h = lock(&self.health);
         h.last_ok = Some(Instant::now());
@@ -136,295 +159,213 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The running endpoint; dropping it stops the server.
-#[derive(Debug)]
-pub struct Server {
-    /// The address actually bound (useful with port 0).
-    pub addr: std::net::SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub type Server = crate::portal::serve::Server;
 
 /// Binds `[metrics] listen` and serves in the background. A bind failure is an error at
 /// start (a port in use must not be discovered by the monitoring).
 pub async fn start(settings: &MetricsSettings, store: &Path, clock: Clock) -> Result<Server> {
-    let listener = TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("Cannot listen on metrics.listen {}", settings.listen))?;
-    let addr = listener.local_addr().context("Metrics listener address")?;
     let grace = Duration::from_secs(settings.unhealthy_after_seconds);
-    let store = store.to_path_buf();
-    let task = tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((conn, _)) => {
-                    let store = store.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = serve(conn, &store, clock, grace).await {
-                            tracing::debug!(error = %format!("{e:#}"), "Metrics request failed");
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "Metrics accept failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    });
-    tracing::info!(listen = %addr, "Metrics endpoint up (/healthz, /metrics)");
-    Ok(Server { addr, task })
+    let server = crate::portal::serve::spawn(listener, router(store, clock, grace), "metrics")
+        .context("Metrics listener address")?;
+    tracing::info!(listen = %server.addr, "Metrics endpoint up (/healthz, /metrics)");
+    Ok(server)
 }
 
-async fn serve(mut conn: TcpStream, store: &Path, clock: Clock, grace: Duration) -> Result<()> {
-    let mut buf = Vec::with_capacity(512);
-    let head = tokio::time::timeout(REQUEST_TIMEOUT, async {
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_REQUEST {
-                break;
-            }
-        }
-        anyhow::Ok(())
-    })
-    .await;
-    if head.is_err() {
-        return Ok(());
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let mut parts = text.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, ctype, body) = match (method, path) {
-        ("GET" | "HEAD", "/healthz") => {
-            let (ok, msg) = counters().health(grace);
-            let status = if ok {
-                "200 OK"
-            } else {
-                "503 Service Unavailable"
-            };
-            (status, "text/plain; charset=utf-8", format!("{msg}\n"))
-        }
-        ("GET" | "HEAD", "/metrics") => {
-            let store = store.to_path_buf();
-            let now = clock.now();
-            match tokio::task::spawn_blocking(move || render(&store, now)).await {
-                Ok(Ok(body)) => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body),
-                Ok(Err(e)) => (
-                    "500 Internal Server Error",
-                    "text/plain; charset=utf-8",
-                    format!("{e:#}\n"),
-                ),
-                Err(e) => (
-                    "500 Internal Server Error",
-                    "text/plain; charset=utf-8",
-                    format!("{e}\n"),
-                ),
-            }
-        }
-        ("GET" | "HEAD", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "try /healthz or /metrics\n".into(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "GET only\n".into(),
-        ),
+/// `/healthz` and `/metrics`; anything else is 404 (and a method other than GET/HEAD, 405).
+pub fn router(store: &Path, clock: Clock, grace: Duration) -> axum::Router {
+    use axum::routing::get;
+    let store: PathBuf = store.to_path_buf();
+    axum::Router::new()
+        .route("/healthz", get(move || async move { healthz(grace) }))
+        .route(
+            "/metrics",
+            get(move || {
+                let store = store.clone();
+                async move { scrape(store, clock).await }
+            }),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "try /healthz or /metrics\n") })
+}
+
+fn healthz(grace: Duration) -> Response {
+    let (ok, msg) = counters().health(grace);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{msg}\n"),
     )
-    .into_bytes();
-    if method != "HEAD" {
-        resp.extend_from_slice(body.as_bytes());
-    }
-    tokio::time::timeout(REQUEST_TIMEOUT, conn.write_all(&resp))
-        .await
-        .context("Metrics response timed out")??;
-    let _ = conn.shutdown().await;
-    Ok(())
+        .into_response()
 }
 
-/// The Prometheus text exposition: counters of this process plus gauges from the store.
+async fn scrape(store: PathBuf, clock: Clock) -> Response {
+    let now = clock.now();
+    let work = tokio::task::spawn_blocking(move || render(&store, now));
+    let text = |status, body: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
+        Ok(Ok(Ok(body))) => ([(header::CONTENT_TYPE, OPENMETRICS)], body).into_response(),
+        Ok(Ok(Err(e))) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store did not answer in time\n".into(),
+        ),
+    }
+}
+
+type Labels = Vec<(String, String)>;
+
+fn counter(reg: &mut Registry, name: &str, help: &str, v: u64) {
+    let c: Counter = Counter::default();
+    c.inc_by(v);
+    reg.register(name, help, c);
+}
+
+fn gauge(reg: &mut Registry, name: &str, help: &str, v: i64) {
+    let g: Gauge = Gauge::default();
+    g.set(v);
+    reg.register(name, help, g);
+}
+
+/// The OpenMetrics text: counters of this process plus gauges from the store. Names are
+/// those of the hand-written format this replaced (`privacy_inbox_mails_fetched_total`, ...).
 pub fn render(store: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
     let c = counters();
-    let mut out = String::new();
-    let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP privacy_inbox_{name} {help}");
-        let _ = writeln!(out, "# TYPE privacy_inbox_{name} counter");
-        let _ = writeln!(out, "privacy_inbox_{name} {v}");
-    };
+    let g = crate::store::metrics::gauges(store)?;
+    let mut reg = Registry::with_prefix("privacy_inbox");
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     counter(
-        &mut out,
-        "mails_fetched_total",
+        &mut reg,
+        "mails_fetched",
         "Mails fetched over IMAP.",
         get(&c.mails_fetched),
     );
     counter(
-        &mut out,
-        "requests_opened_total",
+        &mut reg,
+        "requests_opened",
         "Privacy requests opened.",
         get(&c.requests_opened),
     );
     counter(
-        &mut out,
-        "escalated_total",
+        &mut reg,
+        "escalated",
         "Mails escalated to staff.",
         get(&c.escalated),
     );
     counter(
-        &mut out,
-        "ignored_total",
+        &mut reg,
+        "ignored",
         "Machine-made or duplicate mails recorded without an answer.",
         get(&c.ignored),
     );
     counter(
-        &mut out,
-        "quarantined_total",
+        &mut reg,
+        "quarantined",
         "Mails quarantined.",
         get(&c.quarantined),
     );
     counter(
-        &mut out,
-        "replies_sent_total",
+        &mut reg,
+        "replies_sent",
         "Mails the SMTP server accepted.",
         get(&c.replies_sent),
     );
     counter(
-        &mut out,
-        "passes_total",
+        &mut reg,
+        "passes",
         "Completed passes of the mail loop.",
         get(&c.passes),
     );
-    out.push_str("# HELP privacy_inbox_errors_total Errors by stage.\n");
-    out.push_str("# TYPE privacy_inbox_errors_total counter\n");
+    let errors = Family::<Labels, Counter>::default();
     {
-        let errors = lock(&c.errors);
+        let seen = lock(&c.errors);
         for stage in ["mail_loop", "smtp_deferred", "smtp_failed"] {
-            let n = errors.get(stage).copied().unwrap_or(0);
-            let _ = writeln!(out, "privacy_inbox_errors_total{{stage=\"{stage}\"}} {n}");
+            let n = seen.get(stage).copied().unwrap_or(0);
+            errors
+                .get_or_create(&vec![("stage".to_string(), stage.to_string())])
+                .inc_by(n);
         }
     }
+    reg.register("errors", "Errors by stage.", errors);
     let up = lock(&c.health).failing_since.is_none();
-    let _ = writeln!(
-        out,
-        "# HELP privacy_inbox_up 1 unless the mail loop's last pass failed.\n# TYPE privacy_inbox_up gauge\nprivacy_inbox_up {}",
-        u8::from(up)
+    gauge(
+        &mut reg,
+        "up",
+        "1 unless the mail loop's last pass failed.",
+        i64::from(up),
     );
-    store_gauges(store, now, &mut out)?;
-    Ok(out)
-}
 
-fn store_gauges(store: &Path, now: chrono::DateTime<chrono::Utc>, out: &mut String) -> Result<()> {
-    use crate::request::lifecycle::Status;
-    let conn = rusqlite::Connection::open_with_flags(
-        store,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("Cannot open the store {} read-only", store.display()))?;
-    conn.busy_timeout(Duration::from_secs(2))?;
-    // requests{kind,status}: a request asking for two things counts under both kinds.
-    let mut by: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut stmt =
-        conn.prepare("SELECT kinds, status, COUNT(*) FROM requests GROUP BY kinds, status")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (kinds, status, n) = row?;
-        let mut any = false;
-        for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            any = true;
-            *by.entry((k.to_string(), status.clone())).or_insert(0) += n as u64;
-        }
-        if !any {
-            *by.entry(("none".into(), status)).or_insert(0) += n as u64;
-        }
+    let requests = Family::<Labels, Gauge>::default();
+    for ((kind, status), n) in &g.requests {
+        requests
+            .get_or_create(&vec![
+                ("kind".to_string(), kind.clone()),
+                ("status".to_string(), status.clone()),
+            ])
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
     }
-    out.push_str("# HELP privacy_inbox_requests Requests in the store by kind and status.\n");
-    out.push_str("# TYPE privacy_inbox_requests gauge\n");
-    for ((kind, status), n) in &by {
-        let _ = writeln!(
-            out,
-            "privacy_inbox_requests{{kind=\"{}\",status=\"{}\"}} {n}",
-            label(kind),
-            label(status)
+    reg.register(
+        "requests",
+        "Requests in the store by kind and status.",
+        requests,
+    );
+    gauge(
+        &mut reg,
+        "open_requests",
+        "Requests not yet completed, denied or closed.",
+        g.open,
+    );
+    gauge(
+        &mut reg,
+        "open_escalated_requests",
+        "Open requests flagged for staff.",
+        g.open_escalated,
+    );
+    if let Some(due) = g.oldest_due {
+        let days: Gauge<f64, AtomicU64> = Gauge::default();
+        let secs = (due - now).num_seconds() as f64 / 86_400.0;
+        days.set((secs * 1000.0).round() / 1000.0);
+        reg.register(
+            "oldest_open_request_days_left",
+            "Days until the earliest legal due date of an open request (negative: overdue; absent: none open).",
+            days,
         );
     }
-    let open: Vec<&str> = Status::ALL
-        .iter()
-        .filter(|s| s.is_open())
-        .map(|s| s.as_str())
-        .collect();
-    let placeholders = vec!["?"; open.len()].join(",");
-    let sql = format!(
-        "SELECT COUNT(*),
-                MIN(CASE WHEN extended = 1 THEN COALESCE(extended_due_at, due_at) ELSE due_at END),
-                SUM(escalated)
-         FROM requests WHERE status IN ({placeholders})"
-    );
-    let (n_open, oldest, escalated): (i64, Option<String>, Option<i64>) =
-        conn.query_row(&sql, rusqlite::params_from_iter(open.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let _ = writeln!(
-        out,
-        "# HELP privacy_inbox_open_requests Requests not yet completed, denied or closed.\n# TYPE privacy_inbox_open_requests gauge\nprivacy_inbox_open_requests {n_open}"
-    );
-    let _ = writeln!(
-        out,
-        "# HELP privacy_inbox_open_escalated_requests Open requests flagged for staff.\n# TYPE privacy_inbox_open_escalated_requests gauge\nprivacy_inbox_open_escalated_requests {}",
-        escalated.unwrap_or(0)
-    );
-    out.push_str("# HELP privacy_inbox_oldest_open_request_days_left Days until the earliest legal due date of an open request (negative: overdue; absent: none open).\n");
-    out.push_str("# TYPE privacy_inbox_oldest_open_request_days_left gauge\n");
-    if let Some(due) = oldest {
-        let due = crate::clock::parse(&due)?;
-        let days = (due - now).num_seconds() as f64 / 86_400.0;
-        let _ = writeln!(out, "privacy_inbox_oldest_open_request_days_left {days:.3}");
-    }
+    let outbox = Family::<Labels, Gauge>::default();
     let mut depth = 0i64;
-    out.push_str("# HELP privacy_inbox_outbox Outgoing mails by status.\n");
-    out.push_str("# TYPE privacy_inbox_outbox gauge\n");
-    for (status, n) in crate::store::outbox::counts(&conn)? {
+    for (status, n) in &g.outbox {
         if status == "queued" || status == "sending" {
             depth += n;
         }
-        let _ = writeln!(
-            out,
-            "privacy_inbox_outbox{{status=\"{}\"}} {n}",
-            label(&status)
-        );
+        outbox
+            .get_or_create(&vec![("status".to_string(), status.clone())])
+            .set(*n);
     }
-    let _ = writeln!(
-        out,
-        "# HELP privacy_inbox_outbox_depth Mails waiting to be sent (queued or in flight).\n# TYPE privacy_inbox_outbox_depth gauge\nprivacy_inbox_outbox_depth {depth}"
+    reg.register("outbox", "Outgoing mails by status.", outbox);
+    gauge(
+        &mut reg,
+        "outbox_depth",
+        "Mails waiting to be sent (queued or in flight).",
+        depth,
     );
-    Ok(())
-}
-
-/// A Prometheus label value with `\`, `"` and newlines escaped.
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &reg)
+        .context("Cannot encode the metrics")?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -440,12 +381,56 @@ mod tests {
         assert!(ok, "{text}");
         let (ok, text) = c.health(Duration::ZERO);
         assert!(!ok && text.contains("boom"), "{text}");
-        c.pass_done(&crate::daemon::PassStats::default());
+        c.pass_done(&PassSummary::default());
         assert_eq!(c.health(Duration::ZERO), (true, "ok".to_string()));
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn names_and_labels_stay_as_they_were() {
+        let dir = std::env::temp_dir().join(format!("pi-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("store.sqlite3");
+        let store = crate::store::Store::open(&path).expect("store");
+        crate::store::fulfil::bare_request(store.reader(), "PI-1", "a\"b@example.test").expect("req");
+        let now = crate::clock::parse("2026-01-15T00:00:00Z").expect("now");
+        let text = render(&path, now).expect("render");
+        for line in [
+            "# TYPE privacy_inbox_mails_fetched counter",
+            "privacy_inbox_requests{kind=\"access\",status=\"verified\"} 1",
+            "privacy_inbox_open_requests 1",
+            "privacy_inbox_oldest_open_request_days_left 31.0",
+            "privacy_inbox_outbox_depth 0",
+            "privacy_inbox_up 1",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        for name in [
+            "mails_fetched",
+            "requests_opened",
+            "escalated",
+            "ignored",
+            "quarantined",
+            "replies_sent",
+            "passes",
+        ] {
+            let sample = format!("privacy_inbox_{name}_total ");
+            assert!(
+                text.lines().any(|l| l.starts_with(&sample)),
+                "missing {sample} in\n{text}"
+            );
+        }
+        for stage in ["mail_loop", "smtp_deferred", "smtp_failed"] {
+            let sample = format!("privacy_inbox_errors_total{{stage=\"{stage}\"}} ");
+            assert!(
+                text.lines().any(|l| l.starts_with(&sample)),
+                "missing {sample} in\n{text}"
+            );
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

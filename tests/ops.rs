@@ -456,7 +456,9 @@ async fn metrics_are_scraped_while_the_daemon_runs() {
         Some(0.0)
     );
     assert!(
-        scrape.contains("# TYPE privacy_inbox_mails_fetched_total counter"),
+        // OpenMetrics (prometheus-client) names the family without `_total`; the sample
+        // keeps it, so Prometheus stores the same series as before.
+        scrape.contains("# TYPE privacy_inbox_mails_fetched counter"),
         "{scrape}"
     );
     let (code, body) = http_get(port, "/healthz").await.expect("healthz");

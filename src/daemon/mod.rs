@@ -430,7 +430,16 @@ impl App {
             }
             self.sweep(&mut stats)?;
             self.drain_outbox(&mut s, &mut stats, false).await?;
-            crate::metrics::counters().pass_done(&stats);
+            crate::metrics::counters().pass_done(&crate::metrics::PassSummary {
+                fetched: stats.fetched,
+                requests_opened: stats.intake.requests,
+                escalated: stats.intake.escalated,
+                ignored: stats.intake.ignored + stats.intake.duplicates,
+                quarantined: stats.intake.quarantined,
+                replies_sent: stats.outbox.sent,
+                deferred: stats.outbox.deferred,
+                failed: stats.outbox.failed.len(),
+            });
             *failures = 0;
             if shutdown.is_shutdown() {
                 imap::logout(s).await;

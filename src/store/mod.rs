@@ -5,8 +5,10 @@
 //! ([`crate::clock::fmt`]), WAL mode, one transaction per fetched batch. Every change to a
 //! request is also written to the append-only `events` table (the audit log).
 
+pub mod fulfil;
 pub mod inbox;
 pub mod labels;
+pub mod metrics;
 pub mod outbox;
 pub mod purge;
 pub mod requests;

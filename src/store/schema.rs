@@ -310,6 +310,9 @@ CREATE INDEX inbox_request ON inbox (request_id) WHERE request_id IS NOT NULL;
     // 8 (issue 13): what staff said each mail was (`/handle`, `/not-a-request`), beside
     // what the classifier said: `classify eval` scores the rules against it.
     super::labels::MIGRATION,
+    // 9 (issue 15): fulfilment: what each data source said per request, the encrypted
+    // access packages, their download links (hashed tokens) and the portal's audit log.
+    super::fulfil::MIGRATION,
 ];
 
 /// Applies every migration the database has not seen yet.

@@ -38,6 +38,11 @@ fn key(conn: &Connection, name: &str) -> Result<Vec<u8>> {
     get()?.context("The key just stored is missing")
 }
 
+/// The key that encrypts access packages at rest ([`crate::fulfil::crypt`]), made on first use.
+pub fn package_key(conn: &Connection) -> Result<Vec<u8>> {
+    key(conn, "package_key")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,428 @@
+//! Fulfilment's tables: what each source said per request (`fulfil_results`), the encrypted
+//! access packages (`packages`), the download links (`links`, tokens stored as SHA-256 only)
+//! and the portal's audit log (`portal_audit`: every page view and download, with the time
+//! and the client's address).
+//!
+//! [`MIGRATION`] is migration 9 of [`crate::store::schema::MIGRATIONS`].
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+/// The schema of this module, as one migration.
+pub const MIGRATION: &str = r#"
+CREATE TABLE fulfil_results (
+    id          INTEGER PRIMARY KEY,
+    request_id  TEXT NOT NULL REFERENCES requests (id),
+    source      TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('lookup', 'export', 'erase', 'opt-out')),
+    outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'unavailable', 'failed')),
+    count       INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0),
+    detail      TEXT NOT NULL DEFAULT '',
+    attempt     INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+    at          TEXT NOT NULL
+) STRICT;
+CREATE INDEX fulfil_results_request ON fulfil_results (request_id, source, action);
+
+CREATE TABLE packages (
+    id          INTEGER PRIMARY KEY,
+    request_id  TEXT NOT NULL REFERENCES requests (id),
+    path        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL CHECK (bytes >= 0),
+    rows        INTEGER NOT NULL CHECK (rows >= 0),
+    created_at  TEXT NOT NULL,
+    deleted_at  TEXT
+) STRICT;
+CREATE INDEX packages_request ON packages (request_id);
+
+CREATE TABLE links (
+    token_hash  TEXT PRIMARY KEY CHECK (length(token_hash) = 64),
+    request_id  TEXT NOT NULL REFERENCES requests (id),
+    package_id  INTEGER NOT NULL REFERENCES packages (id),
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'used', 'voided')),
+    used_at     TEXT
+) STRICT;
+CREATE INDEX links_request ON links (request_id, state);
+
+CREATE TABLE portal_audit (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    event       TEXT NOT NULL CHECK (event IN ('view', 'download', 'refused')),
+    request_id  TEXT REFERENCES requests (id),
+    token_hint  TEXT NOT NULL DEFAULT '',
+    client      TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX portal_audit_request ON portal_audit (request_id);
+"#;
+
+/// Hex SHA-256 of a link token: all the store keeps of it.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// One result of one action on one source, for a request's timeline and `requests show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceResult {
+    /// The source's `name`.
+    pub source: String,
+    /// `lookup`, `export`, `erase` or `opt-out`.
+    pub action: String,
+    /// `ok`, `unavailable` (will be retried) or `failed` (staff must look).
+    pub outcome: String,
+    /// Rows found, exported or changed.
+    pub count: u64,
+    /// Per-table counts (`customers: 2; calls: 14`) or the error.
+    pub detail: String,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+/// Records a source's result.
+pub fn record_result(conn: &Connection, request_id: &str, r: &SourceResult) -> Result<()> {
+    conn.execute(
+        "INSERT INTO fulfil_results (request_id, source, action, outcome, count, detail, attempt, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            request_id,
+            r.source,
+            r.action,
+            r.outcome,
+            i64::try_from(r.count).unwrap_or(i64::MAX),
+            r.detail,
+            r.attempt,
+            r.at
+        ],
+    )
+    .context("Cannot record a source result")?;
+    Ok(())
+}
+
+/// Every result of a request, oldest first.
+pub fn results(conn: &Connection, request_id: &str) -> Result<Vec<SourceResult>> {
+    let mut stmt = conn.prepare(
+        "SELECT source, action, outcome, count, detail, attempt, at FROM fulfil_results
+         WHERE request_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![request_id], |r| {
+        Ok(SourceResult {
+            source: r.get(0)?,
+            action: r.get(1)?,
+            outcome: r.get(2)?,
+            count: r.get::<_, i64>(3)?.max(0) as u64,
+            detail: r.get(4)?,
+            attempt: r.get(5)?,
+            at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records a finished package; returns its id.
+pub fn add_package(
+    conn: &Connection,
+    request_id: &str,
+    path: &str,
+    bytes: u64,
+    rows: u64,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO packages (request_id, path, bytes, rows, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            request_id,
+            path,
+            i64::try_from(bytes).unwrap_or(i64::MAX),
+            i64::try_from(rows).unwrap_or(i64::MAX),
+            crate::clock::fmt(at)
+        ],
+    )
+    .context("Cannot record a package")?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A new link: a token of 256 bits from the OS's CSPRNG (base64url, 43 characters), stored
+/// hashed. Voids every earlier active link of the request (`/resend`). Returns the token:
+/// the only time it exists in clear.
+pub fn issue_link(
+    conn: &Connection,
+    request_id: &str,
+    package_id: i64,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<String> {
+    use base64::Engine as _;
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .context("The operating system's random generator failed")?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    conn.execute(
+        "UPDATE links SET state = 'voided' WHERE request_id = ?1 AND state = 'active'",
+        params![request_id],
+    )
+    .context("Cannot void the earlier links")?;
+    conn.execute(
+        "INSERT INTO links (token_hash, request_id, package_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            token_hash(&token),
+            request_id,
+            package_id,
+            crate::clock::fmt(now),
+            crate::clock::fmt(now + chrono::Duration::days(i64::from(days)))
+        ],
+    )
+    .context("Cannot store a link")?;
+    Ok(token)
+}
+
+/// What a link token opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// No such token (mistyped, or never issued).
+    Unknown,
+    /// Usable now.
+    Active(Link),
+    /// Downloaded already.
+    Used(Link),
+    /// Replaced by a newer link (`/resend`).
+    Voided(Link),
+    /// Past its expiry.
+    Expired(Link),
+}
+
+/// A link's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The request.
+    pub request_id: String,
+    /// The package's id.
+    pub package_id: i64,
+    /// The encrypted package file.
+    pub package_path: String,
+    /// Expiry, RFC 3339.
+    pub expires_at: String,
+}
+
+/// Looks a token up (by its hash) as of `now`.
+pub fn link_state(conn: &Connection, token: &str, now: DateTime<Utc>) -> Result<LinkState> {
+    let row = conn
+        .query_row(
+            "SELECT l.request_id, l.package_id, p.path, l.expires_at, l.state
+             FROM links l JOIN packages p ON p.id = l.package_id WHERE l.token_hash = ?1",
+            params![token_hash(token)],
+            |r| {
+                Ok((
+                    Link {
+                        request_id: r.get(0)?,
+                        package_id: r.get(1)?,
+                        package_path: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    },
+                    r.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .context("Cannot read a link")?;
+    let Some((link, state)) = row else {
+        return Ok(LinkState::Unknown);
+    };
+    let expired = crate::clock::parse(&link.expires_at)? <= now;
+    Ok(match state.as_str() {
+        "used" => LinkState::Used(link),
+        "voided" => LinkState::Voided(link),
+        _ if expired => LinkState::Expired(link),
+        _ => LinkState::Active(link),
+    })
+}
+
+/// Marks an active, unexpired link used; true when this call used it (exactly one caller
+/// wins a race between two downloads).
+pub fn use_link(conn: &Connection, token: &str, now: DateTime<Utc>) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE links SET state = 'used', used_at = ?2
+             WHERE token_hash = ?1 AND state = 'active' AND expires_at > ?2",
+            params![token_hash(token), crate::clock::fmt(now)],
+        )
+        .context("Cannot mark a link used")?;
+    Ok(n == 1)
+}
+
+/// A portal event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalEvent {
+    /// The page of a link was shown.
+    View,
+    /// The package was downloaded.
+    Download,
+    /// A link that is unknown, used, voided or expired was opened or posted.
+    Refused,
+}
+
+impl PortalEvent {
+    fn as_str(self) -> &'static str {
+        match self {
+            PortalEvent::View => "view",
+            PortalEvent::Download => "download",
+            PortalEvent::Refused => "refused",
+        }
+    }
+}
+
+/// Appends to the portal's audit log and, for a known request, to the request's own log.
+pub fn audit(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    event: PortalEvent,
+    request_id: Option<&str>,
+    token: &str,
+    client: &str,
+    detail: &str,
+) -> Result<()> {
+    // The first 8 hex digits of the hash: enough to tell links apart, useless to an attacker.
+    let hint: String = token_hash(token).chars().take(8).collect();
+    let at = crate::clock::fmt(at);
+    conn.execute(
+        "INSERT INTO portal_audit (at, event, request_id, token_hint, client, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, event.as_str(), request_id, hint, client, detail],
+    )
+    .context("Cannot record a portal event")?;
+    if let Some(id) = request_id {
+        super::add_event(
+            conn,
+            id,
+            &at,
+            &format!("portal_{}", event.as_str()),
+            "consumer",
+            format!("{client} {detail}").trim(),
+        )?;
+    }
+    Ok(())
+}
+
+/// One row of the portal's audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// When.
+    pub at: String,
+    /// `view`, `download` or `refused`.
+    pub event: String,
+    /// The request, when the token was known.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client: String,
+    /// Why refused, or what was sent.
+    pub detail: String,
+}
+
+/// The portal's audit log, oldest first.
+pub fn audit_log(conn: &Connection) -> Result<Vec<AuditRow>> {
+    let mut stmt =
+        conn.prepare("SELECT at, event, request_id, client, detail FROM portal_audit ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AuditRow {
+            at: r.get(0)?,
+            event: r.get(1)?,
+            request_id: r.get(2)?,
+            client: r.get(3)?,
+            detail: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Inserts a minimal open request row (tests and benchmarks of fulfilment, which need a
+/// request to hang results, packages and links on).
+#[doc(hidden)]
+pub fn bare_request(conn: &Connection, id: &str, requester: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO requests (id, requester, kinds, status, jurisdiction, received_at, due_at, created_at, updated_at)
+         VALUES (?1, ?2, 'access', 'verified', 'ccpa', '2026-01-01T00:00:00Z', '2026-02-15T00:00:00Z',
+                 '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        params![id, requester],
+    )
+    .context("Cannot insert a request")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> crate::store::Store {
+        let s = crate::store::Store::in_memory().expect("store");
+        bare_request(s.reader(), "PI-1", "a@example.test").expect("request");
+        s
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        crate::clock::parse(s).expect("time")
+    }
+
+    #[test]
+    fn a_link_is_single_use_expires_and_a_new_one_voids_the_old() {
+        let s = store();
+        let c = s.reader();
+        let pkg = add_package(c, "PI-1", "/x.pkg", 10, 2, t("2026-01-02T00:00:00Z")).expect("pkg");
+        let now = t("2026-01-02T00:00:00Z");
+        let first = issue_link(c, "PI-1", pkg, now, 7).expect("link");
+        assert!(first.len() >= 22, "at least 128 bits: {first}");
+        let stored: String = c
+            .query_row("SELECT token_hash FROM links", [], |r| r.get(0))
+            .expect("row");
+        assert_eq!(stored, token_hash(&first));
+        assert!(!stored.contains(&first));
+        assert!(matches!(
+            link_state(c, &first, now).expect("state"),
+            LinkState::Active(_)
+        ));
+        let second = issue_link(c, "PI-1", pkg, now, 7).expect("link");
+        assert_ne!(first, second);
+        assert!(matches!(
+            link_state(c, &first, now).expect("state"),
+            LinkState::Voided(_)
+        ));
+        assert!(!use_link(c, &first, now).expect("use"), "a voided link");
+        let late = t("2026-01-09T00:00:01Z");
+        assert!(matches!(
+            link_state(c, &second, late).expect("state"),
+            LinkState::Expired(_)
+        ));
+        assert!(!use_link(c, &second, late).expect("use"), "an expired link");
+        assert!(use_link(c, &second, now).expect("use"));
+        assert!(!use_link(c, &second, now).expect("use"), "used twice");
+        assert!(matches!(
+            link_state(c, &second, now).expect("state"),
+            LinkState::Used(_)
+        ));
+        assert_eq!(
+            link_state(c, "nope", now).expect("state"),
+            LinkState::Unknown
+        );
+    }
+
+    #[test]
+    fn enum_columns_refuse_unknown_values() {
+        let s = store();
+        let r = s.conn.execute(
+            "INSERT INTO fulfil_results (request_id, source, action, outcome, at) VALUES ('PI-1', 'crm', 'drop', 'ok', 'x')",
+            [],
+        );
+        assert!(r.is_err());
+        let r = s.conn.execute(
+            "INSERT INTO portal_audit (at, event, client) VALUES ('x', 'hack', '1.2.3.4')",
+            [],
+        );
+        assert!(r.is_err());
+    }
+}

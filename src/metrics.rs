@@ -391,7 +391,8 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("store.sqlite3");
         let store = crate::store::Store::open(&path).expect("store");
-        crate::store::fulfil::bare_request(store.reader(), "PI-1", "a\"b@example.test").expect("req");
+        crate::store::fulfil::bare_request(store.reader(), "PI-1", "a\"b@example.test")
+            .expect("req");
         let now = crate::clock::parse("2026-01-15T00:00:00Z").expect("now");
         let text = render(&path, now).expect("render");
         for line in [

@@ -32,7 +32,8 @@ fn sources() -> Vec<(PathBuf, String)> {
 
 /// The code of a file without its `#[cfg(test)]` module (tests may set up tables by hand).
 fn without_tests(text: &str) -> &str {
-    text.find("#[cfg(test)]\nmod tests").map_or(text, |i| &text[..i])
+    text.find("#[cfg(test)]\nmod tests")
+        .map_or(text, |i| &text[..i])
 }
 
 #[test]
@@ -65,7 +66,11 @@ fn sql_on_the_store_lives_only_under_src_store() {
             }
         }
     }
-    assert!(found.is_empty(), "SQL outside src/store:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "SQL outside src/store:\n{}",
+        found.join("\n")
+    );
 }
 
 /// `outbound/queue.rs` → `outbound::queue`; `intake/mod.rs` → `intake`.
@@ -79,7 +84,12 @@ fn module_of(path: &Path) -> Option<String> {
 }
 
 /// The modules a file names through `crate::a::b` and `super::x` paths.
-fn references(module: &str, is_mod_rs: bool, text: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+fn references(
+    module: &str,
+    is_mod_rs: bool,
+    text: &str,
+    known: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let parent: Vec<&str> = {
         // `super::` of `a::b` (in `a/b.rs` or `a/b/mod.rs`) is `a`.
@@ -100,7 +110,11 @@ fn references(module: &str, is_mod_rs: bool, text: &str, known: &BTreeSet<String
             }
             let path: String = after.chars().take_while(|c| ident(*c)).collect();
             let mut parts: Vec<String> = base.iter().map(|s| s.to_string()).collect();
-            parts.extend(path.split("::").filter(|p| !p.is_empty()).map(str::to_string));
+            parts.extend(
+                path.split("::")
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string),
+            );
             // The longest prefix that is a module file.
             while !parts.is_empty() {
                 let m = parts.join("::");

@@ -13,8 +13,8 @@
 //! characters); output that is not the JSON above is an error naming the line; the whole run
 //! is bounded by the source's `timeout-seconds`, and the program is killed past it.
 
+use super::rows::{Action, Count, ErrOf, Exported, RowSink, SourceError, Subject, TableId};
 use super::settings::{SourceKind, SourceSettings};
-use super::source::{Action, Count, ErrOf, Exported, RowSink, SourceError, Subject, TableId};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -139,7 +139,7 @@ async fn run(
 
 fn parse_line(e: ErrOf<'_>, n: usize, line: &[u8]) -> Result<Value, SourceError> {
     serde_json::from_slice(line).map_err(|err| {
-        let shown = super::source::one_line(&String::from_utf8_lossy(&line[..line.len().min(80)]));
+        let shown = super::rows::one_line(&String::from_utf8_lossy(&line[..line.len().min(80)]));
         e.failed(format!("output line {n} is not JSON ({err}): {shown}"))
     })
 }
@@ -192,7 +192,7 @@ pub(crate) async fn lookup(src: &SourceSettings, who: &Subject) -> Result<Vec<Co
             .collect(),
         _ => Err(e.failed(format!(
             "lookup: expected {{\"count\": N}} or {{\"counts\": {{\"table\": N}}}}, got {}",
-            super::source::one_line(&v.to_string())
+            super::rows::one_line(&v.to_string())
         ))),
     }
 }
@@ -208,7 +208,7 @@ pub(crate) async fn write(
         return Err(e.failed(format!(
             "{}: expected {{\"ok\": true}}, got {}",
             action.as_str(),
-            super::source::one_line(&v.to_string())
+            super::rows::one_line(&v.to_string())
         )));
     }
     match v.get("count") {

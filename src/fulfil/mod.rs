@@ -16,6 +16,7 @@ pub mod crypt;
 pub mod package;
 pub mod params;
 pub mod postgres;
+pub mod rows;
 pub mod settings;
 pub mod source;
 pub mod sqlite;

@@ -8,7 +8,7 @@
 //! (JSON, then CSV), which is written through the encrypting writer straight to the file.
 
 use super::crypt::{random_key, DecryptReader, EncryptWriter};
-use super::source::{RowSink, TableId};
+use super::rows::{RowSink, TableId};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::fs::File;

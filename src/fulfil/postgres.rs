@@ -13,8 +13,8 @@
 //! other host without `sslmode=require` is refused when the config is read.
 
 use super::params::{to_postgres, trim_statement, Param};
+use super::rows::{Count, ErrOf, Exported, RowSink, SourceError, Subject};
 use super::settings::{PasswordSource, SourceKind, SourceSettings};
-use super::source::{Count, ErrOf, Exported, RowSink, SourceError, Subject};
 use futures::TryStreamExt;
 use serde_json::Value;
 use std::time::Duration;
@@ -27,38 +27,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FETCH_ROWS: i32 = 500;
 /// Longest wait for a `password-command`.
 const PASSWORD_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Refuses a host that would be reached without TLS over a network.
-pub fn check_host(cfg: &Config) -> Result<(), String> {
-    use tokio_postgres::config::{Host, SslMode};
-    if cfg.get_ssl_mode() == SslMode::Require {
-        return Ok(());
-    }
-    for h in cfg.get_hosts() {
-        let (ok, shown) = match h {
-            Host::Unix(p) => (true, p.display().to_string()),
-            Host::Tcp(name) => (
-                name == "localhost"
-                    || name
-                        .trim_matches(['[', ']'])
-                        .parse::<std::net::IpAddr>()
-                        .map(|ip| ip.is_loopback())
-                        .unwrap_or(false),
-                name.clone(),
-            ),
-        };
-        if !ok {
-            return Err(format!(
-                "host {shown} is not on this machine: add ?sslmode=require to the url (TLS, the \
-                 certificate checked; ca-file for a private CA), or use a loopback address"
-            ));
-        }
-    }
-    if cfg.get_hostaddrs().iter().any(|a| !a.is_loopback()) {
-        return Err("hostaddr is not a loopback address: add ?sslmode=require to the url".into());
-    }
-    Ok(())
-}
 
 async fn password(src: &SourceSettings, p: &PasswordSource) -> Result<String, SourceError> {
     let e = ErrOf(&src.name);
@@ -109,7 +77,7 @@ async fn connect(src: &SourceSettings) -> Result<Client, SourceError> {
         return Err(e.failed("not a postgres source"));
     };
     let mut cfg: Config = url.parse().map_err(|err| e.failed(format!("url: {err}")))?;
-    check_host(&cfg).map_err(|m| e.failed(format!("url: {m}")))?;
+    super::settings::check_host(&cfg).map_err(|m| e.failed(format!("url: {m}")))?;
     if let Some(p) = pw {
         cfg.password(password(src, p).await?);
     }
@@ -296,8 +264,7 @@ pub(crate) async fn export(
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect();
-            super::source::distinct_columns(&columns)
-                .map_err(|m| e.failed(format!("{key}: {m}")))?;
+            super::rows::distinct_columns(&columns).map_err(|m| e.failed(format!("{key}: {m}")))?;
             let wrapped = format!(
                 "SELECT row_to_json(q)::text FROM ({}\n) AS q",
                 trim_statement(&sql)
@@ -390,7 +357,7 @@ pub(crate) async fn check(src: &SourceSettings) -> Vec<String> {
         Err(err) => return vec![err.to_string()],
     };
     let mut out = Vec::new();
-    for (key, sql) in super::source::keyed_queries(src) {
+    for (key, sql) in super::rows::keyed_queries(src) {
         let (sql, params) = match to_postgres(sql) {
             Ok(x) => x,
             Err(m) => {
@@ -410,7 +377,7 @@ pub(crate) async fn check(src: &SourceSettings) -> Vec<String> {
                         .iter()
                         .map(|c| c.name().to_string())
                         .collect();
-                    if let Err(m) = super::source::distinct_columns(&cols) {
+                    if let Err(m) = super::rows::distinct_columns(&cols) {
                         out.push(format!("{}: {key}: {m}", src.name));
                     }
                     // The export runs wrapped (row_to_json over a subquery): it must be a query.

@@ -569,7 +569,7 @@ fn postgres_kind(
                 );
                 return None;
             }
-            if let Err(e) = crate::fulfil::postgres::check_host(&cfg) {
+            if let Err(e) = check_host(&cfg) {
                 p.push(&ukey, e);
                 return None;
             }
@@ -708,6 +708,38 @@ fn public_url(u: &str, p: &mut Problems) -> Option<String> {
         }
     }
     Some(u.trim_end_matches('/').to_string())
+}
+
+/// Refuses a host that would be reached without TLS over a network.
+pub fn check_host(cfg: &tokio_postgres::Config) -> Result<(), String> {
+    use tokio_postgres::config::{Host, SslMode};
+    if cfg.get_ssl_mode() == SslMode::Require {
+        return Ok(());
+    }
+    for h in cfg.get_hosts() {
+        let (ok, shown) = match h {
+            Host::Unix(p) => (true, p.display().to_string()),
+            Host::Tcp(name) => (
+                name == "localhost"
+                    || name
+                        .trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.is_loopback())
+                        .unwrap_or(false),
+                name.clone(),
+            ),
+        };
+        if !ok {
+            return Err(format!(
+                "host {shown} is not on this machine: add ?sslmode=require to the url (TLS, the \
+                 certificate checked; ca-file for a private CA), or use a loopback address"
+            ));
+        }
+    }
+    if cfg.get_hostaddrs().iter().any(|a| !a.is_loopback()) {
+        return Err("hostaddr is not a loopback address: add ?sslmode=require to the url".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! source's `timeout-seconds`; a locked database waits at most as long.
 
 use super::params::{Param, ONLY_PARAMS};
+use super::rows::{Count, ErrOf, Exported, RowSink, SourceError, Subject};
 use super::settings::SourceSettings;
-use super::source::{Count, ErrOf, Exported, RowSink, SourceError, Subject};
 use base64::Engine as _;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Statement};
@@ -174,7 +174,7 @@ pub(crate) fn export(
         let mut stmt = conn.prepare(sql).map_err(|err| failed(e, &key, err))?;
         bind(&mut stmt, who).map_err(|err| e.failed(format!("{key}: {err}")))?;
         let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
-        super::source::distinct_columns(&columns).map_err(|m| e.failed(format!("{key}: {m}")))?;
+        super::rows::distinct_columns(&columns).map_err(|m| e.failed(format!("{key}: {m}")))?;
         let n = columns.len();
         let id = sink
             .begin_table(&src.name, table, columns)
@@ -230,7 +230,7 @@ pub(crate) fn check(src: &SourceSettings, path: &Path) -> Vec<String> {
         Err(err) => return vec![format!("{err}")],
     };
     let mut out = Vec::new();
-    for (key, sql) in super::source::keyed_queries(src) {
+    for (key, sql) in super::rows::keyed_queries(src) {
         match conn.prepare(sql) {
             Ok(stmt) => {
                 if let Err(err) = check_params(&stmt) {
@@ -239,7 +239,7 @@ pub(crate) fn check(src: &SourceSettings, path: &Path) -> Vec<String> {
                 if key.starts_with("export") {
                     let cols: Vec<String> =
                         stmt.column_names().iter().map(|c| c.to_string()).collect();
-                    if let Err(m) = super::source::distinct_columns(&cols) {
+                    if let Err(m) = super::rows::distinct_columns(&cols) {
                         out.push(format!("{}: {key}: {m}", src.name));
                     }
                 }
@@ -254,7 +254,7 @@ pub(crate) fn check(src: &SourceSettings, path: &Path) -> Vec<String> {
             Err(err) => out.push(format!(
                 "{}: {key}: {}",
                 src.name,
-                super::source::one_line(&err.to_string())
+                super::rows::one_line(&err.to_string())
             )),
         }
     }

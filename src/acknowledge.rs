@@ -78,5 +78,7 @@ pub fn acknowledge(
             now,
         )?;
     }
+    // Opt-outs are carried out at once in every data source (no verification, §7060(b)).
+    crate::fulfil::flow::on_opt_out(ctx, tx, r)?;
     Ok(Ok(()))
 }

@@ -94,6 +94,22 @@ pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool
     }
     emit(imap_check(&settings).await, out)?;
     emit(smtp_check(&settings).await, out)?;
+    // Every data source: connected to, every query prepared (erase and opt-out not run),
+    // every problem named by source and key.
+    for src in &settings.fulfil.sources {
+        let problems = crate::fulfil::source::check(src).await;
+        let what = format!("source {} ({})", src.name, src.kind.as_str());
+        if problems.is_empty() {
+            emit(Outcome::pass(what, "connected, every query prepared"), out)?;
+        } else {
+            let n = problems.len();
+            let head = anyhow::anyhow!("{n} problem{}", if n == 1 { "" } else { "s" });
+            emit(Outcome::fail(what, &head), out)?;
+            for p in &problems {
+                writeln!(out, "  {p}")?;
+            }
+        }
+    }
     Ok(all_ok)
 }
 

@@ -206,6 +206,11 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
                 "events": events,
                 "mails_in": mails_in,
                 "mails_out": mails_out,
+                "sources": crate::fulfil::flow::source_summary(
+                    store.reader(),
+                    &settings.fulfil.sources,
+                    id,
+                )?,
             }),
         )?;
         writeln!(out)?;

@@ -226,6 +226,9 @@ pub struct Settings {
     pub dkim: Option<DkimSettings>,
     /// `[metrics]`, when the HTTP endpoint is enabled.
     pub metrics: Option<MetricsSettings>,
+    /// `[[sources]]`, `[portal]` and `[fulfil]`: the company's data sources and the
+    /// download page ([`crate::fulfil`]).
+    pub fulfil: crate::fulfil::settings::FulfilSettings,
 }
 
 /// Reads and validates the config file, reporting every problem at once.
@@ -256,7 +259,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
     })?;
     let mut errs = problems::Errors::new(path);
     let raw = raw::Sections::read(&root, &mut errs);
-    let settings = validate::settings(raw, path, &mut errs);
+    let mut settings = validate::settings(raw, path, &mut errs);
+    match crate::fulfil::settings::parse(&root) {
+        Ok(mut f) => {
+            f.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+            settings.fulfil = f;
+        }
+        Err(problems) => {
+            for p in problems {
+                match p.split_once(": ") {
+                    Some((key, msg)) => errs.push(key, msg),
+                    None => errs.push("sources", p),
+                }
+            }
+        }
+    }
     errs.into_result()?;
     Ok(settings)
 }

@@ -21,6 +21,9 @@ pub(super) const KNOWN_SECTIONS: &[&str] = &[
     "clock",
     "dkim",
     "metrics",
+    "sources",
+    "portal",
+    "fulfil",
 ];
 
 /// Every section of the file; a missing one is all `None`, an optional one `None` itself.

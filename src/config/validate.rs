@@ -48,6 +48,7 @@ pub(super) fn settings(raw: Sections, path: &Path, errs: &mut Errors) -> Setting
         verification,
         dkim,
         metrics,
+        fulfil: Default::default(),
     }
 }
 

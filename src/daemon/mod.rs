@@ -344,6 +344,18 @@ impl App {
         crate::staff::delivery::escalate_failures(&self.ctx(), &mut st, failed)
     }
 
+    /// Runs the due fulfilment jobs ([`crate::fulfil::flow`]): the data sources are asked
+    /// outside any store transaction; their results and the mail they lead to are recorded
+    /// and queued, and go out with this pass's outbox.
+    pub async fn fulfil(&self) -> Result<()> {
+        let ctx = self.ctx();
+        let ran = crate::fulfil::flow::run_due(&ctx, &self.store).await?;
+        if ran > 0 {
+            tracing::info!(jobs = ran, "Fulfilment");
+        }
+        Ok(())
+    }
+
     /// Runs the sweeper (clock notices, reminders, expiry, digest).
     pub fn sweep(&self, stats: &mut PassStats) -> Result<()> {
         let ctx = self.ctx();
@@ -367,6 +379,7 @@ impl App {
         let mut stats = PassStats::default();
         let s = imap::open(&self.settings.imap).await?;
         let mut s = self.intake_pass(s, &mut stats).await?;
+        self.fulfil().await?;
         self.sweep(&mut stats)?;
         self.drain_outbox(&mut s, &mut stats, true).await?;
         let s = copies::take_in(self, s, &mut stats).await?;
@@ -379,6 +392,26 @@ impl App {
         // `[metrics]`: served while the loop runs; stopped when this returns.
         let _metrics = match &self.settings.metrics {
             Some(m) => Some(crate::metrics::start(m, &self.settings.store_path, self.clock).await?),
+            None => None,
+        };
+        // `[[sources]]`: each checked once at start (connected, every query prepared); a
+        // problem is logged, naming the source and key, and the bot still answers mail.
+        for src in &self.settings.fulfil.sources {
+            for problem in crate::fulfil::source::check(src).await {
+                tracing::error!(source = %src.name, %problem, "Data source problem at start (`privacy-inbox check` shows them all)");
+            }
+        }
+        // `[portal]`: the download page, served while the loop runs.
+        let _portal = match &self.settings.fulfil.portal {
+            Some(p) => {
+                let clock = self.clock;
+                let portal = crate::portal::Portal::new(
+                    &self.settings.store_path,
+                    p,
+                    std::sync::Arc::new(move || clock.now()),
+                )?;
+                Some(crate::portal::start(portal, p).await?)
+            }
             None => None,
         };
         let mut failures: u32 = 0;
@@ -428,6 +461,7 @@ impl App {
                     "Intake pass"
                 );
             }
+            self.fulfil().await?;
             self.sweep(&mut stats)?;
             self.drain_outbox(&mut s, &mut stats, false).await?;
             crate::metrics::counters().pass_done(&crate::metrics::PassSummary {

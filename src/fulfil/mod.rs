@@ -13,6 +13,7 @@
 
 pub mod command;
 pub mod crypt;
+pub mod flow;
 pub mod package;
 pub mod params;
 pub mod postgres;

@@ -124,6 +124,8 @@ pub enum ReplyStep {
         /// The consumer also asks a question.
         question: bool,
     },
+    /// The requester asks for a fresh download link (`/resend`).
+    Resend,
     /// Something a person must read.
     Escalate(String),
     /// Recorded on the request.
@@ -259,6 +261,15 @@ fn reply_step(mail: &Inbound, sender: &str, t: &Thread, k: &Known) -> ReplyStep 
             why,
         };
     }
+    let same_sender =
+        crate::address::base_address(sender) == crate::address::base_address(&r.requester);
+    // The one command a consumer may give: a fresh download link, to their own address.
+    if matches!(parsed, Parsed::Ok(command::Command::Resend))
+        && same_sender
+        && k.auth.failure.is_none()
+    {
+        return ReplyStep::Resend;
+    }
     if matches!(parsed, Parsed::Ok(_) | Parsed::Invalid { .. }) {
         return ReplyStep::CommandRefused {
             why: format!(
@@ -269,8 +280,6 @@ fn reply_step(mail: &Inbound, sender: &str, t: &Thread, k: &Known) -> ReplyStep 
         };
     }
     let c = k.classification.clone().unwrap_or_default();
-    let same_sender =
-        crate::address::base_address(sender) == crate::address::base_address(&r.requester);
     let auth_failure = k.auth.failure.clone();
     // "I did not send this" from the requester's own address, whatever else the reply
     // carries (the code, a kind): nothing more happens automatically.
@@ -624,6 +633,18 @@ mod tests {
                 Step(
                     |s| matches!(s, ReplyStep::CommandRefused { why, .. } if why.contains("non-staff")),
                 ),
+            ),
+            (
+                "the requester asks for a fresh download link",
+                mail(CONSUMER, "", "/resend"),
+                on_thread(Status::Verified, false, classified(Action::Escalate, &[])),
+                Step(|s| *s == ReplyStep::Resend),
+            ),
+            (
+                "someone else asking for the requester's link: refused",
+                mail("other@example.test", "", "/resend"),
+                on_thread(Status::Verified, false, classified(Action::Escalate, &[])),
+                Step(|s| matches!(s, ReplyStep::CommandRefused { .. })),
             ),
             (
                 "the requester says they did not send it, even with a valid code",

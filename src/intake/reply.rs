@@ -113,6 +113,7 @@ pub fn apply(
             )?;
             // Single use: the token is gone once it has served.
             requests::set_token_hash(tx, request_id, None)?;
+            crate::fulfil::flow::on_verified(ctx, tx, &r)?;
             let facts = ctx.facts(&r);
             let refs = mail.reply_references();
             ctx.mailer.queue(
@@ -150,6 +151,14 @@ pub fn apply(
             }
             "Verified".into()
         }
+        ReplyStep::Resend => match crate::fulfil::flow::send_link(ctx, tx, &r, sender)? {
+            Ok(done) => format!("The consumer asked for a new link: {done}"),
+            Err(why) => {
+                let why = format!("The consumer asks for a new download link, but: {why}");
+                to_staff(&r, &why)?;
+                why
+            }
+        },
         ReplyStep::Escalate(why) => {
             to_staff(&r, &why)?;
             format!("Sent to staff: {why}")

@@ -70,6 +70,28 @@ pub fn staff_command(
     if let Err(e) = transitions::check(&r, &t)? {
         return refuse(&r, capitalized(&e.to_string()));
     }
+    if let Command::Approve | Command::Resend = cmd {
+        if !r.status.is_open() {
+            return refuse(
+                &r,
+                format!("{} is {}: nothing to {}", r.id, r.status, &cmd.word()[1..]),
+            );
+        }
+        let done = match cmd {
+            Command::Approve => crate::fulfil::flow::approve(ctx, tx, &mut r, actor)?,
+            _ => crate::fulfil::flow::send_link(ctx, tx, &r, actor)?
+                .map(|m| format!("{}: {m}", r.id)),
+        };
+        return match done {
+            Ok(message) => Ok(Outcome {
+                accepted: true,
+                message: capitalized(&message),
+                status: r.status.to_string(),
+                due_date: ctx.show_date(r.due_in_force()),
+            }),
+            Err(why) => refuse(&r, why),
+        };
+    }
     if let Command::Handle { kinds } = cmd {
         return match handle(ctx, tx, &mut r, actor, kinds)? {
             Ok(message) => {
@@ -158,11 +180,12 @@ pub fn staff_command(
         ),
         Command::NotARequest { note } if note.is_empty() => "Not a privacy request".to_string(),
         Command::NotARequest { note } => format!("Not a privacy request: {note}"),
-        Command::Handle { .. } => String::new(),
+        Command::Handle { .. } | Command::Approve | Command::Resend => String::new(),
     };
     transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
     if let Command::Verify = cmd {
         requests::set_token_hash(tx, &r.id, None)?;
+        crate::fulfil::flow::on_verified(ctx, tx, &r)?;
     }
     if let Command::NotARequest { .. } = cmd {
         label(ctx, tx, &r, actor, StaffAction::NotARequest)?;
@@ -189,7 +212,7 @@ pub fn staff_command(
             "{} is closed as not a privacy request; the consumer gets no mail from the bot",
             r.id
         ),
-        Command::Handle { .. } => String::new(),
+        Command::Handle { .. } | Command::Approve | Command::Resend => String::new(),
     };
     if let Some(template) = told {
         message.push_str(&format!(
@@ -391,7 +414,9 @@ fn tell_consumer(
         | Command::Assign { .. }
         | Command::Law { .. }
         | Command::Handle { .. }
-        | Command::NotARequest { .. } => return Ok(None),
+        | Command::NotARequest { .. }
+        | Command::Approve
+        | Command::Resend => return Ok(None),
     };
     Ok(Some(template))
 }

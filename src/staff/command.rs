@@ -12,6 +12,8 @@
 //! /handle [kind...]            back on the automatic track, with these kinds (or the
 //!                              classifier's): acknowledged as if the bot had read it so
 //! /not-a-request [note]        closed: not a privacy request; no mail to the consumer
+//! /approve                     what fulfilment waits for: the access link, the erasure
+//! /resend                      a fresh download link (the old one void); consumers may too
 //! ```
 
 use crate::kind::Kind;
@@ -65,6 +67,10 @@ pub enum Command {
         /// Internal note ("" when none).
         note: String,
     },
+    /// Approve what fulfilment waits for: the access link, the erasure.
+    Approve,
+    /// A fresh download link (the old one void).
+    Resend,
 }
 
 /// Every command word, for help texts.
@@ -78,6 +84,8 @@ pub const WORDS: &[&str] = &[
     "law",
     "handle",
     "not-a-request",
+    "approve",
+    "resend",
 ];
 
 /// What a line says.
@@ -111,6 +119,8 @@ impl Command {
             Command::Law { .. } => "/law",
             Command::Handle { .. } => "/handle",
             Command::NotARequest { .. } => "/not-a-request",
+            Command::Approve => "/approve",
+            Command::Resend => "/resend",
         }
     }
 
@@ -128,6 +138,9 @@ impl Command {
             Command::Law { law } => Transition::SetLaw { law: *law },
             Command::Handle { .. } => Transition::Handle,
             Command::NotARequest { .. } => Transition::NotARequest,
+            Command::Approve | Command::Resend => Transition::Note {
+                text: self.word().to_string(),
+            },
         }
     }
 }
@@ -280,6 +293,8 @@ pub fn parse(line: &str) -> Parsed {
         "not-a-request" | "notarequest" => Command::NotARequest {
             note: args.to_string(),
         },
+        "approve" => Command::Approve,
+        "resend" => Command::Resend,
         _ => return Parsed::Unknown(format!("/{word}")),
     };
     Parsed::Ok(cmd)

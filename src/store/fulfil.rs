@@ -57,7 +57,114 @@ CREATE TABLE portal_audit (
     detail      TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX portal_audit_request ON portal_audit (request_id);
+
+CREATE TABLE fulfil_jobs (
+    id           INTEGER PRIMARY KEY,
+    request_id   TEXT NOT NULL REFERENCES requests (id),
+    action       TEXT NOT NULL CHECK (action IN ('lookup', 'export', 'erase', 'opt-out')),
+    state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_at      TEXT NOT NULL,
+    last_error   TEXT NOT NULL DEFAULT '',
+    created_at   TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX fulfil_jobs_pending ON fulfil_jobs (request_id, action) WHERE state = 'pending';
+CREATE INDEX fulfil_jobs_due ON fulfil_jobs (state, next_at);
 "#;
+
+/// One piece of fulfilment work waiting for the daemon: run `action` on every source for
+/// `request_id` (queued in the transaction that decided it, run outside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Row ID.
+    pub id: i64,
+    /// The request.
+    pub request_id: String,
+    /// `lookup`, `export`, `erase` or `opt-out`.
+    pub action: String,
+    /// Tries so far.
+    pub attempts: i64,
+}
+
+/// Queues `action` for a request (once: a pending one is not queued twice).
+pub fn enqueue_job(conn: &Connection, request_id: &str, action: &str, now: &str) -> Result<bool> {
+    let n = conn
+        .execute(
+            "INSERT OR IGNORE INTO fulfil_jobs (request_id, action, next_at, created_at)
+             VALUES (?1, ?2, ?3, ?3)",
+            params![request_id, action, now],
+        )
+        .context("Cannot queue a fulfilment job")?;
+    Ok(n == 1)
+}
+
+/// Pending jobs due at `now`, oldest first.
+pub fn due_jobs(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Job>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, request_id, action, attempts FROM fulfil_jobs
+         WHERE state = 'pending' AND next_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit as i64], |r| {
+        Ok(Job {
+            id: r.get(0)?,
+            request_id: r.get(1)?,
+            action: r.get(2)?,
+            attempts: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Ends a job: `done`, or `failed` with why; or, with `retry_at`, tries it again then.
+pub fn finish_job(
+    conn: &Connection,
+    id: i64,
+    state: &str,
+    error: &str,
+    retry_at: Option<&str>,
+) -> Result<()> {
+    match retry_at {
+        Some(at) => conn.execute(
+            "UPDATE fulfil_jobs SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, at, error],
+        )?,
+        None => conn.execute(
+            "UPDATE fulfil_jobs SET attempts = attempts + 1, state = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, state, error],
+        )?,
+    };
+    Ok(())
+}
+
+/// True when a job of `action` for the request is pending or done.
+pub fn job_exists(conn: &Connection, request_id: &str, action: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM fulfil_jobs WHERE request_id = ?1 AND action = ?2 AND state <> 'failed')",
+        params![request_id, action],
+        |r| r.get(0),
+    )?)
+}
+
+/// The newest package of a request: (id, path, rows).
+pub fn latest_package(conn: &Connection, request_id: &str) -> Result<Option<(i64, String, u64)>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, path, rows FROM packages WHERE request_id = ?1 AND deleted_at IS NULL
+             ORDER BY id DESC LIMIT 1",
+            params![request_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)),
+        )
+        .optional()?)
+}
+
+/// True when a download link was ever issued for the request.
+pub fn link_issued(conn: &Connection, request_id: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM links WHERE request_id = ?1)",
+        params![request_id],
+        |r| r.get(0),
+    )?)
+}
 
 /// Hex SHA-256 of a link token: all the store keeps of it.
 pub fn token_hash(token: &str) -> String {

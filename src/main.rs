@@ -260,6 +260,23 @@ enum RequestsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Approve what fulfilment waits for: mail the access package's download link, run the
+    /// erasure in every data source.
+    Approve {
+        /// The request ID.
+        id: String,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Mail the consumer a fresh download link (the earlier one stops working).
+    Resend {
+        /// The request ID.
+        id: String,
+        /// Who acts (recorded in the audit log). Default: the login name.
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Export the whole record (CCPA §7101 fields; JSON adds each request's audit log).
     Export {
         /// Output format.
@@ -438,6 +455,12 @@ fn real_main(args: Args) -> Result<ExitCode> {
                 }
                 RequestsCommand::Assign { id, name, by } => {
                     return action(settings, clock, &id, format!("/assign {name}"), by)
+                }
+                RequestsCommand::Approve { id, by } => {
+                    return action(settings, clock, &id, "/approve".into(), by)
+                }
+                RequestsCommand::Resend { id, by } => {
+                    return action(settings, clock, &id, "/resend".into(), by)
                 }
                 RequestsCommand::Handle { id, kinds, by } => {
                     return action(

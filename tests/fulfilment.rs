@@ -79,6 +79,7 @@ opt-out = "UPDATE customers SET do_not_sell = 1 WHERE email = :email"
 name = "billing"
 kind = "command"
 command = ["{billing}"]
+actions = ["lookup", "export", "erase"]
 
 [portal]
 listen = "127.0.0.1:{port}"
@@ -407,7 +408,7 @@ async fn a_source_that_prints_garbage_goes_to_staff_and_nothing_reaches_the_cons
     let config = stack.write_config(dir.path(), "");
     let mut cfg = std::fs::read_to_string(&config).expect("config");
     cfg.push_str(&format!(
-        "\n[[sources]]\nname = \"broken\"\nkind = \"command\"\ncommand = [\"{}\"]\n",
+        "\n[[sources]]\nname = \"broken\"\nkind = \"command\"\ncommand = [\"{}\"]\nactions = [\"lookup\", \"export\"]\n",
         script.display()
     ));
     std::fs::write(&config, cfg).expect("config");

@@ -565,20 +565,19 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
             }
         }
         "erase" => complete_if_done(ctx, &tx, &mut r, true)?,
-        "opt-out" => {
+        "opt-out"
             if r.kinds.iter().all(|k| k.is_opt_out())
-                && transitions::check(&r, &Transition::Complete)?.is_ok()
-            {
-                transitions::apply(
-                    &tx,
-                    &mut r,
-                    &Transition::Complete,
-                    "bot",
-                    "Opted out in every data source",
-                    ctx.now(),
-                )?;
-                completed_mail(ctx, &tx, &r)?;
-            }
+                && transitions::check(&r, &Transition::Complete)?.is_ok() =>
+        {
+            transitions::apply(
+                &tx,
+                &mut r,
+                &Transition::Complete,
+                "bot",
+                "Opted out in every data source",
+                ctx.now(),
+            )?;
+            completed_mail(ctx, &tx, &r)?;
         }
         _ => {}
     }

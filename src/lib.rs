@@ -9,53 +9,75 @@
 //! The data flow, and where each step lives:
 //!
 //! ```text
-//! IMAP mailbox ─fetch─▶ imap::fetch ─▶ intake::Intake::record_batch        [one SQLite transaction]
-//!                         │  mail::parse (owned Inbound), store::inbox (dedupe, cursor)
-//!                         │  mail::triage::automated ─▶ recorded as ignored, never answered
-//!                         │  intake::thread_of (references, subject tag) ─▶ event on the request
-//!                         │  classify::Classifier ─▶ handle | escalate | ignore
-//!                         └─ store::requests + request::deadlines + outbound::queue (outbox rows)
-//! outbound::outbox::send_due ─SMTP (outbound::smtp)─▶ consumer / staff (+ Bcc copy to ourselves)
-//! daemon::App::apply_moves ─▶ processed / quarantine mailbox
+//! IMAP ─▶ imap::fetch ─▶ intake::record_batch                 [one transaction; a savepoint per mail]
+//!           per mail:  mail::parse_isolated ─▶ intake::known::load (seen? our copy? which request?
+//!                        staff? Authentication-Results? classify::Classifier, covering request)
+//!                      ─▶ intake::decide (pure: Inbound + Known ─▶ Disposition)
+//!                      ─▶ apply: intake::open (new request: acknowledge::acknowledge, or the
+//!                           receipt + staff::escalate), intake::reply (verification, disavowal,
+//!                           /resend, staff::actions for proven staff commands), follow-ups,
+//!                           staff::delivery::record_bounce, our own / foreign copies, quarantine
+//!           writes: store::{inbox, requests, transitions, outbox}   (no network)
+//! daemon pass: fulfil::flow::run_due (data sources, outside transactions) ─▶ sweep::sweep
+//!           ─▶ outbound::outbox::send_due ─SMTP─▶ consumer / staff (+ Bcc copy to ourselves)
+//!           ─▶ staff::delivery (refused Bcc copies, permanent failures) ─▶ processed mailbox
+//! portal (daemon, [portal]) ─▶ GET page / POST download of the encrypted package, audited
+//! CLI staff actions: ctx::Parts + store::Store ─▶ staff::actions (no SMTP; the daemon sends)
 //! ```
 //!
-//! - [`config`]: TOML → validated settings, every error at once.
-//! - [`clock`]: the current time, fixed by `PRIVACY_INBOX_NOW` for drills and tests.
-//! - [`daemon`]: one pass (`run --once`) and the IDLE loop with reconnects.
-//! - [`store`]: SQLite schema, migrations, queries; the append-only audit log.
-//! - [`request`]: business-day calendar, legal clocks, lifecycle, verification tokens.
-//! - [`outbound`]: templates, composition, the outbox and SMTP. Every template value is
-//!   cleaned in one place first ([`outbound::clean`]); outbox rows are claimed by one process
-//!   ([`store::outbox::claim`]); `run` holds the store's single-instance lock
-//!   ([`daemon::lock_store`]).
-//! - [`templates_cli`]: `templates check|preview`, and the daemon's template hot reload
-//!   (the catalog of messages and variables is [`outbound::catalog`]).
-//! - [`sweep`]: due-soon/overdue/extension-window notices, verification reminders and expiry,
-//!   the daily digest.
-//! - [`staff`]: staff commands by mail and CLI ([`staff::command`], [`staff::actions`]), the
-//!   CCPA §7102 report and §7101 records ([`staff::report`]); status changes go through
-//!   [`store::transitions`], which checks them with [`request::lifecycle`].
-//! - [`mail`]: raw bytes → [`mail::Inbound`] ([`mail::parse`]), machine-made mail
-//!   ([`mail::triage::automated`]), new text vs quotes/signatures ([`mail::text`]), which
-//!   `Authentication-Results` to trust ([`mail::auth`]), what a verification reply says
-//!   ([`mail::confirm`]: confirmation, disavowal, machine text), dedupe keys and subject tags
-//!   ([`mail::keys`]).
-//! - Trust: a mail's failure is its own (a savepoint per mail in `record_batch`); staff
-//!   commands by mail need [`request::staff_token`] (key in [`store::secrets`]); a second bot
-//!   with another store is noticed by its Bcc copies (`other_instance`).
-//! - [`classify`]: pure `Inbound` → [`classify::Classification`] (action, kinds, language,
-//!   agent, question, confidence, reasons); rules are data in `rules/*.toml`.
-//! - [`kind`]: the shared request [`kind::Kind`].
-//! - [`check`]: `privacy-inbox check`, PASS/FAIL lines for config, templates, rules and
-//!   a real login to both servers.
-//! - [`metrics`]: the optional `/healthz` and Prometheus `/metrics` HTTP endpoint.
-//! - [`tls`]: the one server-certificate verifier of IMAP and SMTP (`ca-file`: pinned or a CA).
-//! - [`init`]: `privacy-inbox init`, a first commented config for a provider and an address.
-//! - [`fulfil`]: data sources (`[[sources]]`: lookup, export streamed to a sink, erase in one
-//!   transaction, opt-out; `:email`/`:account` always bound) and the access package (zip of
-//!   index.html + JSON + CSV per table, encrypted at rest). Not wired into intake yet.
-//! - [`portal`]: the download pages (`[portal]`: GET shows a button, only its POST downloads,
-//!   single-use hashed links) and the hyper/axum server loop that [`metrics`] shares.
+//! - [`ctx`]: the context of every decision ([`ctx::Ctx`]: settings, time, calendar,
+//!   templates and message builder through [`outbound::queue::Mailer`], classifier, account
+//!   directory; no network clients). Intake, staff actions, fulfilment and the sweeper are
+//!   functions over a `&Ctx` and a transaction.
+//! - [`intake`]: [`intake::record_batch`]; [`intake::known`] loads what a decision needs,
+//!   [`intake::decide`] decides (pure, table-tested), [`intake::open`] and [`intake::reply`]
+//!   carry decisions out.
+//! - [`acknowledge`]: the acknowledgement (with a verification code except for opt-outs),
+//!   sent by intake and by staff's `/handle`.
+//! - [`staff`]: the one escalation path ([`staff::escalate`], through
+//!   [`store::transitions`]); commands by mail and CLI ([`staff::command`] parses,
+//!   [`staff::actions`] carries out: `/verify`, `/complete`, `/deny`, `/extend`, `/note`,
+//!   `/assign`, `/law`, `/handle`, `/not-a-request`, `/approve`, `/resend`); delivery failures,
+//!   bounces and refused Bcc copies ([`staff::delivery`]); the CCPA §7102 report and §7101
+//!   records ([`staff::report`]).
+//! - [`sweep`]: due-soon/overdue/extension-window notices, the confirm-receipt warnings,
+//!   verification reminders and expiry, the daily digest, the summary of held staff mail.
+//! - [`fulfil`]: data sources (`[[sources]]`: [`fulfil::source`] over sqlite, postgres and
+//!   command; `:email`/`:account` always bound), the access package ([`fulfil::package`], zip
+//!   streamed through [`fulfil::crypt`]), and [`fulfil::flow`]: what is queued when, and the
+//!   daemon's runner with retries.
+//! - [`portal`]: the download page (`[portal]`: GET shows a button, only its POST downloads,
+//!   single-use hashed links) on hyper/axum, which [`metrics`] (`/healthz`, `/metrics` by
+//!   `prometheus-client`) shares.
+//! - [`store`]: the only place with SQL: schema and migrations ([`store::schema`]), one file
+//!   per table group, typed columns ([`store::types`]: status, jurisdiction, audience,
+//!   disposition), the append-only audit log, [`store::transitions`] (the one place a request
+//!   changes status), staff labels ([`store::labels`]), secrets, fulfilment's tables. The
+//!   connection is private; [`store::lock`] guards it in the daemon.
+//! - [`request`]: business-day calendar, legal clocks, the law a mail cites, lifecycle,
+//!   verification and staff tokens.
+//! - [`outbound`]: templates ([`outbound::templates`] the live set, [`outbound::template_set`]
+//!   one loaded set, [`outbound::template_check`]), the catalog of messages and variables
+//!   ([`outbound::catalog`]), the facts every request mail shows ([`outbound::facts`]), values
+//!   cleaned in one place ([`outbound::clean`]), composition and DKIM, the outbox queue and
+//!   sender (rows claimed by one process), SMTP.
+//! - [`mail`]: raw bytes → [`mail::Inbound`], machine-made mail ([`mail::triage`]), new text vs
+//!   quotes ([`mail::text`]), trusted `Authentication-Results` ([`mail::auth`]), what a
+//!   verification reply says ([`mail::confirm`]), dedupe keys and subject tags
+//!   ([`mail::keys`]), [`mail::Fetched`].
+//! - [`classify`]: pure `Inbound` → [`classify::Classification`]; rules are data in
+//!   `rules/*.toml`; `classify eval` scores them against staff labels ([`classify::eval`]).
+//! - [`config`]: TOML → `Settings` in steps: raw (serde), validate (one function per
+//!   section), secrets (password-env/-command), problems (one line each, naming file and key);
+//!   fulfilment's keys in [`fulfil::settings`]. No key files, no network.
+//! - [`daemon`]: `App` (built once; reads the DKIM key), one pass and the IDLE loop;
+//!   `copies` (our Bcc copies), `reload` (template hot reload), `lock` (one daemon per store).
+//! - [`shutdown`]: `Shutdown`, raced in every `select!` of the daemon and IMAP IDLE.
+//! - [`templates_cli`], [`check`], [`init`], [`cli`]: the commands behind `main.rs`.
+//! - [`clock`], [`kind`], [`address`], [`accounts`], [`tls`]: small shared parts.
+//!
+//! No module imports one that imports it back (`tests/house.rs` checks it on the source, and
+//! that SQL appears only under `src/store/`).
 
 pub mod accounts;
 pub mod acknowledge;

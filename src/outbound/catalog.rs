@@ -241,6 +241,23 @@ fn build() -> Vec<Entry> {
             ]),
         },
         Entry {
+            name: "export_ready",
+            audience: Consumer,
+            when: "The access package is built and approved (`/approve`, or `[fulfil] access = \"auto\"`), or the consumer or staff asked for a fresh link (`/resend`): the link to the download page (never the data itself).",
+            vars: with_facts(vec![
+                var("link", "string", "The https URL of the download page (`portal.public-url` and a single-use token); the body shows it once, on a line of its own.", json!("https://privacy.acme.example/download/q3J9xw2LbT0aVf8KpZc1Hg4RmY7sNd6E")),
+                var("expires_date", "string", "The last day the link works, as a date.", json!("April 9, 2026")),
+                var("link_days", "integer", "How many days the link works (`portal.link-days`).", json!(7))
+                    .alt(json!(1)),
+            ]),
+        },
+        Entry {
+            name: "nothing_found",
+            audience: Consumer,
+            when: "The lookup found the requester in no data source: the consumer is told (CCPA) that there is nothing to send or delete, and the request is closed.",
+            vars: request_facts(),
+        },
+        Entry {
             name: "escalation",
             audience: Staff,
             when: "A mail needs a person: ambiguous, a question, an agent, low confidence, a reply from another address, a verified request ready to action...; the original mail is attached.",
@@ -373,6 +390,18 @@ fn build() -> Vec<Entry> {
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
             ],
         },
+        Entry {
+            name: "fulfilment",
+            audience: Staff,
+            when: "A fulfilment step needs staff to know or decide: the lookup's result, a deletion plan to approve, an access package ready, a source that failed.",
+            vars: with_facts(vec![
+                var("what", "string", "One-line headline, e.g. `Deletion plan: approve to erase`.", json!("Lookup done: 16 records in 2 of 3 sources")),
+                var("lines", "list of strings", "One line per source, e.g. `crm: customers 2, calls 14`.", json!(["crm: customers 2, calls 14", "billing: invoices 0", "newsletter: failed (connection refused)"]))
+                    .alt(json!([]))
+                    .untrusted(),
+                var("next", "string", "What staff can do now, in words.", json!("Reply /approve to erase these records (one transaction per source), or /deny exempt <explanation> to keep them.")),
+            ]),
+        },
     ]
 }
 
@@ -408,6 +437,35 @@ pub struct ExtensionData<'a> {
     pub reason: String,
     /// The new due date, as a date.
     pub new_due_date: String,
+}
+
+/// `export_ready`: [`RequestFacts`] plus the download link and how long it works.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReadyData<'a> {
+    /// The request's facts.
+    #[serde(flatten)]
+    pub facts: &'a RequestFacts,
+    /// The https URL of the download page.
+    pub link: String,
+    /// The last day the link works, as a date in the consumer's language.
+    pub expires_date: String,
+    /// How many days the link works.
+    pub link_days: u32,
+}
+
+/// `fulfilment`: [`RequestFacts`] plus a fulfilment step's headline, per-source lines and
+/// what staff can do next.
+#[derive(Debug, Clone, Serialize)]
+pub struct FulfilmentData<'a> {
+    /// The request's facts.
+    #[serde(flatten)]
+    pub facts: &'a RequestFacts,
+    /// One-line headline.
+    pub what: String,
+    /// One line per source.
+    pub lines: Vec<String>,
+    /// What staff can do now.
+    pub next: String,
 }
 
 /// `staff_reply`: the answer to a staff command.
@@ -550,6 +608,21 @@ mod tests {
             new_due_date: "x".into(),
         };
         assert_eq!(keys(&ext), catalog_keys("extension"));
+        let ready = ExportReadyData {
+            facts: &f,
+            link: "https://x.example/d/t".into(),
+            expires_date: "x".into(),
+            link_days: 7,
+        };
+        assert_eq!(keys(&ready), catalog_keys("export_ready"));
+        assert_eq!(keys(&f), catalog_keys("nothing_found"));
+        let step = FulfilmentData {
+            facts: &f,
+            what: "x".into(),
+            lines: vec![],
+            next: "x".into(),
+        };
+        assert_eq!(keys(&step), catalog_keys("fulfilment"));
         let reply = StaffReplyData {
             request_id: String::new(),
             command: "/deny".into(),

@@ -98,7 +98,7 @@ fn a_broken_copy_fails_with_every_problem_by_file_and_line() {
         format!("{}: no English version", p("es/_footer.txt.hbs")),
         format!("{}: unknown file", p("es/notes.txt")),
         format!(
-            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, follow_up, received, verification_reminder, verified)",
+            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, export_ready, follow_up, nothing_found, received, verification_reminder, verified)",
             p("es/_signature.txt.hbs")
         ),
     ];

@@ -30,7 +30,7 @@
 //!   directory; no network clients). Intake, staff actions, fulfilment and the sweeper are
 //!   functions over a `&Ctx` and a transaction.
 //! - [`intake`]: [`intake::record_batch`]; [`intake::known`] loads what a decision needs,
-//!   [`intake::decide`] decides (pure, table-tested), [`intake::open`] and [`intake::reply`]
+//!   [`intake::decide()`] decides (pure, table-tested), [`intake::open`] and [`intake::reply`]
 //!   carry decisions out.
 //! - [`acknowledge`]: the acknowledgement (with a verification code except for opt-outs),
 //!   sent by intake and by staff's `/handle`.

@@ -98,7 +98,7 @@ fn a_broken_copy_fails_with_every_problem_by_file_and_line() {
         format!("{}: no English version", p("es/_footer.txt.hbs")),
         format!("{}: unknown file", p("es/notes.txt")),
         format!(
-            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, follow_up, received, verification_reminder, verified)",
+            "{}:3: unknown variable `nope` (rendering acknowledgement, closed_unverifiable, completed, export_ready, follow_up, nothing_found, received, verification_reminder, verified)",
             p("es/_signature.txt.hbs")
         ),
     ];
@@ -220,5 +220,50 @@ fn german_and_french_mails_use_their_language_and_date_format() {
         }
         // No English date ("March 3, 2026") is left.
         assert!(!out.contains(", 2026"), "{out}");
+    }
+}
+
+/// The download link of `export_ready` is in every shipped language, exactly once per body:
+/// on a line of its own in the text body (so no mail client glues a word to it) and as the
+/// one link of the HTML body. A second copy, or a link swallowed by an edit, fails here.
+#[test]
+fn the_export_link_appears_once_per_body_on_a_line_of_its_own() {
+    let dir = common::repo_root().join("templates");
+    let entry = privacy_inbox::outbound::catalog::entry("export_ready").expect("catalog entry");
+    let link = entry
+        .vars
+        .iter()
+        .find(|v| v.name == "link")
+        .and_then(|v| v.sample.as_str())
+        .expect("a sample link")
+        .to_string();
+    for lang in ["en", "es", "de", "fr"] {
+        let (ok, out, err) = run(&[
+            "templates",
+            "preview",
+            "export_ready",
+            "--lang",
+            lang,
+            "--dir",
+            s(&dir),
+        ]);
+        assert!(ok, "{lang}: {err}");
+        assert!(
+            out.contains(&format!("Language: {lang}\n")),
+            "{lang}: {out}"
+        );
+        let (text, html) = out
+            .split_once("--- HTML body ---")
+            .unwrap_or_else(|| panic!("{lang}: no HTML body:\n{out}"));
+        assert_eq!(text.matches(link.as_str()).count(), 1, "{lang}: {text}");
+        assert!(
+            text.lines().any(|l| l == link),
+            "{lang}: the link is not on a line of its own:\n{text}"
+        );
+        assert_eq!(html.matches(link.as_str()).count(), 1, "{lang}: {html}");
+        assert!(
+            html.contains(&format!("<a href=\"{link}\">")),
+            "{lang}: {html}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The decision: what one parsed mail means, given what the store and the settings know about
 //! it ([`Known`]). Pure: no store, no clock, no network; [`super::known`] loads the facts
-//! first and [`super::apply`] carries the decision out.
+//! first and the intake module applies it.
 
 use crate::classify::{Action, Classification};
 use crate::mail::auth::AuthVerdict;

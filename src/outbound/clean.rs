@@ -29,7 +29,14 @@ pub const TEXT_MAX: usize = 2000;
 
 /// Keys whose values may hold several lines (each element, for lists): the sender's text,
 /// staff's explanations, the bot's own reports.
-pub const MULTILINE: &[&str] = &["excerpt", "basis_text", "reason", "message", "problems"];
+pub const MULTILINE: &[&str] = &[
+    "excerpt",
+    "basis_text",
+    "reason",
+    "message",
+    "problems",
+    "next",
+];
 
 /// `data` with every string in it cleaned by the policy of its key (list elements and
 /// nested objects' values by their own key, else their parent's).

@@ -85,7 +85,44 @@ mkdir -p "$demo"
 chmod 755 "$demo"
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port"
 stack_config "$imap_port" "$smtp_port" "$demo/privacy-inbox.sqlite3" >"$demo/privacy-inbox.toml"
-echo "config: $demo/privacy-inbox.toml"
+# A small sample company: its CRM is a SQLite file the bot reads, exports from and erases in.
+portal_port=${PORTAL_PORT:-10080}
+python3 - "$demo/company.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executescript("""
+CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT, city TEXT,
+                        do_not_sell INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, email TEXT NOT NULL, item TEXT, total TEXT);
+INSERT INTO customers (email, name, city) VALUES
+  ('consumer@example.test', 'Jane Consumer', 'Sacramento'),
+  ('consumer2@example.test', 'Sam Second', 'Fresno'),
+  ('consumer3@example.test', 'Lucía', 'San Diego'),
+  ('bob@example.test', 'Bob (another customer)', 'Oakland');
+INSERT INTO orders (email, item, total) VALUES
+  ('consumer@example.test', 'Blue kettle', '39.90'),
+  ('consumer2@example.test', 'Reading lamp', '24.50'),
+  ('consumer2@example.test', 'Desk', '189.00'),
+  ('bob@example.test', 'Chair', '75.00');
+""")
+c.commit()
+PY
+cat >>"$demo/privacy-inbox.toml" <<TOML
+
+[[sources]]
+name = "crm"
+kind = "sqlite"
+url = "$demo/company.sqlite3"
+lookup = { customers = "SELECT count(*) FROM customers WHERE email = :email", orders = "SELECT count(*) FROM orders WHERE email = :email" }
+export = { customers = "SELECT name, city, do_not_sell FROM customers WHERE email = :email", orders = "SELECT item, total FROM orders WHERE email = :email" }
+erase = ["DELETE FROM orders WHERE email = :email", "DELETE FROM customers WHERE email = :email"]
+opt-out = "UPDATE customers SET do_not_sell = 1 WHERE email = :email"
+
+[portal]
+listen = "127.0.0.1:$portal_port"
+public-url = "http://127.0.0.1:$portal_port"
+TOML
+echo "config: $demo/privacy-inbox.toml (with the sample company's CRM, $demo/company.sqlite3)"
 
 send() { # from subject body [extra header]
   python3 - "$smtp_port" "$@" <<'PY'
@@ -126,10 +163,13 @@ pi requests list
 # escalation mail); the consumer's completion mail goes out on the next pass.
 optout=$(pi requests list --json | python3 -c \
   'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["requester"] == "consumer3@example.test"))')
-say "A staff member completes the opt-out $optout at the command line" \
-  "(the same as replying \"/complete …\" to staff's mail), then one more pass sends the consumer's notice"
-pi requests complete "$optout" "flag set in the ad platform" --by demo
-pi run --once
+say "The Spanish opt-out $optout needed no verification (CCPA §7060(b)): the bot set the" \
+  "flag in the CRM at once and completed it; Lucía's row:"
+python3 - "$demo/company.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print("  ", c.execute("SELECT email, do_not_sell FROM customers WHERE email = 'consumer3@example.test'").fetchone())
+PY
 
 # The access request ("What do you have on me?") was read as a question, so a person looks
 # first: the consumer already has a receipt; a staff member puts it back on the automatic
@@ -144,6 +184,99 @@ pi requests handle "$access" access --by demo
 pi run --once
 say "What consumer2 reads next: the acknowledgement, with the code to confirm by reply"
 read_mail consumer2 "VERIFY-" 1
+
+# Fulfilment: both consumers confirm by replying; the bot looks them up in the company's
+# CRM, builds consumer2's access package, and staff approve the erasure and the link.
+reply_verify() { # USER: reply to the newest mail with VERIFY- in its subject, as USER
+  python3 - "$imap_port" "$smtp_port" "$1" <<'PY'
+import imaplib, smtplib, sys, email, email.policy, email.utils
+port, sport, user = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+addr = f"{user}@example.test"
+m = imaplib.IMAP4("127.0.0.1", port); m.login(addr, "secret"); m.select("INBOX", readonly=True)
+_, data = m.search(None, "ALL")
+ack = None
+for i in data[0].split():
+    _, d = m.fetch(i, "(BODY.PEEK[])")
+    msg = email.message_from_bytes(d[0][1], policy=email.policy.default)
+    if "VERIFY-" in str(msg["Subject"]):
+        ack = msg
+m.logout()
+if ack is None:
+    sys.exit(f"no acknowledgement with a code for {addr}")
+to = email.utils.parseaddr(str(ack["Reply-To"] or "privacy@example.test"))[1]
+subject = " ".join(str(ack["Subject"]).split())
+reply = (f"From: {addr}\r\nTo: {to}\r\nSubject: Re: {subject}\r\n"
+         f"Message-ID: {email.utils.make_msgid(domain='example.test')}\r\n"
+         f"In-Reply-To: {ack['Message-ID']}\r\nReferences: {ack['Message-ID']}\r\n"
+         f"Date: {email.utils.formatdate()}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+         "Yes, that was me.\r\n")
+with smtplib.SMTP("127.0.0.1", sport) as s:
+    s.sendmail(addr, [to], reply.encode())
+print(f"  {addr} replied to: {subject}")
+PY
+}
+jane=$(pi requests list --json | python3 -c \
+  'import json,sys; print(next(r["id"] for r in json.load(sys.stdin) if r["requester"] == "consumer@example.test"))')
+say "Jane and consumer2 confirm their requests by replying to the acknowledgement"
+reply_verify consumer
+reply_verify consumer2
+sleep 1
+say "Two passes: the replies verify both requests, the bot looks them up in the CRM" \
+  "and builds consumer2's access package (encrypted, never mailed)"
+pi run --once
+pi run --once
+say "What staff read: the deletion plan for Jane's request $jane"
+read_mail staff "Deletion plan" 1
+say "A staff member approves both (the same as replying /approve): the erasure runs," \
+  "the download link goes out"
+pi requests approve "$jane" --by demo
+pi requests approve "$access" --by demo
+pi run --once
+say "The CRM after the erasure: Jane's rows are gone, the others' are untouched"
+python3 - "$demo/company.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for t in ["customers", "orders"]:
+    rows = c.execute(f"SELECT email, count(*) FROM {t} GROUP BY email ORDER BY email").fetchall()
+    print(f"  {t}: " + ", ".join(f"{e} {n}" for e, n in rows))
+PY
+say "What consumer2 reads: the link to their data (single use, 7 days)"
+read_mail consumer2 "ready to download" 1
+say "The download page, served by the daemon: GET shows a button, only its POST downloads, once"
+pi run >"$demo/daemon.log" 2>&1 &
+daemon=$!
+link=$(python3 - "$imap_port" <<'PY'
+import imaplib, sys, email, email.policy, re
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("consumer2@example.test", "secret")
+m.select("INBOX", readonly=True)
+_, data = m.search(None, "ALL")
+link = ""
+for i in data[0].split():
+    _, d = m.fetch(i, "(BODY.PEEK[])")
+    msg = email.message_from_bytes(d[0][1], policy=email.policy.default)
+    body = msg.get_body(preferencelist=("plain",))
+    found = re.search(r"http://127\.0\.0\.1:\d+/d/\S+", body.get_content() if body else "")
+    if found:
+        link = found.group(0)
+print(link)
+PY
+)
+for _ in $(seq 50); do curl -s -o /dev/null "$link" && break; sleep 0.2; done
+page=$(curl -s "$link")
+echo "  GET $link"
+echo "$page" | sed -e 's/<[^>]*>/ /g' | tr -s ' \n' ' ' | cut -c1-300; echo
+confirm=$(echo "$page" | grep -o 'name="confirm" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+curl -s -X POST --data-urlencode "confirm=$confirm" -o "$demo/my-data.zip" "$link"
+python3 - "$demo/my-data.zip" <<'PY'
+import zipfile, sys
+z = zipfile.ZipFile(sys.argv[1])
+print("  POST: a zip with " + ", ".join(z.namelist()))
+print("  crm/orders.csv: " + z.read("crm/orders.csv").decode().strip().replace("\n", " | "))
+PY
+echo "  POST again:"
+curl -s -X POST --data-urlencode "confirm=$confirm" "$link" | sed -e 's/<[^>]*>/ /g' | tr -s ' \n' ' ' | cut -c1-300; echo
+kill "$daemon" 2>/dev/null || true
+wait "$daemon" 2>/dev/null || true
 
 say "privacy-inbox requests show $optout: the record, its clocks and its timeline"
 pi requests show "$optout"

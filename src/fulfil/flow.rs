@@ -68,6 +68,16 @@ pub fn on_verified(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<
     Ok(())
 }
 
+/// True when opt-outs are carried out by the bot (some source has an `opt-out`): staff get
+/// no "ready to action" mail for them, only a failure if one happens.
+pub fn opt_out_automatic(ctx: &Ctx) -> bool {
+    ctx.settings
+        .fulfil
+        .sources
+        .iter()
+        .any(|s| s.opt_out.is_some())
+}
+
 /// Called when a request with an opt-out or limit is acknowledged: run every source's
 /// `opt-out` (no verification is ever needed for it).
 pub fn on_opt_out(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {

@@ -134,8 +134,11 @@ pub fn open_request(
         // The request still stands and its clock runs: a person decides whether and how
         // to answer (staff mail is itself capped per sender).
         to_staff(&format!("Not acknowledged, reply limit reached: {why}"), &r)?;
-    } else if !r.kinds.iter().any(|k| !k.is_opt_out()) {
-        // Opt-outs never need verification (CCPA §7060(b)): straight to staff.
+    } else if !r.kinds.iter().any(|k| !k.is_opt_out())
+        && !crate::fulfil::flow::opt_out_automatic(ctx)
+    {
+        // Opt-outs never need verification (CCPA §7060(b)): straight to staff (unless the
+        // bot carries them out in the data sources itself).
         to_staff("Ready to action: an opt-out, no verification needed", &r)?;
     }
     Ok(id)

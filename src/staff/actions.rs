@@ -340,6 +340,13 @@ fn handle(
             r.id
         )));
     }
+    if crate::fulfil::flow::opt_out_automatic(ctx) {
+        return Ok(Ok(format!(
+            "{} is back on the automatic track as {what}: the acknowledgement is queued (an \
+             opt-out: no verification); the bot carries it out in the data sources",
+            r.id
+        )));
+    }
     let original = super::escalate::original(tx, r)?;
     super::escalate::escalate(
         ctx,

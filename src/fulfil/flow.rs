@@ -47,6 +47,12 @@ fn needs_lookup(r: &Request) -> bool {
     r.kinds.iter().any(|k| !k.is_opt_out())
 }
 
+/// True when a verified `r` is looked up in the data sources (some are configured and it
+/// asks for more than opt-outs).
+pub fn looks_up(ctx: &Ctx, r: &Request) -> bool {
+    configured(ctx) && needs_lookup(r)
+}
+
 /// Called when a request is verified (by reply or by staff): look it up everywhere.
 pub fn on_verified(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
     if !configured(ctx) || !needs_lookup(r) {

@@ -127,6 +127,9 @@ pub fn apply(
             if question {
                 // The question is in the reply: staff see the reply.
                 to_staff(&r, "Verified; the consumer also asks a question")?;
+            } else if crate::fulfil::flow::looks_up(ctx, &r) {
+                // The bot looks the request up in the data sources now: staff hear from
+                // fulfilment (what was found, the plan, the package), not twice.
             } else {
                 // Staff act on the request, not on the one-line reply that verified it:
                 // the notice shows the original mail, its kinds and why it was read so.

@@ -112,7 +112,7 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -769,6 +769,14 @@ mod tests {
             err.to_string(),
             "cannot complete: the request is already denied, which is final"
         );
+    }
+
+    #[test]
+    fn statuses_pad_in_tables() {
+        // `requests list` lays its columns out with `{:<22}`: a Display that ignores the
+        // width shifted every column after a short status.
+        assert_eq!(format!("{:<12}|", Status::Completed), "completed   |");
+        assert_eq!(format!("{:>6}|", Jurisdiction::Gdpr), "  gdpr|");
     }
 
     #[test]

@@ -467,6 +467,14 @@ pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
     let p = crate::store::purge::purge(&tx, &cutoff, dry_run)?;
     let r = crate::store::purge::purge_records(&tx, &record_cutoff, &clock::fmt(now), dry_run)?;
     tx.commit()?;
+    // The encrypted exports of purged requests go with their records.
+    for f in &r.package_files {
+        if let Err(e) = std::fs::remove_file(f) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("privacy-inbox: cannot remove the access package {f}: {e}");
+            }
+        }
+    }
     println!(
         "{} {} received and {} sent mail bodies ({} bytes) recorded before {cutoff} \
          (store.mail-retention-days = {days}); their records are kept",

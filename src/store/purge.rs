@@ -57,7 +57,7 @@ pub fn purge(conn: &Connection, cutoff: &str, dry_run: bool) -> Result<Purged> {
 }
 
 /// What a record purge deleted (or would delete).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PurgedRecords {
     /// Closed requests past their retention.
     pub requests: u64,
@@ -67,6 +67,9 @@ pub struct PurgedRecords {
     pub received: u64,
     /// Rows of sent mail: of those requests, and staff mail about none (digests).
     pub sent: u64,
+    /// The access packages of those requests: their rows are gone, and the caller removes
+    /// these files (encrypted exports of a person's data).
+    pub package_files: Vec<String>,
 }
 
 /// Closed requests whose last activity (last change, response or audit event) is before ?1.
@@ -110,6 +113,11 @@ pub fn purge_records(
         ..PurgedRecords::default()
     };
     for id in &ids {
+        let mut stmt = conn.prepare("SELECT path FROM packages WHERE request_id = ?1")?;
+        let paths = stmt.query_map(params![id], |r| r.get::<_, String>(0))?;
+        for p in paths {
+            out.package_files.push(p?);
+        }
         out.events += count("SELECT COUNT(*) FROM events WHERE request_id = ?1", id)?;
         out.received += count("SELECT COUNT(*) FROM inbox WHERE request_id = ?1", id)?;
         out.sent += count("SELECT COUNT(*) FROM outbox WHERE request_id = ?1", id)?;
@@ -127,6 +135,12 @@ pub fn purge_records(
             "DELETE FROM inbox WHERE request_id = ?1",
             "DELETE FROM outbox WHERE request_id = ?1",
             "DELETE FROM notices WHERE request_id = ?1",
+            "DELETE FROM staff_labels WHERE request_id = ?1",
+            "DELETE FROM fulfil_jobs WHERE request_id = ?1",
+            "DELETE FROM fulfil_results WHERE request_id = ?1",
+            "DELETE FROM portal_audit WHERE request_id = ?1",
+            "DELETE FROM links WHERE request_id = ?1",
+            "DELETE FROM packages WHERE request_id = ?1",
             "DELETE FROM requests WHERE id = ?1",
         ] {
             conn.execute(sql, params![id])?;
@@ -222,6 +236,42 @@ mod tests {
             .is_err());
         let again = purge_records(&tx, cutoff, now, false).expect("again");
         assert_eq!(again, PurgedRecords::default());
+    }
+
+    #[test]
+    fn a_fulfilled_request_goes_whole_with_its_package_named_for_removal() {
+        let mut store = Store::in_memory().expect("store");
+        let tx = store.begin().expect("begin");
+        request(&tx, "OLD-FULFILLED", "completed", "2024-01-10T00:00:00Z");
+        tx.execute_batch(
+            "INSERT INTO fulfil_results (request_id, source, action, outcome, at)
+               VALUES ('OLD-FULFILLED', 'crm', 'lookup', 'ok', '2024-01-10T00:00:00Z');
+             INSERT INTO fulfil_jobs (request_id, action, state, next_at, created_at)
+               VALUES ('OLD-FULFILLED', 'export', 'done', '2024-01-10T00:00:00Z', '2024-01-10T00:00:00Z');
+             INSERT INTO packages (request_id, path, bytes, rows, created_at)
+               VALUES ('OLD-FULFILLED', '/var/lib/pi/packages/p.zip.enc', 10, 2, '2024-01-10T00:00:00Z');
+             INSERT INTO links (token_hash, request_id, package_id, created_at, expires_at)
+               VALUES (printf('%064d', 1), 'OLD-FULFILLED', last_insert_rowid(), '2024-01-10T00:00:00Z', '2024-01-17T00:00:00Z');
+             INSERT INTO portal_audit (at, event, request_id, client)
+               VALUES ('2024-01-11T00:00:00Z', 'download', 'OLD-FULFILLED', '127.0.0.1');",
+        )
+        .expect("fulfilment rows");
+        let done = purge_records(&tx, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", false)
+            .expect("purged without a foreign key left dangling");
+        assert_eq!(done.requests, 1);
+        assert_eq!(done.package_files, ["/var/lib/pi/packages/p.zip.enc"]);
+        for table in [
+            "fulfil_results",
+            "fulfil_jobs",
+            "packages",
+            "links",
+            "portal_audit",
+        ] {
+            let n: i64 = tx
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 0, "{table}");
+        }
     }
 
     #[test]

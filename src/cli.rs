@@ -464,11 +464,16 @@ pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
             .context("The record retention reaches before the calendar starts")?,
     );
     let tx = store.begin()?;
-    let p = crate::store::purge::purge(&tx, &cutoff, dry_run)?;
+    let p = crate::store::purge::purge(&tx, &cutoff, &clock::fmt(now), dry_run)?;
     let r = crate::store::purge::purge_records(&tx, &record_cutoff, &clock::fmt(now), dry_run)?;
     tx.commit()?;
-    // The encrypted exports of purged requests go with their records.
-    for f in &r.package_files {
+    // Encrypted exports past retention, and those of purged requests, go too.
+    for f in p
+        .package_files
+        .iter()
+        .chain(&r.package_files)
+        .filter(|_| !dry_run)
+    {
         if let Err(e) = std::fs::remove_file(f) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 eprintln!("privacy-inbox: cannot remove the access package {f}: {e}");

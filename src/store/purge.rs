@@ -8,7 +8,7 @@ use anyhow::Result;
 use rusqlite::{params, Connection};
 
 /// What a purge dropped (or would drop).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Purged {
     /// Bodies of received mails.
     pub received: u64,
@@ -16,6 +16,9 @@ pub struct Purged {
     pub sent: u64,
     /// Bytes freed.
     pub bytes: u64,
+    /// Access packages made before the cutoff with no link still usable: marked deleted;
+    /// the caller removes these files.
+    pub package_files: Vec<String>,
 }
 
 /// A body may go once it is older than the cutoff and its request (if any) is closed: open
@@ -23,9 +26,10 @@ pub struct Purged {
 const CLOSED_OR_NONE: &str = "(request_id IS NULL OR request_id IN
     (SELECT id FROM requests WHERE status IN ('completed', 'denied', 'closed_unverifiable', 'not_a_request')))";
 
-/// Drops the bodies of mails recorded before `cutoff` (UTC RFC 3339), or only counts them
-/// with `dry_run`.
-pub fn purge(conn: &Connection, cutoff: &str, dry_run: bool) -> Result<Purged> {
+/// Drops the bodies of mails recorded before `cutoff` (UTC RFC 3339) and the access packages
+/// made before it that no usable link (at `now`) points to, or only counts them with
+/// `dry_run`.
+pub fn purge(conn: &Connection, cutoff: &str, now: &str, dry_run: bool) -> Result<Purged> {
     let inbox_where = format!("raw IS NOT NULL AND fetched_at < ?1 AND {CLOSED_OR_NONE}");
     let outbox_where = format!(
         "length(raw) > 0 AND status IN ('sent', 'failed', 'bounced') AND created_at < ?1 AND {CLOSED_OR_NONE}"
@@ -39,7 +43,20 @@ pub fn purge(conn: &Connection, cutoff: &str, dry_run: bool) -> Result<Purged> {
     };
     let (received, b1) = count("inbox", &inbox_where)?;
     let (sent, b2) = count("outbox", &outbox_where)?;
+    // A package is a copy of a person's data: it goes like a mail body, once no link to it
+    // can still be used (an active link that has not expired keeps it).
+    let package_where = "deleted_at IS NULL AND created_at < ?1 AND NOT EXISTS
+        (SELECT 1 FROM links l WHERE l.package_id = packages.id AND l.state = 'active'
+           AND l.expires_at > ?2)";
+    let mut stmt = conn.prepare(&format!("SELECT path FROM packages WHERE {package_where}"))?;
+    let package_files = stmt
+        .query_map(params![cutoff, now], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     if !dry_run {
+        conn.execute(
+            &format!("UPDATE packages SET deleted_at = ?2 WHERE {package_where}"),
+            params![cutoff, now],
+        )?;
         conn.execute(
             &format!("UPDATE inbox SET raw = NULL WHERE {inbox_where}"),
             params![cutoff],
@@ -53,6 +70,7 @@ pub fn purge(conn: &Connection, cutoff: &str, dry_run: bool) -> Result<Purged> {
         received,
         sent,
         bytes: b1 + b2,
+        package_files,
     })
 }
 
@@ -272,6 +290,31 @@ mod tests {
                 .expect("count");
             assert_eq!(n, 0, "{table}");
         }
+    }
+
+    #[test]
+    fn an_old_package_goes_with_the_mail_bodies_unless_a_live_link_points_to_it() {
+        let mut store = Store::in_memory().expect("store");
+        let tx = store.begin().expect("begin");
+        request(&tx, "R1", "completed", "2026-01-10T00:00:00Z");
+        tx.execute_batch(
+            "INSERT INTO packages (id, request_id, path, bytes, rows, created_at)
+               VALUES (1, 'R1', '/p/used.zip.enc', 1, 1, '2026-01-10T00:00:00Z'),
+                      (2, 'R1', '/p/live.zip.enc', 1, 1, '2026-01-10T00:00:00Z'),
+                      (3, 'R1', '/p/new.zip.enc', 1, 1, '2026-05-30T00:00:00Z');
+             INSERT INTO links (token_hash, request_id, package_id, created_at, expires_at, state)
+               VALUES (printf('%064d', 1), 'R1', 1, '2026-01-10T00:00:00Z', '2026-01-17T00:00:00Z', 'used'),
+                      (printf('%064d', 2), 'R1', 2, '2026-05-30T00:00:00Z', '2026-06-06T00:00:00Z', 'active');",
+        )
+        .expect("packages");
+        let cutoff = "2026-03-01T00:00:00Z";
+        let now = "2026-06-01T00:00:00Z";
+        let dry = purge(&tx, cutoff, now, true).expect("dry run");
+        assert_eq!(dry.package_files, ["/p/used.zip.enc"]);
+        let done = purge(&tx, cutoff, now, false).expect("purge");
+        assert_eq!(done.package_files, ["/p/used.zip.enc"]);
+        let again = purge(&tx, cutoff, now, false).expect("purge again");
+        assert!(again.package_files.is_empty(), "marked deleted once");
     }
 
     #[test]

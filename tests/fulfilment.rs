@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{reply, request, run_once, MailStack, PRIVACY};
+use common::{reply, request, run_once, send_first, MailStack};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,24 +90,6 @@ public-url = "http://127.0.0.1:{port}"
     )
 }
 
-fn first_mail(from: &str, id: &str, subject: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
-         Date: Fri, 27 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
-
-async fn send_first(stack: &MailStack, from: &str, subject: &str, body: &str) {
-    let id = format!("f-{}@c.example.test", common::unique());
-    stack
-        .send(first_mail(from, &id, subject, body), from, PRIVACY)
-        .await;
-    stack
-        .wait_for_ids("privacy", "INBOX", &[&format!("<{id}>")], WAIT)
-        .await;
-}
-
 /// Replies to the newest mail with VERIFY- in `user`'s INBOX, from `from`.
 async fn verify(stack: &MailStack, user: &str, from: &str) {
     let acks = stack
@@ -154,14 +136,6 @@ fn curl(args: &[&str]) -> (u16, Vec<u8>) {
         .unwrap_or(0);
     body.truncate(split);
     (code, body)
-}
-
-fn text(raw: &str) -> String {
-    let b = raw.split_once("\r\n\r\n").map_or(raw, |(_, b)| b);
-    b.replace("=\r\n", "")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,14 +210,20 @@ async fn access_delete_opt_out_and_nobody_on_real_sources_and_the_download_page(
     let nothing = stack
         .wait_for_subject("dave", "no personal information", WAIT)
         .await;
-    assert!(text(&nothing).contains("dave@example.test"), "{nothing}");
+    assert!(
+        common::folded_body(&nothing).contains("dave@example.test"),
+        "{nothing}"
+    );
     assert_eq!(request(&config, "dave@example.test")["status"], "completed");
 
     // Carol: the plan goes to staff; nothing is erased before /approve.
     let carol = request(&config, "carol@example.test");
     let carol_id = carol["id"].as_str().expect("id").to_string();
     let plan = stack.wait_for_subject("staff", "Deletion plan", WAIT).await;
-    assert!(text(&plan).contains("crm: calls 1, customers 1"), "{plan}");
+    assert!(
+        common::folded_body(&plan).contains("crm: calls 1, customers 1"),
+        "{plan}"
+    );
     assert_eq!(
         count(
             &crm,
@@ -307,7 +287,7 @@ async fn access_delete_opt_out_and_nobody_on_real_sources_and_the_download_page(
         "no data by mail"
     );
     let link_prefix = format!("http://127.0.0.1:{port}/d/");
-    let body = text(&mail);
+    let body = common::folded_body(&mail);
     let at = body.find(&link_prefix).expect("the link in the mail");
     let link: String = body[at..]
         .chars()
@@ -425,7 +405,7 @@ async fn a_source_that_prints_garbage_goes_to_staff_and_nothing_reaches_the_cons
     let failed = stack
         .wait_for_subject("staff", "A source failed", WAIT)
         .await;
-    assert!(text(&failed).contains("broken"), "{failed}");
+    assert!(common::folded_body(&failed).contains("broken"), "{failed}");
     let r = request(&config, "frank@example.test");
     assert_eq!(r["status"], "verified", "nothing completed: {r}");
     let id = r["id"].as_str().expect("id").to_string();

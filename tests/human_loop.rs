@@ -5,30 +5,11 @@
 
 mod common;
 
-use common::{header, reply, request, run_once, MailStack, PRIVACY, STAFF};
+use common::{first_mail, header, reply, request, run_once, send_first, MailStack, PRIVACY, STAFF};
 use std::path::Path;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn first_mail(from: &str, id: &str, subject: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
-         Date: Fri, 27 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
-
-async fn send_first(stack: &MailStack, from: &str, subject: &str, body: &str) -> String {
-    let id = format!("first-{}@c.example.test", common::unique());
-    stack
-        .send(first_mail(from, &id, subject, body), from, PRIVACY)
-        .await;
-    stack
-        .wait_for_ids("privacy", "INBOX", &[&format!("<{id}>")], WAIT)
-        .await;
-    id
-}
 
 fn events(config: &Path, id: &str) -> Vec<String> {
     let out = common::cli(config, &["requests", "show", id, "--json"]);
@@ -42,16 +23,6 @@ fn events(config: &Path, id: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The text body of a mail (after the header), soft line breaks joined and whitespace
-/// runs folded, so that wrapped lines read as one.
-fn body(raw: &str) -> String {
-    let b = raw.split_once("\r\n\r\n").map_or(raw, |(_, b)| b);
-    b.replace("=\r\n", "")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +58,7 @@ async fn an_escalated_access_request_gets_a_receipt_and_staff_handle_puts_it_on_
         header(&receipt, "Auto-Submitted").as_deref(),
         Some("auto-replied")
     );
-    let text = body(&receipt);
+    let text = common::folded_body(&receipt);
     assert!(
         text.contains("A member of our team will read it personally"),
         "{text}"
@@ -101,7 +72,7 @@ async fn an_escalated_access_request_gets_a_receipt_and_staff_handle_puts_it_on_
     let esc = stack
         .wait_for_subject("staff", "Needs a person", WAIT)
         .await;
-    let esc_text = body(&esc);
+    let esc_text = common::folded_body(&esc);
     assert!(
         esc_text.contains("The consumer has received: the receipt"),
         "{esc_text}"
@@ -137,7 +108,7 @@ async fn an_escalated_access_request_gets_a_receipt_and_staff_handle_puts_it_on_
         .expect("the acknowledgement");
     let done = stack.wait_for_subject("staff", "Done: /handle", WAIT).await;
     assert!(
-        body(&done).contains("acknowledgement with a verification code"),
+        common::folded_body(&done).contains("acknowledgement with a verification code"),
         "{done}"
     );
 
@@ -161,7 +132,7 @@ async fn an_escalated_access_request_gets_a_receipt_and_staff_handle_puts_it_on_
     let ready = stack
         .wait_for_subject("staff", "ready to action", WAIT)
         .await;
-    let ready_text = body(&ready);
+    let ready_text = common::folded_body(&ready);
     assert!(
         ready_text.contains("I would like a copy of all personal information"),
         "the original request, not the one-line reply: {ready_text}"
@@ -288,7 +259,7 @@ async fn spoofed_and_not_a_request_escalations_send_the_consumer_nothing() {
         })
         .await;
     for m in &esc {
-        let text = body(&String::from_utf8_lossy(m));
+        let text = common::folded_body(&String::from_utf8_lossy(m));
         if text.contains("Needs a person") {
             assert!(
                 text.contains("The consumer has received: nothing"),

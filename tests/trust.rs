@@ -5,20 +5,11 @@
 
 mod common;
 
-use common::{header, reply, request, requests, run_once, MailStack, PRIVACY, STAFF};
+use common::{first_mail, header, reply, request, requests, run_once, MailStack, PRIVACY, STAFF};
 use std::path::Path;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A first mail with this From header value, sent with a valid envelope sender.
-fn first_mail(from_header: &str, id: &str, subject: &str, body: &str) -> String {
-    format!(
-        "From: {from_header}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
-         Date: Fri, 27 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-}
 
 fn events(config: &Path, id: &str) -> Vec<serde_json::Value> {
     let out = common::cli(config, &["requests", "show", id, "--json"]);

@@ -1409,3 +1409,43 @@ async fn expect_reply(
     }
     Ok(reply.lines().last().unwrap_or("").to_string())
 }
+
+/// A first mail to the privacy address with this From header value (a plain text body).
+#[allow(dead_code)]
+pub fn first_mail(from_header: &str, id: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: {from_header}\r\nTo: {PRIVACY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         Date: Fri, 27 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// Sends a [`first_mail`] from `from` and waits until it is in the privacy INBOX; returns its
+/// Message-ID (without brackets).
+#[allow(dead_code)]
+pub async fn send_first(stack: &MailStack, from: &str, subject: &str, body: &str) -> String {
+    let id = format!("first-{}@c.example.test", unique());
+    stack
+        .send(first_mail(from, &id, subject, body), from, PRIVACY)
+        .await;
+    stack
+        .wait_for_ids(
+            "privacy",
+            "INBOX",
+            &[&format!("<{id}>")],
+            Duration::from_secs(30),
+        )
+        .await;
+    id
+}
+
+/// The text body of a mail (after its header), soft line breaks joined and whitespace runs
+/// folded, so that wrapped lines read as one.
+#[allow(dead_code)]
+pub fn folded_body(raw: &str) -> String {
+    let b = raw.split_once("\r\n\r\n").map_or(raw, |(_, b)| b);
+    b.replace("=\r\n", "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

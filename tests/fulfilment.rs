@@ -426,3 +426,66 @@ async fn a_source_that_prints_garbage_goes_to_staff_and_nothing_reaches_the_cons
         "the consumer is told nothing false"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_is_down_is_tried_again_later_and_then_carries_on() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The CRM's file is not there yet: the source is down (never created empty).
+    let staged = tempfile::tempdir().expect("staging dir");
+    let ready = company(staged.path());
+    let crm = dir.path().join("crm.sqlite3");
+    let config = stack.write_config(dir.path(), "");
+    let mut cfg = std::fs::read_to_string(&config).expect("config");
+    cfg.push_str(&format!(
+        "\n[[sources]]\nname = \"crm\"\nkind = \"sqlite\"\nurl = \"{}\"\n\
+         lookup = \"SELECT count(*) FROM customers WHERE email = :email\"\n\
+         erase = [\"DELETE FROM customers WHERE email = :email\"]\n",
+        crm.display()
+    ));
+    std::fs::write(&config, cfg).expect("config");
+    send_first(
+        &stack,
+        "carol@example.test",
+        "Delete",
+        "Please delete all my personal data.",
+    )
+    .await;
+    run_once(&config);
+    verify(&stack, "carol", "carol@example.test").await;
+    run_once(&config);
+    let r = request(&config, "carol@example.test");
+    let id = r["id"].as_str().expect("id").to_string();
+    let v = show(&config, &id);
+    let kinds: Vec<String> = v["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(kinds.iter().any(|k| k == "fulfil_retry"), "{kinds:?}");
+    assert!(
+        v["sources"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unavailable")),
+        "{}",
+        v["sources"]
+    );
+    // Nothing for staff or the consumer yet: a retry is not a failure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let staff = stack.fetch_all("staff", "INBOX").await;
+    assert_eq!(common::with_subject(&staff, "A source failed"), 0);
+    assert_eq!(common::with_subject(&staff, "Deletion plan"), 0);
+
+    // The source is back; the next try (after its backoff) looks the request up.
+    std::fs::copy(&ready, &crm).expect("the CRM is back");
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", later.as_str())]);
+    let plan = stack.wait_for_subject("staff", "Deletion plan", WAIT).await;
+    assert!(common::folded_body(&plan).contains("crm: 1"), "{plan}");
+    let v = show(&config, &id);
+    assert_eq!(v["sources"][0]["found"], 1, "{}", v["sources"]);
+    assert!(v["sources"][0]["error"].is_null(), "{}", v["sources"]);
+}

@@ -243,8 +243,9 @@ PY
 say "What consumer2 reads: the link to their data (single use, 7 days)"
 read_mail consumer2 "ready to download" 1
 say "The download page, served by the daemon: GET shows a button, only its POST downloads, once"
-pi run >"$demo/daemon.log" 2>&1 &
+"$bin" --config "$demo/privacy-inbox.toml" run >"$demo/daemon.log" 2>&1 &
 daemon=$!
+trap 'kill "$daemon" 2>/dev/null || true' EXIT
 link=$(python3 - "$imap_port" <<'PY'
 import imaplib, sys, email, email.policy, re
 m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("consumer2@example.test", "secret")
@@ -264,7 +265,7 @@ PY
 for _ in $(seq 50); do curl -s -o /dev/null "$link" && break; sleep 0.2; done
 page=$(curl -s "$link")
 echo "  GET $link"
-echo "$page" | sed -e 's/<[^>]*>/ /g' | tr -s ' \n' ' ' | cut -c1-300; echo
+echo "$page" | python3 -c 'import re,sys; t=re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", sys.stdin.read()); print("  " + " ".join(t.split())[:300])'
 confirm=$(echo "$page" | grep -o 'name="confirm" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
 curl -s -X POST --data-urlencode "confirm=$confirm" -o "$demo/my-data.zip" "$link"
 python3 - "$demo/my-data.zip" <<'PY'
@@ -274,9 +275,10 @@ print("  POST: a zip with " + ", ".join(z.namelist()))
 print("  crm/orders.csv: " + z.read("crm/orders.csv").decode().strip().replace("\n", " | "))
 PY
 echo "  POST again:"
-curl -s -X POST --data-urlencode "confirm=$confirm" "$link" | sed -e 's/<[^>]*>/ /g' | tr -s ' \n' ' ' | cut -c1-300; echo
+curl -s -X POST --data-urlencode "confirm=$confirm" "$link" | python3 -c 'import re,sys; t=re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", sys.stdin.read()); print("  " + " ".join(t.split())[:300])'
 kill "$daemon" 2>/dev/null || true
 wait "$daemon" 2>/dev/null || true
+trap - EXIT
 
 say "privacy-inbox requests show $optout: the record, its clocks and its timeline"
 pi requests show "$optout"

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     );
     let _ = privacy_inbox::mail::auth::verdict(&mail.headers, Some("mx.example.test"));
     let _ = privacy_inbox::mail::keys::subject_tag(&mail.subject);
-    let _ = privacy_inbox::intake::excerpt(&mail.new_text, 1500);
+    let _ = privacy_inbox::outbound::facts::excerpt(&mail.new_text, 1500);
     if let Some(from) = &mail.from {
         let _ = privacy_inbox::address::bare_address(from);
         let _ = privacy_inbox::address::base_address(from);

@@ -38,7 +38,8 @@ for target in parse_triage_classify render_templates; do
      >"$log" 2>&1
   rc=$?
   set -e
-  runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1)
+  # No stats when the target did not build: keep going to show the log below.
+  runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)
   crashes=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | wc -l)
   echo "fuzz: $target: ${runs:-?} executions in ${secs}s, exit $rc, crash files $crashes"
   if [[ $rc -ne 0 ]]; then

@@ -376,3 +376,45 @@ async fn expired_replaced_and_unknown_links_say_so_and_explain_resend() {
     let refused = s.audit().iter().filter(|a| a.event == "refused").count();
     assert!(refused >= 5, "{:#?}", s.audit());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_the_portal_cannot_decrypt_keeps_the_link_and_sends_no_broken_file() {
+    let s = setup().await;
+    // A package sealed under another key (a store replaced under a running daemon): the
+    // header reads, the first chunk does not authenticate.
+    let dir = tempfile::tempdir().expect("tmp");
+    let other_key = privacy_inbox::fulfil::crypt::random_key();
+    let mut b = PackageBuilder::new(dir.path()).expect("builder");
+    b.add_source("crm", "sqlite");
+    let id = b
+        .begin_table("crm", "customers", vec!["email".into()])
+        .expect("table");
+    b.row(id, vec!["alice@example.test".into()]).expect("row");
+    let path = dir.path().join("other.pkg");
+    let summary = b
+        .finish(&path, &other_key, "PI-2026-0007", T0)
+        .expect("finish");
+    let st = store::Store::open(&s.store).expect("store");
+    let pkg = db::add_package(
+        st.reader(),
+        "PI-2026-0007",
+        &path.to_string_lossy(),
+        summary.bytes,
+        1,
+        s.now(),
+    )
+    .expect("package row");
+    let token = db::issue_link(st.reader(), "PI-2026-0007", pkg, s.now(), 7).expect("link");
+    let url = format!("{}/d/{token}", s.base);
+    let confirm = confirm_field(&get(url.clone()).await.text());
+    let r = post(url.clone(), &confirm, &[]).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(!r.text().contains("PK"), "no zip bytes");
+    assert!(
+        matches!(
+            db::link_state(st.reader(), &token, s.now()).expect("state"),
+            db::LinkState::Active(_)
+        ),
+        "the link is not used up by a download that could not happen"
+    );
+}

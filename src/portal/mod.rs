@@ -328,8 +328,10 @@ async fn download(
                 )?;
                 return Ok(Err(state));
             };
-            // Check the package decrypts before using the link up.
-            crate::fulfil::package::open(Path::new(&link.package_path), &p2.0.key)?;
+            // Check the package decrypts (its first chunk authenticates under this key)
+            // before using the link up: a wrong key must not cost the consumer the link
+            // and hand them a broken file.
+            crate::fulfil::package::open(Path::new(&link.package_path), &p2.0.key)?.next_chunk()?;
             if !db::use_link(&conn, &t, now)? {
                 let state = db::link_state(&conn, &t, now)?;
                 db::audit(

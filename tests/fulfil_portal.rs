@@ -235,7 +235,7 @@ async fn get_shows_a_button_and_only_the_post_from_the_page_downloads_once() {
             r.text()
         );
         assert!(
-            r.text().contains("PI-2026-0007") && r.text().contains("8 March 2026"),
+            r.text().contains("PI-2026-0007") && r.text().contains("March 8, 2026 (UTC)"),
             "{}",
             r.text()
         );
@@ -417,4 +417,39 @@ async fn a_package_the_portal_cannot_decrypt_keeps_the_link_and_sends_no_broken_
         ),
         "the link is not used up by a download that could not happen"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_speak_the_requests_language_or_the_browsers() {
+    let s = setup().await;
+    rusqlite::Connection::open(&s.store)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE requests SET language = 'es' WHERE id = 'PI-2026-0007'",
+                [],
+            )
+        })
+        .expect("a Spanish request");
+    let url = format!("{}/d/{}", s.base, s.link());
+    let page = get(url.clone()).await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    assert!(text.contains("<html lang=\"es\">"), "{text}");
+    assert!(text.contains("Sus datos están listos"), "{text}");
+    assert!(text.contains("Descargar mis datos"), "{text}");
+    assert!(text.contains("de 2026 (UTC)"), "a Spanish date: {text}");
+    let confirm = confirm_field(&text);
+    assert_eq!(post(url.clone(), &confirm, &[]).await.status, 200);
+    let again = post(url, &confirm, &[]).await.text();
+    assert!(again.contains("Este enlace ya se ha utilizado"), "{again}");
+    assert!(again.contains("/resend"), "{again}");
+    // A link nobody knows has no request: the browser's first language.
+    let unknown = curl(vec![
+        "-H".into(),
+        "Accept-Language: de-DE,de;q=0.9,en;q=0.5".into(),
+        format!("{}/d/{}", s.base, "x".repeat(43)),
+    ])
+    .await
+    .text();
+    assert!(unknown.contains("Dieser Link ist ungültig"), "{unknown}");
 }

@@ -153,6 +153,25 @@ fn confirm_value(key: &[u8], token: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The language of a link's page: its request's, else the browser's first choice.
+fn lang_of(state: &LinkState, headers: &HeaderMap) -> pages::Lang {
+    match state {
+        LinkState::Unknown => accept(headers),
+        LinkState::Active(l)
+        | LinkState::Used(l)
+        | LinkState::Voided(l)
+        | LinkState::Expired(l) => pages::Lang::of(&l.language),
+    }
+}
+
+fn accept(headers: &HeaderMap) -> pages::Lang {
+    pages::Lang::of_accept(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
 fn gone_of(state: &LinkState) -> Option<pages::Gone> {
     match state {
         LinkState::Active(_) => None,
@@ -222,21 +241,34 @@ async fn view(
     let who = client(peer.map(|c| c.0 .0), &headers);
     match look(&p, token.clone(), who, PortalEvent::View).await {
         Ok(LinkState::Active(link)) => {
+            let lang = pages::Lang::of(&link.language);
+            // A date in the consumer's language, as the link mail gives it.
             let expires = crate::clock::parse(&link.expires_at)
-                .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+                .map(|t| crate::clock::long_date(t, chrono_tz::UTC, &link.language) + " (UTC)")
                 .unwrap_or(link.expires_at.clone());
             html(
                 StatusCode::OK,
-                pages::download(&link.request_id, &expires, &confirm_value(&p.0.key, &token)),
+                pages::download(
+                    lang,
+                    &link.request_id,
+                    &expires,
+                    &confirm_value(&p.0.key, &token),
+                ),
             )
         }
         Ok(other) => html(
             StatusCode::NOT_FOUND,
-            pages::gone(gone_of(&other).unwrap_or(pages::Gone::Unknown)),
+            pages::gone(
+                lang_of(&other, &headers),
+                gone_of(&other).unwrap_or(pages::Gone::Unknown),
+            ),
         ),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "Portal page failed");
-            html(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable())
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::unavailable(accept(&headers)),
+            )
         }
     }
 }
@@ -304,7 +336,7 @@ async fn download(
             )
         })
         .await;
-        return html(StatusCode::FORBIDDEN, pages::refused());
+        return html(StatusCode::FORBIDDEN, pages::refused(accept(&headers)));
     }
     let p2 = p.clone();
     let t = token.clone();
@@ -363,16 +395,25 @@ async fn download(
         Ok(Ok(Err(state))) => {
             return html(
                 StatusCode::NOT_FOUND,
-                pages::gone(gone_of(&state).unwrap_or(pages::Gone::Used)),
+                pages::gone(
+                    lang_of(&state, &headers),
+                    gone_of(&state).unwrap_or(pages::Gone::Used),
+                ),
             )
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %format!("{e:#}"), "Portal download failed");
-            return html(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable());
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::unavailable(accept(&headers)),
+            );
         }
         Err(e) => {
             tracing::warn!(error = %e, "Portal download task failed");
-            return html(StatusCode::SERVICE_UNAVAILABLE, pages::unavailable());
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::unavailable(accept(&headers)),
+            );
         }
     };
     stream_package(&p, &link)

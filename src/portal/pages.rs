@@ -17,30 +17,121 @@ pub fn csp() -> String {
     )
 }
 
-fn page(title: &str, body: &str) -> String {
+/// The languages the pages speak: the request's own (the link mail's), else the browser's
+/// first choice, else English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Spanish.
+    Es,
+    /// German.
+    De,
+    /// French.
+    Fr,
+}
+
+impl Lang {
+    /// `es`, `es-MX`, `de_DE`… → that language; anything else English.
+    pub fn of(tag: &str) -> Lang {
+        match tag.trim().get(..2).map(str::to_ascii_lowercase).as_deref() {
+            Some("es") => Lang::Es,
+            Some("de") => Lang::De,
+            Some("fr") => Lang::Fr,
+            _ => Lang::En,
+        }
+    }
+
+    /// The first language of an `Accept-Language` header.
+    pub fn of_accept(header: Option<&str>) -> Lang {
+        Lang::of(
+            header
+                .and_then(|h| h.split([',', ';']).next())
+                .unwrap_or(""),
+        )
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+            Lang::De => "de",
+            Lang::Fr => "fr",
+        }
+    }
+
+    fn pick(
+        self,
+        en: &'static str,
+        es: &'static str,
+        de: &'static str,
+        fr: &'static str,
+    ) -> &'static str {
+        match self {
+            Lang::En => en,
+            Lang::Es => es,
+            Lang::De => de,
+            Lang::Fr => fr,
+        }
+    }
+}
+
+fn page(lang: Lang, title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex, nofollow\">\
          <title>{}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n",
+        lang.code(),
         esc(title)
     )
 }
 
-/// The page a working link opens: what it is, and the button that downloads.
-pub fn download(request: &str, expires: &str, confirm: &str) -> String {
+/// The page a working link opens: what it is, and the button that downloads. `expires` is a
+/// date in `lang`.
+pub fn download(lang: Lang, request: &str, expires: &str, confirm: &str) -> String {
+    let (title, h1, what, once, button) = match lang {
+        Lang::En => (
+            "Your data",
+            "Your data is ready",
+            "This is the copy of your personal data that you asked for (request {R}). It is a zip file with a page that explains what is in it, and each table as JSON and CSV.",
+            "The link works <strong>once</strong>: after the download it stops working. It expires on {E}.",
+            "Download my data",
+        ),
+        Lang::Es => (
+            "Sus datos",
+            "Sus datos están listos",
+            "Esta es la copia de sus datos personales que usted solicitó (solicitud {R}). Es un archivo zip con una página que explica su contenido, y cada tabla en formato JSON y CSV.",
+            "El enlace funciona <strong>una sola vez</strong>: después de la descarga deja de funcionar. Caduca el {E}.",
+            "Descargar mis datos",
+        ),
+        Lang::De => (
+            "Ihre Daten",
+            "Ihre Daten sind bereit",
+            "Dies ist die Kopie Ihrer personenbezogenen Daten, die Sie angefordert haben (Anfrage {R}). Es ist eine ZIP-Datei mit einer Seite, die ihren Inhalt erklärt, und jeder Tabelle als JSON und CSV.",
+            "Der Link funktioniert <strong>nur einmal</strong>: Nach dem Herunterladen ist er ungültig. Er läuft am {E} ab.",
+            "Meine Daten herunterladen",
+        ),
+        Lang::Fr => (
+            "Vos données",
+            "Vos données sont prêtes",
+            "Voici la copie de vos données personnelles que vous avez demandée (demande {R}). C'est un fichier zip avec une page qui en explique le contenu, et chaque tableau au format JSON et CSV.",
+            "Le lien ne fonctionne <strong>qu'une seule fois</strong> : après le téléchargement, il ne fonctionne plus. Il expire le {E}.",
+            "Télécharger mes données",
+        ),
+    };
     page(
-        "Your data",
+        lang,
+        title,
         &format!(
-            "<h1>Your data is ready</h1>\n\
-             <p>This is the copy of your personal data that you asked for (request {}). \
-             It is a zip file with a page that explains what is in it, and each table as JSON and CSV.</p>\n\
-             <p>The link works <strong>once</strong>: after the download it stops working. It expires on {}.</p>\n\
+            "<h1>{}</h1>\n<p>{}</p>\n<p>{}</p>\n\
              <form method=\"post\"><input type=\"hidden\" name=\"confirm\" value=\"{}\">\
-             <button type=\"submit\">Download my data</button></form>\n",
-            esc(request),
-            esc(expires),
-            esc(confirm)
+             <button type=\"submit\">{}</button></form>\n",
+            esc(h1),
+            esc(what).replace("{R}", &esc(request)),
+            once.replace("{E}", &esc(expires)),
+            esc(confirm),
+            esc(button)
         ),
     )
 }
@@ -59,31 +150,36 @@ pub enum Gone {
 }
 
 /// The page of a link that does not work, saying why and how to get a new one.
-pub fn gone(why: Gone) -> String {
-    let (title, text) = match why {
-        Gone::Unknown => (
-            "This link is not valid",
-            "We do not know this link. If you copied it from our mail, check that the whole address was copied.",
-        ),
-        Gone::Used => (
-            "This link has already been used",
-            "Each link downloads your data once, and this one has been used.",
-        ),
-        Gone::Replaced => (
-            "This link was replaced",
-            "We sent you a newer link, which replaces this one: use the link in our most recent mail.",
-        ),
-        Gone::Expired => (
-            "This link has expired",
-            "Links work for a limited number of days, and this one is past its date.",
-        ),
+pub fn gone(lang: Lang, why: Gone) -> String {
+    let (title, text) = match (why, lang) {
+        (Gone::Unknown, Lang::En) => ("This link is not valid", "We do not know this link. If you copied it from our mail, check that the whole address was copied."),
+        (Gone::Unknown, Lang::Es) => ("Este enlace no es válido", "No reconocemos este enlace. Si lo copió de nuestro correo, compruebe que copió la dirección completa."),
+        (Gone::Unknown, Lang::De) => ("Dieser Link ist ungültig", "Wir kennen diesen Link nicht. Wenn Sie ihn aus unserer E-Mail kopiert haben, prüfen Sie bitte, ob die ganze Adresse kopiert wurde."),
+        (Gone::Unknown, Lang::Fr) => ("Ce lien n'est pas valide", "Nous ne connaissons pas ce lien. Si vous l'avez copié depuis notre e-mail, vérifiez que l'adresse a été copiée en entier."),
+        (Gone::Used, Lang::En) => ("This link has already been used", "Each link downloads your data once, and this one has been used."),
+        (Gone::Used, Lang::Es) => ("Este enlace ya se ha utilizado", "Cada enlace permite descargar sus datos una sola vez, y este ya se ha utilizado."),
+        (Gone::Used, Lang::De) => ("Dieser Link wurde bereits verwendet", "Jeder Link lädt Ihre Daten nur einmal herunter, und dieser wurde bereits verwendet."),
+        (Gone::Used, Lang::Fr) => ("Ce lien a déjà été utilisé", "Chaque lien ne permet de télécharger vos données qu'une seule fois, et celui-ci a déjà été utilisé."),
+        (Gone::Replaced, Lang::En) => ("This link was replaced", "We sent you a newer link, which replaces this one: use the link in our most recent mail."),
+        (Gone::Replaced, Lang::Es) => ("Este enlace ha sido sustituido", "Le enviamos un enlace más reciente que sustituye a este: utilice el enlace de nuestro último correo."),
+        (Gone::Replaced, Lang::De) => ("Dieser Link wurde ersetzt", "Wir haben Ihnen einen neueren Link geschickt, der diesen ersetzt: Bitte verwenden Sie den Link aus unserer letzten E-Mail."),
+        (Gone::Replaced, Lang::Fr) => ("Ce lien a été remplacé", "Nous vous avons envoyé un lien plus récent qui remplace celui-ci : utilisez le lien de notre dernier e-mail."),
+        (Gone::Expired, Lang::En) => ("This link has expired", "Links work for a limited number of days, and this one is past its date."),
+        (Gone::Expired, Lang::Es) => ("Este enlace ha caducado", "Los enlaces funcionan durante un número limitado de días, y este ya ha caducado."),
+        (Gone::Expired, Lang::De) => ("Dieser Link ist abgelaufen", "Links funktionieren nur eine begrenzte Anzahl von Tagen, und dieser ist abgelaufen."),
+        (Gone::Expired, Lang::Fr) => ("Ce lien a expiré", "Les liens fonctionnent pendant un nombre de jours limité, et celui-ci a expiré."),
     };
+    let resend = lang.pick(
+        "To get a new link, reply to the mail that brought you this one with the word <strong>/resend</strong> on a line of its own, and we will send you a fresh link.",
+        "Para recibir un enlace nuevo, responda al correo que le trajo este enlace con la palabra <strong>/resend</strong> en una línea aparte, y le enviaremos uno nuevo.",
+        "Um einen neuen Link zu erhalten, antworten Sie auf die E-Mail mit diesem Link und schreiben Sie <strong>/resend</strong> in eine eigene Zeile; wir schicken Ihnen dann einen neuen Link.",
+        "Pour recevoir un nouveau lien, répondez à l'e-mail qui vous a apporté celui-ci en écrivant <strong>/resend</strong> sur une ligne à part, et nous vous enverrons un nouveau lien.",
+    );
     page(
+        lang,
         title,
         &format!(
-            "<h1>{}</h1>\n<p>{}</p>\n\
-             <p>To get a new link, reply to the mail that brought you this one with the word \
-             <strong>/resend</strong> on a line of its own, and we will send you a fresh link.</p>\n",
+            "<h1>{}</h1>\n<p>{}</p>\n<p>{resend}</p>\n",
             esc(title),
             esc(text)
         ),
@@ -93,24 +189,38 @@ pub fn gone(why: Gone) -> String {
 /// The page of anything else: not found.
 pub fn not_found() -> String {
     page(
+        Lang::En,
         "Not found",
         "<h1>Not found</h1>\n<p>There is nothing here. If you have a link from our mail, open it exactly as it was sent.</p>",
     )
 }
 
 /// The page shown when the server cannot answer now (never a raw error).
-pub fn unavailable() -> String {
+pub fn unavailable(lang: Lang) -> String {
+    let (title, text) = match lang {
+        Lang::En => ("Please try again later", "Something went wrong on our side. Your link has not been used: please try again in a few minutes. If it keeps failing, reply to our mail and we will help."),
+        Lang::Es => ("Inténtelo de nuevo más tarde", "Algo ha fallado por nuestra parte. Su enlace no se ha utilizado: inténtelo de nuevo dentro de unos minutos. Si sigue fallando, responda a nuestro correo y le ayudaremos."),
+        Lang::De => ("Bitte versuchen Sie es später erneut", "Bei uns ist etwas schiefgegangen. Ihr Link wurde nicht verbraucht: Bitte versuchen Sie es in einigen Minuten erneut. Wenn es weiterhin nicht klappt, antworten Sie auf unsere E-Mail, und wir helfen Ihnen."),
+        Lang::Fr => ("Veuillez réessayer plus tard", "Un problème est survenu de notre côté. Votre lien n'a pas été utilisé : veuillez réessayer dans quelques minutes. Si cela continue, répondez à notre e-mail et nous vous aiderons."),
+    };
     page(
-        "Please try again later",
-        "<h1>Please try again later</h1>\n<p>Something went wrong on our side. Your link has not been used: \
-         please try again in a few minutes. If it keeps failing, reply to our mail and we will help.</p>",
+        lang,
+        title,
+        &format!("<h1>{}</h1>\n<p>{}</p>", esc(title), esc(text)),
     )
 }
 
 /// The page of a POST that did not come from our own page.
-pub fn refused() -> String {
+pub fn refused(lang: Lang) -> String {
+    let (title, text) = match lang {
+        Lang::En => ("Please use the button", "Open the link from our mail and press the download button on that page."),
+        Lang::Es => ("Utilice el botón", "Abra el enlace de nuestro correo y pulse el botón de descarga de esa página."),
+        Lang::De => ("Bitte verwenden Sie die Schaltfläche", "Öffnen Sie den Link aus unserer E-Mail und klicken Sie auf dieser Seite auf die Schaltfläche zum Herunterladen."),
+        Lang::Fr => ("Veuillez utiliser le bouton", "Ouvrez le lien de notre e-mail et appuyez sur le bouton de téléchargement de cette page."),
+    };
     page(
-        "Please use the button",
-        "<h1>Please use the button</h1>\n<p>Open the link from our mail and press the download button on that page.</p>",
+        lang,
+        title,
+        &format!("<h1>{}</h1>\n<p>{}</p>", esc(title), esc(text)),
     )
 }

@@ -316,14 +316,19 @@ pub struct Link {
     pub package_path: String,
     /// Expiry, RFC 3339.
     pub expires_at: String,
+    /// The request's language (`en`, `es`, ...): the page speaks it.
+    pub language: String,
 }
 
 /// Looks a token up (by its hash) as of `now`.
 pub fn link_state(conn: &Connection, token: &str, now: DateTime<Utc>) -> Result<LinkState> {
     let row = conn
         .query_row(
-            "SELECT l.request_id, l.package_id, p.path, l.expires_at, l.state
-             FROM links l JOIN packages p ON p.id = l.package_id WHERE l.token_hash = ?1",
+            "SELECT l.request_id, l.package_id, p.path, l.expires_at, l.state,
+                    COALESCE(q.language, 'en')
+             FROM links l JOIN packages p ON p.id = l.package_id
+             LEFT JOIN requests q ON q.id = l.request_id
+             WHERE l.token_hash = ?1",
             params![token_hash(token)],
             |r| {
                 Ok((
@@ -332,6 +337,7 @@ pub fn link_state(conn: &Connection, token: &str, now: DateTime<Utc>) -> Result<
                         package_id: r.get(1)?,
                         package_path: r.get(2)?,
                         expires_at: r.get(3)?,
+                        language: r.get(5)?,
                     },
                     r.get::<_, String>(4)?,
                 ))

@@ -40,11 +40,6 @@ pub struct SweepStats {
     pub summaries: usize,
 }
 
-/// Records a notice; false when it was recorded before (so it must not be sent again).
-fn first_time(tx: &Connection, request_id: &str, notice: &str, now: &str) -> Result<bool> {
-    note_once(tx, request_id, notice, now)
-}
-
 #[derive(Serialize)]
 struct ClockNotice<'a> {
     #[serde(flatten)]
@@ -110,7 +105,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             escalated: r.escalated,
         });
         let mut staff_notice = |what: String, key: String| -> Result<()> {
-            if first_time(&tx, &r.id, &key, &now_s)? {
+            if note_once(&tx, &r.id, &key, &now_s)? {
                 let data = ClockNotice {
                     facts: &facts,
                     days_left: st.days_left,
@@ -139,7 +134,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             // recorded as done so they are not sent late.
             for wider in &st.crossed {
                 if wider != t {
-                    first_time(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
+                    note_once(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
                 }
             }
             staff_notice(
@@ -206,8 +201,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
                 ctx.mailer
                     .queue(&tx, &Job::to_consumer("closed_unverifiable", &r, &f))?;
                 stats.expired += 1;
-            } else if days >= v.reminder_days && first_time(&tx, &r.id, "verify_reminder", &now_s)?
-            {
+            } else if days >= v.reminder_days && note_once(&tx, &r.id, "verify_reminder", &now_s)? {
                 // We keep only the token's hash, so the reminder carries a fresh token
                 // and the old one stops working.
                 let t = token::new_token();
@@ -238,7 +232,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         .with_timezone(&ctx.settings.clock.timezone)
         .format("%Y-%m-%d")
         .to_string();
-    if !digest.is_empty() && first_time(&tx, "*", &format!("digest:{today}"), &now_s)? {
+    if !digest.is_empty() && note_once(&tx, "*", &format!("digest:{today}"), &now_s)? {
         digest.sort_by(|a, b| a.days_left.cmp(&b.days_left).then(a.id.cmp(&b.id)));
         let data = Digest {
             date: today,

@@ -97,26 +97,17 @@ pub struct PassStats {
 impl App {
     /// Loads everything a pass needs; every start-up problem is reported before any I/O.
     pub fn new(settings: Settings, clock: Clock) -> Result<App> {
-        let templates = Templates::load(&settings.templates_dir)?;
-        let classifier = Classifier::load(
-            settings.classify.rules_dir.as_deref(),
-            settings.classify.threshold,
-        )?;
-        // The DKIM key is read here, once: a bad one stops the start, named like a config
-        // problem (file, `dkim.key-file`, the key file).
-        let dkim = crate::outbound::dkim::load(&settings)?;
-        let composer =
-            Composer::new(&settings.smtp.from, &settings.smtp.message_id_domain)?.with_dkim(dkim);
-        let calendar =
-            BusinessCalendar::new(settings.clock.timezone, settings.clock.holidays.clone());
+        // The same parts a CLI command loads (the DKIM key read once, here: a bad one stops
+        // the start, named like a config problem).
+        let crate::ctx::Parts {
+            classifier,
+            templates,
+            composer,
+            calendar,
+            accounts,
+        } = crate::ctx::Parts::load(&settings)?;
         let store = Store::open(&settings.store_path)?;
         let smtp = Smtp::new(&settings.smtp)?;
-        let accounts = settings
-            .verification
-            .account_directory
-            .as_deref()
-            .map(crate::accounts::Directory::load)
-            .transpose()?;
         Ok(App {
             accounts,
             settings,

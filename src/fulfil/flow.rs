@@ -55,21 +55,20 @@ pub fn looks_up(ctx: &Ctx, r: &Request) -> bool {
 
 /// Called when a request is verified (by reply or by staff): look it up everywhere.
 pub fn on_verified(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
-    if !configured(ctx) || !needs_lookup(r) {
+    if !looks_up(ctx, r) {
         return Ok(());
     }
-    if db::enqueue_job(tx, &r.id, "lookup", &ctx.now_s())? {
-        add_event(
-            tx,
-            &r.id,
-            &ctx.now_s(),
-            "fulfil_queued",
-            "bot",
-            &format!(
-                "Lookup queued in {} data source(s)",
-                ctx.settings.fulfil.sources.len()
-            ),
-        )?;
+    let why = format!(
+        "Lookup queued in {} data source(s)",
+        ctx.settings.fulfil.sources.len()
+    );
+    queue(ctx, tx, r, "lookup", &why)
+}
+
+/// Queues `action` for `r` once, with a `fulfil_queued` event saying what.
+fn queue(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request, action: &str, why: &str) -> Result<()> {
+    if db::enqueue_job(tx, &r.id, action, &ctx.now_s())? {
+        add_event(tx, &r.id, &ctx.now_s(), "fulfil_queued", "bot", why)?;
     }
     Ok(())
 }
@@ -87,26 +86,16 @@ pub fn opt_out_automatic(ctx: &Ctx) -> bool {
 /// Called when a request with an opt-out or limit is acknowledged: run every source's
 /// `opt-out` (no verification is ever needed for it).
 pub fn on_opt_out(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
-    let any = ctx
-        .settings
-        .fulfil
-        .sources
-        .iter()
-        .any(|s| s.opt_out.is_some());
-    if !any || !r.kinds.iter().any(|k| k.is_opt_out()) {
+    if !opt_out_automatic(ctx) || !r.kinds.iter().any(|k| k.is_opt_out()) {
         return Ok(());
     }
-    if db::enqueue_job(tx, &r.id, "opt-out", &ctx.now_s())? {
-        add_event(
-            tx,
-            &r.id,
-            &ctx.now_s(),
-            "fulfil_queued",
-            "bot",
-            "Opt-out queued in every data source that has one",
-        )?;
-    }
-    Ok(())
+    queue(
+        ctx,
+        tx,
+        r,
+        "opt-out",
+        "Opt-out queued in every data source that has one",
+    )
 }
 
 /// `export_ready`: the facts, the link and when it stops working.

@@ -72,7 +72,7 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
              it is in the daily digest)",
             e.reason
         );
-        return record(tx, &mut r, &detail, now);
+        return record(tx, &mut r, "escalated", &detail, now);
     }
     let facts = ctx.staff_facts(&r);
     let data = EscalationData {
@@ -101,7 +101,7 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
         Some(&r.id),
         attach,
     )?;
-    record(tx, &mut r, e.reason, now)
+    record(tx, &mut r, "escalated", e.reason, now)
 }
 
 /// The flag and the `escalated` event. A closed request keeps its final state (the
@@ -110,6 +110,7 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
 fn record(
     tx: &Connection,
     r: &mut Request,
+    event: &str,
     detail: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
@@ -120,7 +121,7 @@ fn record(
     } else {
         Transition::Escalate
     };
-    transitions::apply_as(tx, r, &t, "escalated", "bot", detail, now)
+    transitions::apply_as(tx, r, &t, event, "bot", detail, now)
 }
 
 /// Flags `req` as escalated with `reason`, recording the flag under the caller's own event
@@ -135,14 +136,7 @@ pub fn flag(
     detail: &str,
 ) -> Result<()> {
     req.escalation_reason = reason.to_string();
-    let t = if req.status.is_terminal() {
-        Transition::Note {
-            text: detail.to_string(),
-        }
-    } else {
-        Transition::Escalate
-    };
-    transitions::apply_as(tx, req, &t, event, "bot", detail, ctx.now())
+    record(tx, req, event, detail, ctx.now())
 }
 
 /// How many access requests the requester of `r` made in the 12 months before now, `r`

@@ -635,6 +635,28 @@ mod tests {
                 ),
             ),
             (
+                "a consumer approving their own erasure: refused",
+                mail(CONSUMER, "", "/approve"),
+                on_thread(Status::Verified, false, classified(Action::Escalate, &[])),
+                Step(
+                    |s| matches!(s, ReplyStep::CommandRefused { why, .. } if why.contains("non-staff")),
+                ),
+            ),
+            (
+                "a staff address without the token approving an erasure: refused",
+                mail(STAFF, "", "/approve"),
+                staff_on_thread(false),
+                Step(
+                    |s| matches!(s, ReplyStep::CommandRefused { why, .. } if why.contains("staff token")),
+                ),
+            ),
+            (
+                "a staff address without the token handing a request back: refused",
+                mail(STAFF, "", "/handle access"),
+                staff_on_thread(false),
+                Step(|s| matches!(s, ReplyStep::CommandRefused { .. })),
+            ),
+            (
                 "the requester asks for a fresh download link",
                 mail(CONSUMER, "", "/resend"),
                 on_thread(Status::Verified, false, classified(Action::Escalate, &[])),

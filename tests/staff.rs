@@ -485,7 +485,11 @@ async fn a_spanish_escalation_reads_english_and_attaches_the_original_in_8bit() 
          Hola, no vendan ni compartan mis datos personales, por favor.\r\n\
          ¿Con quién los han compartido hasta ahora? Gracias, Lucía Pérez\r\n"
     );
-    deliver(&stack, raw, from, PRIVACY).await;
+    // Received on November 27 whatever the day the test runs: the clocks start at the
+    // server's INTERNALDATE, which SMTP delivery would set to today.
+    stack
+        .append_dated("privacy", "INBOX", raw, "27-Nov-2026 10:00:00 +0000")
+        .await;
     common::run_once_with(&config, &[("PRIVACY_INBOX_NOW", "2026-11-27T18:00:00Z")]);
     let mail = wait_mails(&stack, "staff", "Needs a person", 1)
         .await

@@ -463,6 +463,24 @@ impl MailStack {
         .unwrap_or_else(|err| panic!("Append to {user} {mailbox}: {err:#}"));
     }
 
+    /// IMAP APPEND `raw` to `user`'s `mailbox` with the server's INTERNALDATE set to `date`
+    /// (RFC 3501 `date-time`, e.g. `"27-Nov-2026 10:00:00 +0000"`). A request's clocks run
+    /// from INTERNALDATE, so a test that asserts a received date delivers this way: mail
+    /// delivered by SMTP is stamped with the day the test runs.
+    pub async fn append_dated(&self, user: &str, mailbox: &str, raw: impl AsRef<[u8]>, date: &str) {
+        let raw = crlf(raw.as_ref());
+        let mut session = self.imap(user).await;
+        timed("IMAP APPEND", async {
+            // async-imap writes the argument as it is: the quotes are ours (RFC 3501).
+            let quoted = format!("\"{date}\"");
+            session.append(mailbox, None, Some(&quoted), &raw).await?;
+            session.logout().await?;
+            anyhow::Ok(())
+        })
+        .await
+        .unwrap_or_else(|err| panic!("Append to {user} {mailbox} dated {date}: {err:#}"));
+    }
+
     /// Every message in `user`'s `mailbox`, in mailbox order, with UID and flags.
     /// Read-only (`EXAMINE`, `BODY.PEEK[]`). A missing mailbox panics.
     pub async fn messages(&self, user: &str, mailbox: &str) -> Vec<Fetched> {

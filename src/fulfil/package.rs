@@ -65,6 +65,7 @@ pub struct PackageBuilder {
     sources: Vec<SourceNote>,
     spools: Vec<Spool>,
     lang: Lang,
+    tz: chrono_tz::Tz,
 }
 
 /// The languages `index.html` is written in.
@@ -120,13 +121,16 @@ impl PackageBuilder {
             sources: Vec::new(),
             spools: Vec::new(),
             lang: Lang::En,
+            tz: chrono_tz::UTC,
         })
     }
 
-    /// Writes `index.html` in the request's language (`en`, `es`, `de`, `fr`, or a tag such as
-    /// `de-AT`); anything else is English, the default.
-    pub fn set_language(&mut self, language: &str) {
+    /// Writes `index.html` for its reader: in the request's language (`en`, `es`, `de`, `fr`,
+    /// or a tag such as `de-AT`; anything else is English, the default), the date it was made
+    /// as a letter in that language writes it, in the business time zone.
+    pub fn set_reader(&mut self, language: &str, tz: chrono_tz::Tz) {
         self.lang = Lang::of(language);
+        self.tz = tz;
     }
 
     /// Records a source for the index (call once per source exported, before its rows).
@@ -187,7 +191,14 @@ impl PackageBuilder {
         zip.start_file("index.html", opts)
             .context("Cannot write the package")?;
         zip.write_all(
-            index_html(self.lang, request, made_at, &self.sources, &self.spools).as_bytes(),
+            index_html(
+                self.lang,
+                request,
+                &made_on(made_at, self.tz, self.lang),
+                &self.sources,
+                &self.spools,
+            )
+            .as_bytes(),
         )
         .context("Cannot write the package")?;
         for s in &self.spools {
@@ -406,6 +417,14 @@ fn kind_words(lang: Lang, kind: &str) -> &'static str {
     }
 }
 
+/// `made_at` (RFC 3339) as a date in the reader's language; any other text as it is.
+fn made_on(made_at: &str, tz: chrono_tz::Tz, lang: Lang) -> String {
+    match chrono::DateTime::parse_from_rfc3339(made_at) {
+        Ok(t) => crate::clock::long_date(t.with_timezone(&chrono::Utc), tz, lang.code()),
+        Err(_) => made_at.to_string(),
+    }
+}
+
 /// `1 table` / `2 tables` in the language.
 fn counted(lang: Lang, n: usize, one: [&str; 4], many: [&str; 4]) -> String {
     let words = if n == 1 { one } else { many };
@@ -452,8 +471,23 @@ fn index_html(
         intro.replace("{date}", &esc(made_at))
     ));
     let total: u64 = spools.iter().map(|s| s.rows).sum();
+    let rows = if total == 1 {
+        t(
+            "row in all",
+            "fila en total",
+            "Zeile insgesamt",
+            "ligne au total",
+        )
+    } else {
+        t(
+            "rows in all",
+            "filas en total",
+            "Zeilen insgesamt",
+            "lignes au total",
+        )
+    };
     h.push_str(&format!(
-        "<p>{}, {}, {}.</p>\n",
+        "<p>{}, {}, {total} {rows}.</p>\n",
         counted(
             lang,
             sources.len(),
@@ -466,24 +500,6 @@ fn index_html(
             ["table", "tabla", "Tabelle", "table"],
             ["tables", "tablas", "Tabellen", "tables"]
         ),
-        format!(
-            "{total} {}",
-            if total == 1 {
-                t(
-                    "row in all",
-                    "fila en total",
-                    "Zeile insgesamt",
-                    "ligne au total",
-                )
-            } else {
-                t(
-                    "rows in all",
-                    "filas en total",
-                    "Zeilen insgesamt",
-                    "lignes au total",
-                )
-            }
-        )
     ));
     for src in sources {
         h.push_str(&format!(
@@ -588,7 +604,7 @@ mod tests {
     fn index_in(lang: &str) -> String {
         let dir = tempfile::tempdir().expect("tmp");
         let mut b = PackageBuilder::new(dir.path()).expect("builder");
-        b.set_language(lang);
+        b.set_reader(lang, chrono_tz::America::Los_Angeles);
         b.add_source("crm", "sqlite");
         b.add_source("billing", "command");
         let t = b
@@ -598,7 +614,7 @@ mod tests {
             .expect("row");
         let out = dir.path().join("p.zip.enc");
         let key = [7u8; 32];
-        b.finish(&out, &key, "PI-2026-0042", "2026-11-27")
+        b.finish(&out, &key, "PI-2026-0042", "2026-11-27T06:00:00Z")
             .expect("finish");
         let zip = read_all(&out, &key).expect("decrypt");
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
@@ -620,7 +636,7 @@ mod tests {
                 "en",
                 vec![
                     "Your data (request PI-2026-0042)",
-                    "collected on 2026-11-27",
+                    "collected on November 26, 2026",
                     "2 sources, 1 table, 1 row in all",
                     "Nothing about you was found here.",
                     "<th>What it holds</th>",
@@ -632,7 +648,7 @@ mod tests {
                 "de",
                 vec![
                     "Ihre Daten (Anfrage PI-2026-0042)",
-                    "zusammengestellt am 2026-11-27",
+                    "zusammengestellt am 26. November 2026",
                     "2 Quellen, 1 Tabelle, 1 Zeile insgesamt",
                     "Hier wurde nichts über Sie gefunden.",
                     "<th>Inhalt</th>",
@@ -646,7 +662,7 @@ mod tests {
                 "es",
                 vec![
                     "Sus datos (solicitud PI-2026-0042)",
-                    "reunidos el 2026-11-27",
+                    "reunidos el 26 de noviembre de 2026",
                     "2 fuentes, 1 tabla, 1 fila en total",
                     "Aquí no se encontró nada sobre usted.",
                     "<th>Qué contiene</th>",
@@ -657,7 +673,7 @@ mod tests {
                 "fr",
                 vec![
                     "Vos données (demande PI-2026-0042)",
-                    "rassemblées le 2026-11-27",
+                    "rassemblées le 26 novembre 2026",
                     "2 sources, 1 table, 1 ligne au total",
                     "Rien n\u{2019}a été trouvé à votre sujet ici.",
                     "<th>Contenu</th>",
@@ -695,6 +711,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_made_at_that_is_not_a_timestamp_is_shown_as_it_is() {
+        assert_eq!(made_on("now", chrono_tz::UTC, Lang::De), "now");
+        assert_eq!(
+            made_on("2026-03-03T12:00:00Z", chrono_tz::UTC, Lang::Es),
+            "3 de marzo de 2026"
+        );
     }
 
     #[test]

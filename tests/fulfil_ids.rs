@@ -611,3 +611,216 @@ async fn a_mixed_case_customer_is_found_exported_and_erased_end_to_end_in_german
     let all: String = files.values().cloned().collect();
     assert!(!all.contains("Bob") && !all.contains("Mia"), "{all}");
 }
+
+// ---------------------------------------------------------------------------------------
+// A measurement, not a check: the daemon's own peak memory during a 200,000-row export
+
+/// `VmHWM` (peak resident set) of a process, in kB.
+fn vm_hwm_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The README's figure: `privacy-inbox run` (the daemon, as deployed) answers one access
+/// request whose requester has 200,000 rows (120,000 in two SQLite tables, 80,000 in
+/// PostgreSQL, about 2 % of other people's rows beside them, indexed on `lower(email)`), and
+/// its VmHWM is read from /proc before the request and once the package is built. Run:
+/// `PRIVACY_INBOX_BENCH_BIN=target/release/privacy-inbox cargo test --test fulfil_ids --
+/// --ignored --nocapture daemon_peak` (without the variable, the test profile's binary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for the README (minutes, a 200,000-row company); run by hand"]
+async fn daemon_peak_memory_during_a_200k_row_export() {
+    const HEAVY: &str = "heavy.user@example.test";
+    let (sqlite_rows, pg_rows) = (120_000u64, 80_000u64);
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shop = dir.path().join("shop.sqlite3");
+    {
+        let mut c = rusqlite::Connection::open(&shop).expect("shop");
+        c.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             CREATE TABLE events (id INTEGER PRIMARY KEY, email TEXT NOT NULL, at TEXT NOT NULL,
+                                  kind TEXT NOT NULL, page TEXT NOT NULL, agent TEXT NOT NULL, amount REAL);
+             CREATE TABLE orders (id INTEGER PRIMARY KEY, email TEXT NOT NULL, item TEXT NOT NULL,
+                                  address TEXT NOT NULL, total REAL NOT NULL);",
+        )
+        .expect("schema");
+        let tx = c.transaction().expect("tx");
+        {
+            let mut ev = tx
+                .prepare("INSERT INTO events (email, at, kind, page, agent, amount) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .expect("prepare");
+            let mut or = tx
+                .prepare("INSERT INTO orders (email, item, address, total) VALUES (?1, ?2, ?3, ?4)")
+                .expect("prepare");
+            let mut mine = 0;
+            let mut i = 0u64;
+            while mine < sqlite_rows {
+                // Stored as once typed; about 2 % belong to someone else.
+                let who = if i % 50 == 49 {
+                    "Someone.Else@example.test"
+                } else {
+                    "Heavy.User@Example.TEST"
+                };
+                if i % 50 != 49 {
+                    mine += 1;
+                }
+                if i.is_multiple_of(5) {
+                    or.execute(rusqlite::params![
+                        who,
+                        format!("Item number {i}, blue, size M"),
+                        format!("{i} Long Street, Flat {}, Springfield, 12345", i % 97),
+                        (i % 1000) as f64 / 10.0
+                    ])
+                    .expect("order");
+                } else {
+                    ev.execute(rusqlite::params![
+                        who,
+                        format!(
+                            "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+                            i % 12 + 1,
+                            i % 28 + 1,
+                            i % 24,
+                            i % 60
+                        ),
+                        ["view", "search", "cart", "login"][(i % 4) as usize],
+                        format!(
+                            "/catalogue/{}?utm_source=newsletter&utm_campaign={}",
+                            i % 5000,
+                            i % 31
+                        ),
+                        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+                        (i % 300) as f64 / 7.0
+                    ])
+                    .expect("event");
+                }
+                i += 1;
+            }
+        }
+        tx.commit().expect("commit");
+        c.execute_batch(
+            "CREATE INDEX events_email ON events (lower(email));
+             CREATE INDEX orders_email ON orders (lower(email)); ANALYZE;",
+        )
+        .expect("index");
+    }
+    let pg = Pg::start().expect("PostgreSQL is installed for this measurement");
+    pg.sql("postgres", "CREATE DATABASE warehouse").await;
+    pg.sql(
+        "warehouse",
+        &format!(
+            "CREATE TABLE visits (id bigserial PRIMARY KEY, email text NOT NULL, at timestamptz NOT NULL,
+                                  url text NOT NULL, referrer text, duration numeric(8,2), meta jsonb);
+             INSERT INTO visits (email, at, url, referrer, duration, meta)
+             SELECT 'Heavy.User@Example.TEST', timestamptz '2026-01-01' + g * interval '1 minute',
+                    '/catalogue/' || (g % 5000) || '?utm_source=newsletter&utm_campaign=' || (g % 31),
+                    'https://search.example/?q=item+' || g, (g % 600) / 3.0,
+                    jsonb_build_object('device', 'phone', 'n', g)
+             FROM generate_series(1, {pg_rows}) g;
+             CREATE INDEX visits_email ON visits (lower(email)); ANALYZE visits;"
+        ),
+    )
+    .await;
+    let port = free_port();
+    let extra = format!(
+        r#"
+[[sources]]
+name = "shop"
+kind = "sqlite"
+url = "{shop}"
+timeout-seconds = 600
+lookup = {{ events = "SELECT count(*) FROM events WHERE lower(email) = :email", orders = "SELECT count(*) FROM orders WHERE lower(email) = :email" }}
+export = {{ events = "SELECT at, kind, page, agent, amount FROM events WHERE lower(email) = :email", orders = "SELECT item, address, total FROM orders WHERE lower(email) = :email" }}
+
+[[sources]]
+name = "warehouse"
+kind = "postgres"
+url = "{pg}"
+timeout-seconds = 600
+lookup = {{ visits = "SELECT count(*) FROM visits WHERE lower(email) = :email" }}
+export = {{ visits = "SELECT at, url, referrer, duration, meta FROM visits WHERE lower(email) = :email" }}
+
+[portal]
+listen = "127.0.0.1:{port}"
+public-url = "http://127.0.0.1:{port}"
+"#,
+        shop = shop.display(),
+        pg = pg.url("warehouse"),
+    );
+    let config = stack.write_config(dir.path(), "");
+    let mut cfg = std::fs::read_to_string(&config).expect("config");
+    cfg.push_str(&extra);
+    std::fs::write(&config, &cfg).expect("config");
+    let bin = std::env::var_os("PRIVACY_INBOX_BENCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(common::bin_path);
+    let log = dir.path().join("daemon.log");
+    let mut daemon = Command::new(&bin)
+        .args(["--config", common::cfg_str(&config), "run"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(std::fs::File::create(dir.path().join("daemon.err")).expect("log"))
+        .spawn()
+        .expect("the daemon");
+    let pid = daemon.id();
+    send_first(
+        &stack,
+        HEAVY,
+        "My data",
+        "Please send me a copy of all personal data you hold about me.",
+    )
+    .await;
+    let acks = stack
+        .wait_until(
+            "heavy.user",
+            "INBOX",
+            "the acknowledgement",
+            Duration::from_secs(120),
+            |m| common::with_subject(m, "VERIFY-") > 0,
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let baseline = vm_hwm_kb(pid);
+    let ack = common::mails_with_subject(&acks, "VERIFY-")
+        .pop()
+        .expect("ack");
+    let id = format!("v-{}@c.example.test", common::unique());
+    let (raw, to) = reply(&ack, HEAVY, &id, "", "Yes, that was me.");
+    let started = std::time::Instant::now();
+    stack.send(raw, HEAVY, &to).await;
+    let ready = stack
+        .wait_for_subject("staff", "Access package ready", Duration::from_secs(900))
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = vm_hwm_kb(pid);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let packages: u64 = std::fs::read_dir(dir.path().join("packages"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "daemon {}: rows {} ({} SQLite + {} PostgreSQL); verification reply to staff mail {seconds:.1} s; \
+         package {:.1} MB; VmHWM before the request {:.1} MB, after the export {:.1} MB ({:+.1} MB)\n{}",
+        bin.display(),
+        sqlite_rows + pg_rows,
+        sqlite_rows,
+        pg_rows,
+        packages as f64 / 1e6,
+        baseline as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        (peak as f64 - baseline as f64) / 1024.0,
+        common::folded_body(&ready).chars().take(300).collect::<String>()
+    );
+    assert!(peak > 0, "VmHWM read from /proc/{pid}/status");
+}

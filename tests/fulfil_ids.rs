@@ -490,6 +490,10 @@ async fn a_mixed_case_customer_is_found_exported_and_erased_end_to_end_in_german
         );
     }
     assert!(said.contains("lower(COLUMN) = :email"), "{said}");
+    // As the admin reads it.
+    for line in said.lines().filter(|l| l.starts_with("WARN")).take(1) {
+        println!("{line}");
+    }
 
     send_first(
         &stack,
@@ -617,11 +621,16 @@ async fn a_mixed_case_customer_is_found_exported_and_erased_end_to_end_in_german
 
 /// `VmHWM` (peak resident set) of a process, in kB.
 fn vm_hwm_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmHWM:")
+}
+
+/// One `kB` line of /proc/PID/status.
+fn proc_status_kb(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
@@ -788,6 +797,21 @@ public-url = "http://127.0.0.1:{port}"
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let baseline = vm_hwm_kb(pid);
+    let rss_before = proc_status_kb(pid, "VmRSS:");
+    // VmRSS sampled every 10 ms while the request is answered: the high-water mark alone
+    // could hide the export under a peak reached at start.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut max = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(proc_status_kb(pid, "VmRSS:"));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            max
+        })
+    };
     let ack = common::mails_with_subject(&acks, "VERIFY-")
         .pop()
         .expect("ack");
@@ -800,6 +824,8 @@ public-url = "http://127.0.0.1:{port}"
         .await;
     let seconds = started.elapsed().as_secs_f64();
     let peak = vm_hwm_kb(pid);
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rss_max = sampler.join().unwrap_or(0);
     let _ = daemon.kill();
     let _ = daemon.wait();
     let packages: u64 = std::fs::read_dir(dir.path().join("packages"))
@@ -811,7 +837,8 @@ public-url = "http://127.0.0.1:{port}"
         .unwrap_or(0);
     println!(
         "daemon {}: rows {} ({} SQLite + {} PostgreSQL); verification reply to staff mail {seconds:.1} s; \
-         package {:.1} MB; VmHWM before the request {:.1} MB, after the export {:.1} MB ({:+.1} MB)\n{}",
+         package {:.1} MB; VmHWM before the request {:.1} MB, after the export {:.1} MB ({:+.1} MB); \
+         VmRSS before {:.1} MB, highest sampled during the request {:.1} MB ({:+.1} MB)\n{}",
         bin.display(),
         sqlite_rows + pg_rows,
         sqlite_rows,
@@ -820,6 +847,9 @@ public-url = "http://127.0.0.1:{port}"
         baseline as f64 / 1024.0,
         peak as f64 / 1024.0,
         (peak as f64 - baseline as f64) / 1024.0,
+        rss_before as f64 / 1024.0,
+        rss_max as f64 / 1024.0,
+        (rss_max as f64 - rss_before as f64) / 1024.0,
         common::folded_body(&ready).chars().take(300).collect::<String>()
     );
     assert!(peak > 0, "VmHWM read from /proc/{pid}/status");

@@ -113,10 +113,10 @@ cat >>"$demo/privacy-inbox.toml" <<TOML
 name = "crm"
 kind = "sqlite"
 url = "$demo/company.sqlite3"
-lookup = { customers = "SELECT count(*) FROM customers WHERE email = :email", orders = "SELECT count(*) FROM orders WHERE email = :email" }
-export = { customers = "SELECT name, city, do_not_sell FROM customers WHERE email = :email", orders = "SELECT item, total FROM orders WHERE email = :email" }
-erase = ["DELETE FROM orders WHERE email = :email", "DELETE FROM customers WHERE email = :email"]
-opt-out = "UPDATE customers SET do_not_sell = 1 WHERE email = :email"
+lookup = { customers = "SELECT count(*) FROM customers WHERE lower(email) = :email", orders = "SELECT count(*) FROM orders WHERE lower(email) = :email" }
+export = { customers = "SELECT name, city, do_not_sell FROM customers WHERE lower(email) = :email", orders = "SELECT item, total FROM orders WHERE lower(email) = :email" }
+erase = ["DELETE FROM orders WHERE lower(email) = :email", "DELETE FROM customers WHERE lower(email) = :email"]
+opt-out = "UPDATE customers SET do_not_sell = 1 WHERE lower(email) = :email"
 
 [portal]
 listen = "127.0.0.1:$portal_port"

@@ -89,6 +89,10 @@ mod tests {
         .expect("write");
         let d = Directory::load(&p).expect("valid");
         assert_eq!(d.account_of("jane+x@example.test"), Some("AC482913"));
+        // The address matches whatever its case, on either side.
+        assert_eq!(d.account_of("JANE@EXAMPLE.TEST"), Some("AC482913"));
+        assert_eq!(d.account_of("Jane+Shop@example.TEST"), Some("AC482913"));
+        assert_eq!(d.account_of("jane@example.tes"), None);
         assert!(Directory::matches("AC482913", "my account is ac 482913."));
         assert!(!Directory::matches("AC482913", "my account is 482914"));
         std::fs::write(&p, "email,account\nnot-an-address,1\n").expect("write");

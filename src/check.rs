@@ -1,7 +1,9 @@
 //! `privacy-inbox check`: is this installation ready? Config, templates, rules, DKIM key,
 //! store directory, then a real connection and login to the IMAP and SMTP servers. One
 //! `PASS …` or `FAIL …: reason` line per check; secrets are never printed (only the
-//! username and where the secret comes from).
+//! username and where the secret comes from). A `WARN …` line names a data source's query that
+//! compares the requester's address case-sensitively (it does not fail the check: the column
+//! may be case-insensitive by its own type).
 
 use crate::config::{self, Auth, Endpoint, Secret, Security, Settings};
 use std::io::Write;
@@ -108,6 +110,11 @@ pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool
             for p in &problems {
                 writeln!(out, "  {p}")?;
             }
+        }
+        // A lookup that misses `Eli.Marsh@Example.TEST`: the bot would say nothing was found
+        // and an erasure would leave the rows. A warning: the column may be citext.
+        for w in crate::fulfil::source::case_warnings(src) {
+            writeln!(out, "WARN {w}")?;
         }
     }
     Ok(all_ok)

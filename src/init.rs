@@ -361,6 +361,34 @@ mod tests {
         }
     }
 
+    /// The starter config's example source compares addresses case-insensitively, so an admin
+    /// who uncomments it finds `Eli.Marsh@Example.TEST`; `check` would not warn about it.
+    #[test]
+    fn the_example_source_compares_addresses_whatever_their_case() {
+        use crate::fulfil::casing::{case_sensitive_comparisons, Dialect};
+        let text = starter_config(&args(Provider::Generic)).expect("starter config");
+        let queries: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                ["lookup =", "export =", "erase =", "opt-out ="]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .collect();
+        assert_eq!(queries.len(), 4, "{queries:?}");
+        for q in queries {
+            assert!(q.contains("lower(email) = :email"), "{q}");
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                assert_eq!(
+                    case_sensitive_comparisons(q, dialect),
+                    Vec::<String>::new(),
+                    "{q}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_bad_address_or_the_bot_as_staff_is_refused() {
         let mut a = args(Provider::Generic);

@@ -1,6 +1,6 @@
 //! Data sources against real parts: a SQLite file, a private PostgreSQL cluster started by
 //! `scripts/postgres.sh`, and `command` sources that are small shell scripts. Hostile email
-//! values are bound, never pasted; erase is one transaction per source; a source that is down,
+//! values are bound (in lower case, compared with `lower(email)`), never pasted; erase is one transaction per source; a source that is down,
 //! a failing query and garbage output are clear errors; the package's zip holds index.html,
 //! JSON and CSV per table, and is encrypted at rest.
 
@@ -84,10 +84,10 @@ fn sqlite_source(path: &Path) -> SourceSettings {
 name = "crm"
 kind = "sqlite"
 url = "{}"
-lookup = {{ customers = "SELECT count(*) FROM customers WHERE email = :email", calls = "SELECT count(*) FROM calls WHERE email = :email" }}
-export = {{ customers = "SELECT id, email, name, photo, score FROM customers WHERE email = :email ORDER BY id", calls = "SELECT * FROM calls WHERE email = :email" }}
-erase = ["DELETE FROM calls WHERE email = :email", "DELETE FROM customers WHERE email = :email"]
-opt-out = "UPDATE customers SET do_not_sell = 1 WHERE email = :email"
+lookup = {{ customers = "SELECT count(*) FROM customers WHERE lower(email) = :email", calls = "SELECT count(*) FROM calls WHERE lower(email) = :email" }}
+export = {{ customers = "SELECT id, email, name, photo, score FROM customers WHERE lower(email) = :email ORDER BY id", calls = "SELECT * FROM calls WHERE lower(email) = :email" }}
+erase = ["DELETE FROM calls WHERE lower(email) = :email", "DELETE FROM customers WHERE lower(email) = :email"]
+opt-out = "UPDATE customers SET do_not_sell = 1 WHERE lower(email) = :email"
 "#,
         path.display()
     ))
@@ -315,8 +315,9 @@ fn command_source_speaks_json_on_stdin_and_stdout() {
     )
     .expect("the program got JSON");
     assert_eq!(
-        sent["email"], hostile,
-        "the address arrives exactly, as a JSON string"
+        sent["email"],
+        hostile.to_ascii_lowercase(),
+        "the address arrives exactly as bound (in lower case), as a JSON string"
     );
     assert_eq!(sent["action"], "lookup");
     assert_eq!(sent["request"], "PI-2026-0001");
@@ -665,10 +666,10 @@ name = "warehouse"
 kind = "postgres"
 url = "{url}"
 timeout-seconds = 3
-lookup = "SELECT count(*) FROM customers WHERE email = :email OR account = :account"
-export = {{ customers = "SELECT id, email, name, born, balance, tags, photo, vip, seen FROM customers WHERE email = :email ORDER BY id;", orders = "SELECT o.* FROM orders o JOIN customers c ON c.id = o.customer WHERE c.email = :email AND ':email' = ':email' -- :nope" }}
-erase = ["DELETE FROM orders WHERE customer IN (SELECT id FROM customers WHERE email = :email)", "DELETE FROM customers WHERE email = :email"]
-opt-out = "UPDATE customers SET do_not_sell = true WHERE email = :email::text"
+lookup = "SELECT count(*) FROM customers WHERE lower(email) = :email OR account = :account"
+export = {{ customers = "SELECT id, email, name, born, balance, tags, photo, vip, seen FROM customers WHERE lower(email) = :email ORDER BY id;", orders = "SELECT o.* FROM orders o JOIN customers c ON c.id = o.customer WHERE lower(c.email) = :email AND ':email' = ':email' -- :nope" }}
+erase = ["DELETE FROM orders WHERE customer IN (SELECT id FROM customers WHERE lower(email) = :email)", "DELETE FROM customers WHERE lower(email) = :email"]
+opt-out = "UPDATE customers SET do_not_sell = true WHERE lower(email) = :email::text"
 {extra}
 "#
     ))

@@ -388,6 +388,7 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("Cannot create {}", dir.display()))?;
             let mut builder = PackageBuilder::new(&dir)?;
+            builder.set_reader(&r.language, ctx.settings.clock.timezone);
             for s in sources.iter().filter(|s| !s.export.is_empty()) {
                 builder.add_source(&s.name, s.kind.as_str());
                 let result = source::export(s, &who, &mut builder).await.map(|tables| {

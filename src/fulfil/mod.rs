@@ -8,9 +8,11 @@
 //!   - [`sqlite`] (rusqlite, the file in `url`), [`postgres`] (tokio-postgres), [`command`]
 //!     (a program speaking JSON on stdin/stdout).
 //!   - [`params`]: `:email`/`:account`, always bound; PostgreSQL's `$n` translation.
+//!   - [`casing`]: does a query compare the address case-sensitively? (`check` warns.)
 //! - [`package`]: the access package (index.html, one JSON and one CSV per table, zipped) built
 //!   from the streamed rows, encrypted at rest ([`crypt`]) and decrypted on download as a stream.
 
+pub mod casing;
 pub mod command;
 pub mod crypt;
 pub mod flow;

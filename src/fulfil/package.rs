@@ -1,5 +1,7 @@
 //! The access package: a zip with `index.html` (what each source is, what each table holds,
-//! row counts), and per table `SOURCE/TABLE.json` and `SOURCE/TABLE.csv`; encrypted at rest
+//! row counts; in the request's language: English, Spanish, German or French), and per table
+//! `SOURCE/TABLE.json` and `SOURCE/TABLE.csv` (named by the admin's source and table keys, so
+//! staff and the consumer speak of the same files); encrypted at rest
 //! ([`super::crypt`]) with the store's package key, decrypted on download as a stream.
 //!
 //! Memory stays flat whatever the export's size: rows go, as they arrive, into one spool file
@@ -62,6 +64,42 @@ pub struct PackageBuilder {
     key: [u8; 32],
     sources: Vec<SourceNote>,
     spools: Vec<Spool>,
+    lang: Lang,
+    tz: chrono_tz::Tz,
+}
+
+/// The languages `index.html` is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    En,
+    Es,
+    De,
+    Fr,
+}
+
+impl Lang {
+    /// `de`, `de-AT`, `es_MX`… → that language; anything else English.
+    fn of(tag: &str) -> Lang {
+        match tag.trim().get(..2).map(str::to_ascii_lowercase).as_deref() {
+            Some("es") => Lang::Es,
+            Some("de") => Lang::De,
+            Some("fr") => Lang::Fr,
+            _ => Lang::En,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        self.pick("en", "es", "de", "fr")
+    }
+
+    fn pick<'a>(self, en: &'a str, es: &'a str, de: &'a str, fr: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Es => es,
+            Lang::De => de,
+            Lang::Fr => fr,
+        }
+    }
 }
 
 impl PackageBuilder {
@@ -82,7 +120,17 @@ impl PackageBuilder {
             key: random_key(),
             sources: Vec::new(),
             spools: Vec::new(),
+            lang: Lang::En,
+            tz: chrono_tz::UTC,
         })
+    }
+
+    /// Writes `index.html` for its reader: in the request's language (`en`, `es`, `de`, `fr`,
+    /// or a tag such as `de-AT`; anything else is English, the default), the date it was made
+    /// as a letter in that language writes it, in the business time zone.
+    pub fn set_reader(&mut self, language: &str, tz: chrono_tz::Tz) {
+        self.lang = Lang::of(language);
+        self.tz = tz;
     }
 
     /// Records a source for the index (call once per source exported, before its rows).
@@ -142,8 +190,17 @@ impl PackageBuilder {
             .large_file(true);
         zip.start_file("index.html", opts)
             .context("Cannot write the package")?;
-        zip.write_all(index_html(request, made_at, &self.sources, &self.spools).as_bytes())
-            .context("Cannot write the package")?;
+        zip.write_all(
+            index_html(
+                self.lang,
+                request,
+                &made_on(made_at, self.tz, self.lang),
+                &self.sources,
+                &self.spools,
+            )
+            .as_bytes(),
+        )
+        .context("Cannot write the package")?;
         for s in &self.spools {
             let base = format!("{}/{}", s.source, s.table);
             zip.start_file(format!("{base}.json"), opts)
@@ -331,51 +388,145 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn kind_words(kind: &str) -> &'static str {
+fn kind_words(lang: Lang, kind: &str) -> &'static str {
     match kind {
-        "sqlite" => "a database (SQLite)",
-        "postgres" => "a database (PostgreSQL)",
-        "command" => "a company system, read through its own export program",
-        _ => "a company system",
+        "sqlite" => lang.pick(
+            "a database (SQLite)",
+            "una base de datos (SQLite)",
+            "eine Datenbank (SQLite)",
+            "une base de données (SQLite)",
+        ),
+        "postgres" => lang.pick(
+            "a database (PostgreSQL)",
+            "una base de datos (PostgreSQL)",
+            "eine Datenbank (PostgreSQL)",
+            "une base de données (PostgreSQL)",
+        ),
+        "command" => lang.pick(
+            "a company system, read through its own export program",
+            "un sistema de la empresa, leído mediante su propio programa de exportación",
+            "ein System des Unternehmens, ausgelesen über sein eigenes Exportprogramm",
+            "un système de l\u{2019}entreprise, lu par son propre programme d\u{2019}export",
+        ),
+        _ => lang.pick(
+            "a company system",
+            "un sistema de la empresa",
+            "ein System des Unternehmens",
+            "un système de l\u{2019}entreprise",
+        ),
     }
 }
 
-fn index_html(request: &str, made_at: &str, sources: &[SourceNote], spools: &[Spool]) -> String {
+/// `made_at` (RFC 3339) as a date in the reader's language; any other text as it is.
+fn made_on(made_at: &str, tz: chrono_tz::Tz, lang: Lang) -> String {
+    match chrono::DateTime::parse_from_rfc3339(made_at) {
+        Ok(t) => crate::clock::long_date(t.with_timezone(&chrono::Utc), tz, lang.code()),
+        Err(_) => made_at.to_string(),
+    }
+}
+
+/// `1 table` / `2 tables` in the language.
+fn counted(lang: Lang, n: usize, one: [&str; 4], many: [&str; 4]) -> String {
+    let words = if n == 1 { one } else { many };
+    format!("{n} {}", lang.pick(words[0], words[1], words[2], words[3]))
+}
+
+fn index_html(
+    lang: Lang,
+    request: &str,
+    made_at: &str,
+    sources: &[SourceNote],
+    spools: &[Spool],
+) -> String {
+    let t = |en, es, de, fr| lang.pick(en, es, de, fr);
+    let your_data = t("Your data", "Sus datos", "Ihre Daten", "Vos données");
+    let req = t("request", "solicitud", "Anfrage", "demande");
     let mut h = String::new();
-    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     h.push_str(&format!(
-        "<title>Your data: request {}</title>\n",
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\n",
+        lang.code()
+    ));
+    h.push_str(&format!(
+        "<title>{your_data}: {req} {}</title>\n",
         esc(request)
     ));
     h.push_str("<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}</style>\n</head><body>\n");
-    h.push_str(&format!("<h1>Your data (request {})</h1>\n", esc(request)));
-    h.push_str(&format!(
-        "<p>This package holds the personal data we found about you, collected on {} for your access request. \
+    h.push_str(&format!("<h1>{your_data} ({req} {})</h1>\n", esc(request)));
+    let intro = t(
+        "This package holds the personal data we found about you, collected on {date} for your access request. \
          Each table comes twice: a <code>.json</code> file with the exact values, and a <code>.csv</code> file that opens in a spreadsheet \
-         (in the CSV, a value that starts with =, +, - or @ has a ' in front so a spreadsheet shows it instead of running it).</p>\n",
-        esc(made_at)
+         (in the CSV, a value that starts with =, +, - or @ has a ' in front so a spreadsheet shows it instead of running it).",
+        "Este paquete contiene los datos personales que encontramos sobre usted, reunidos el {date} para su solicitud de acceso. \
+         Cada tabla aparece dos veces: un archivo <code>.json</code> con los valores exactos y un archivo <code>.csv</code> que se abre en una hoja de cálculo \
+         (en el CSV, un valor que empieza por =, +, - o @ lleva delante un ' para que la hoja de cálculo lo muestre en lugar de ejecutarlo).",
+        "Dieses Paket enthält die personenbezogenen Daten, die wir über Sie gefunden haben, zusammengestellt am {date} für Ihre Auskunftsanfrage. \
+         Jede Tabelle ist zweimal enthalten: als <code>.json</code>-Datei mit den genauen Werten und als <code>.csv</code>-Datei, die sich in einer Tabellenkalkulation öffnen lässt \
+         (in der CSV-Datei steht vor einem Wert, der mit =, +, - oder @ beginnt, ein ', damit die Tabellenkalkulation ihn anzeigt, statt ihn auszuführen).",
+        "Ce paquet contient les données personnelles que nous avons trouvées à votre sujet, rassemblées le {date} pour votre demande d\u{2019}accès. \
+         Chaque table figure deux fois : un fichier <code>.json</code> avec les valeurs exactes, et un fichier <code>.csv</code> qui s\u{2019}ouvre dans un tableur \
+         (dans le CSV, une valeur qui commence par =, +, - ou @ est précédée d\u{2019}une ' pour que le tableur l\u{2019}affiche au lieu de l\u{2019}exécuter).",
+    );
+    h.push_str(&format!(
+        "<p>{}</p>\n",
+        intro.replace("{date}", &esc(made_at))
     ));
     let total: u64 = spools.iter().map(|s| s.rows).sum();
+    let rows = if total == 1 {
+        t(
+            "row in all",
+            "fila en total",
+            "Zeile insgesamt",
+            "ligne au total",
+        )
+    } else {
+        t(
+            "rows in all",
+            "filas en total",
+            "Zeilen insgesamt",
+            "lignes au total",
+        )
+    };
     h.push_str(&format!(
-        "<p>{} sources, {} tables, {} rows in all.</p>\n",
-        sources.len(),
-        spools.len(),
-        total
+        "<p>{}, {}, {total} {rows}.</p>\n",
+        counted(
+            lang,
+            sources.len(),
+            ["source", "fuente", "Quelle", "source"],
+            ["sources", "fuentes", "Quellen", "sources"]
+        ),
+        counted(
+            lang,
+            spools.len(),
+            ["table", "tabla", "Tabelle", "table"],
+            ["tables", "tablas", "Tabellen", "tables"]
+        ),
     ));
     for src in sources {
         h.push_str(&format!(
             "<h2>{}</h2>\n<p>{}.</p>\n",
             esc(&src.name),
-            esc(kind_words(&src.kind))
+            esc(kind_words(lang, &src.kind))
         ));
         let tables: Vec<&Spool> = spools.iter().filter(|s| s.source == src.name).collect();
         if tables.is_empty() {
-            h.push_str("<p>Nothing about you was found here.</p>\n");
+            h.push_str(&format!(
+                "<p>{}</p>\n",
+                t(
+                    "Nothing about you was found here.",
+                    "Aquí no se encontró nada sobre usted.",
+                    "Hier wurde nichts über Sie gefunden.",
+                    "Rien n\u{2019}a été trouvé à votre sujet ici."
+                )
+            ));
             continue;
         }
-        h.push_str(
-            "<table><tr><th>Table</th><th>Rows</th><th>What it holds</th><th>Files</th></tr>\n",
-        );
+        h.push_str(&format!(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
+            t("Table", "Tabla", "Tabelle", "Table"),
+            t("Rows", "Filas", "Zeilen", "Lignes"),
+            t("What it holds", "Qué contiene", "Inhalt", "Contenu"),
+            t("Files", "Archivos", "Dateien", "Fichiers"),
+        ));
         for s in tables {
             let base = format!("{}/{}", s.source, s.table);
             h.push_str(&format!(
@@ -383,7 +534,13 @@ fn index_html(request: &str, made_at: &str, sources: &[SourceNote], spools: &[Sp
                 esc(&s.table),
                 s.rows,
                 if s.columns.is_empty() {
-                    "no columns".to_string()
+                    t(
+                        "no columns",
+                        "sin columnas",
+                        "keine Spalten",
+                        "aucune colonne",
+                    )
+                    .to_string()
                 } else {
                     esc(&s.columns.join(", "))
                 },
@@ -441,6 +598,128 @@ mod tests {
             "spools removed too"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Builds a small package in `lang` and returns its index.html.
+    fn index_in(lang: &str) -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut b = PackageBuilder::new(dir.path()).expect("builder");
+        b.set_reader(lang, chrono_tz::America::Los_Angeles);
+        b.add_source("crm", "sqlite");
+        b.add_source("billing", "command");
+        let t = b
+            .begin_table("crm", "customers", vec!["name".into(), "city".into()])
+            .expect("table");
+        b.row(t, vec![Value::from("Eli <b>"), Value::from("Köln")])
+            .expect("row");
+        let out = dir.path().join("p.zip.enc");
+        let key = [7u8; 32];
+        b.finish(&out, &key, "PI-2026-0042", "2026-11-27T06:00:00Z")
+            .expect("finish");
+        let zip = read_all(&out, &key).expect("decrypt");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
+        let mut html = String::new();
+        archive
+            .by_name("index.html")
+            .expect("index.html")
+            .read_to_string(&mut html)
+            .expect("utf-8");
+        html
+    }
+
+    #[test]
+    fn the_index_is_in_the_requests_language() {
+        // (language tag, lang attribute, words that must be there, English that must not)
+        let cases = [
+            (
+                "en",
+                "en",
+                vec![
+                    "Your data (request PI-2026-0042)",
+                    "collected on November 26, 2026",
+                    "2 sources, 1 table, 1 row in all",
+                    "Nothing about you was found here.",
+                    "<th>What it holds</th>",
+                    "a database (SQLite)",
+                ],
+            ),
+            (
+                "de",
+                "de",
+                vec![
+                    "Ihre Daten (Anfrage PI-2026-0042)",
+                    "zusammengestellt am 26. November 2026",
+                    "2 Quellen, 1 Tabelle, 1 Zeile insgesamt",
+                    "Hier wurde nichts über Sie gefunden.",
+                    "<th>Inhalt</th>",
+                    "eine Datenbank (SQLite)",
+                    "ausgelesen über sein eigenes Exportprogramm",
+                ],
+            ),
+            ("de-AT", "de", vec!["Ihre Daten (Anfrage PI-2026-0042)"]),
+            (
+                "es",
+                "es",
+                vec![
+                    "Sus datos (solicitud PI-2026-0042)",
+                    "reunidos el 26 de noviembre de 2026",
+                    "2 fuentes, 1 tabla, 1 fila en total",
+                    "Aquí no se encontró nada sobre usted.",
+                    "<th>Qué contiene</th>",
+                ],
+            ),
+            (
+                "fr",
+                "fr",
+                vec![
+                    "Vos données (demande PI-2026-0042)",
+                    "rassemblées le 26 novembre 2026",
+                    "2 sources, 1 table, 1 ligne au total",
+                    "Rien n\u{2019}a été trouvé à votre sujet ici.",
+                    "<th>Contenu</th>",
+                ],
+            ),
+            ("xx", "en", vec!["Your data (request PI-2026-0042)"]),
+        ];
+        for (tag, code, words) in cases {
+            let html = index_in(tag);
+            assert!(
+                html.contains(&format!("<html lang=\"{code}\">")),
+                "{tag}: {html}"
+            );
+            for w in words {
+                assert!(html.contains(w), "{tag}: {w:?} missing in {html}");
+            }
+            // Every language keeps the admin's names and escapes the data.
+            assert!(
+                html.contains("crm/customers.json, crm/customers.csv"),
+                "{tag}"
+            );
+            assert!(html.contains("name, city"), "{tag}");
+            if code != "en" {
+                for english in [
+                    "Your data",
+                    "Nothing about you",
+                    "What it holds",
+                    "rows in all",
+                    "a database",
+                ] {
+                    assert!(
+                        !html.contains(english),
+                        "{tag}: English {english:?} in {html}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_made_at_that_is_not_a_timestamp_is_shown_as_it_is() {
+        assert_eq!(made_on("now", chrono_tz::UTC, Lang::De), "now");
+        assert_eq!(
+            made_on("2026-03-03T12:00:00Z", chrono_tz::UTC, Lang::Es),
+            "3 de marzo de 2026"
+        );
     }
 
     #[test]

@@ -34,6 +34,13 @@ impl Param {
     }
 }
 
+/// The value bound to `:email` (and passed to command sources): the address in ASCII lower case,
+/// whatever case the consumer typed. Compare it with `lower(column)`: SQLite's `lower()` folds
+/// ASCII only, so ASCII folding on this side is what matches on SQLite and PostgreSQL alike.
+pub fn email_value(address: &str) -> String {
+    address.trim().to_ascii_lowercase()
+}
+
 /// What to tell the operator about a query the tokenizer refuses.
 pub const ONLY_PARAMS: &str = "only :email and :account may be used";
 
@@ -277,6 +284,17 @@ mod tests {
             let err = to_postgres(input).expect_err(input);
             assert!(err.contains(want), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn the_email_is_bound_in_lower_case() {
+        assert_eq!(
+            email_value(" Eli.Marsh@Example.TEST "),
+            "eli.marsh@example.test"
+        );
+        assert_eq!(email_value("jo+shop@x.test"), "jo+shop@x.test");
+        // Non-ASCII letters stay as they are, as SQLite's lower() leaves them.
+        assert_eq!(email_value("ÉLODIE@X.TEST"), "Élodie@x.test");
     }
 
     #[test]

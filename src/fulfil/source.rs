@@ -5,8 +5,18 @@
 pub use super::rows::{Action, Count, Exported, RowSink, SourceError, Subject, TableId};
 use super::settings::{Lookup, SourceKind, SourceSettings};
 
+/// The subject as every source sees it: `:email` in lower case ([`super::params::email_value`]),
+/// so `lower(email) = :email` finds `Eli.Marsh@Example.TEST`.
+fn bound(who: &Subject) -> Subject {
+    Subject {
+        email: super::params::email_value(&who.email),
+        ..who.clone()
+    }
+}
+
 /// Counts what the source holds about the subject.
 pub async fn lookup(src: &SourceSettings, who: &Subject) -> Result<Vec<Count>, SourceError> {
+    let who = &bound(who);
     let Some(lookup) = &src.lookup else {
         return Err(SourceError::NotConfigured {
             source_name: src.name.clone(),
@@ -30,6 +40,7 @@ pub async fn export(
     who: &Subject,
     sink: &mut dyn RowSink,
 ) -> Result<Vec<Exported>, SourceError> {
+    let who = &bound(who);
     if src.export.is_empty() {
         return Err(SourceError::NotConfigured {
             source_name: src.name.clone(),
@@ -45,6 +56,7 @@ pub async fn export(
 
 /// Runs every `erase` statement in one transaction; returns the rows changed.
 pub async fn erase(src: &SourceSettings, who: &Subject) -> Result<u64, SourceError> {
+    let who = &bound(who);
     if src.erase.is_empty() {
         return Err(SourceError::NotConfigured {
             source_name: src.name.clone(),
@@ -62,6 +74,7 @@ pub async fn erase(src: &SourceSettings, who: &Subject) -> Result<u64, SourceErr
 
 /// Runs `opt-out`; returns the rows changed.
 pub async fn opt_out(src: &SourceSettings, who: &Subject) -> Result<u64, SourceError> {
+    let who = &bound(who);
     let Some(sql) = &src.opt_out else {
         return Err(SourceError::NotConfigured {
             source_name: src.name.clone(),
@@ -88,6 +101,21 @@ async fn write(
         SourceKind::Postgres { .. } => super::postgres::write(src, statements, who).await,
         SourceKind::Command { .. } => super::command::write(src, who, action).await,
     }
+}
+
+/// Every query of a SQL source that compares the address case-sensitively: one WARN text each,
+/// naming the source and the key ([`super::casing::warning`]). Command sources: none.
+pub fn case_warnings(src: &SourceSettings) -> Vec<String> {
+    use super::casing::{warning, Dialect};
+    let dialect = match &src.kind {
+        SourceKind::Sqlite { .. } => Dialect::Sqlite,
+        SourceKind::Postgres { .. } => Dialect::Postgres,
+        SourceKind::Command { .. } => return Vec::new(),
+    };
+    super::rows::keyed_queries(src)
+        .into_iter()
+        .filter_map(|(key, sql)| warning(&src.name, &key, sql, dialect))
+        .collect()
 }
 
 /// Connects and prepares every query of the source without running any; every problem, each

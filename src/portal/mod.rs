@@ -47,6 +47,8 @@ struct Inner {
     key: Vec<u8>,
     now: Now,
     csp: HeaderValue,
+    /// Who the pages say the data comes from ("" for nobody): [`Portal::with_company`].
+    company: String,
 }
 
 /// The portal's shared state.
@@ -65,7 +67,16 @@ impl Portal {
             key,
             now,
             csp,
+            company: String::new(),
         })))
+    }
+
+    /// The company the pages name (the display name of `[smtp] from`); call before serving.
+    pub fn with_company(mut self, company: &str) -> Portal {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.company = company.to_string();
+        }
+        self
     }
 
     /// The portal's routes, with the security headers on every response.
@@ -250,6 +261,7 @@ async fn view(
                 StatusCode::OK,
                 pages::download(
                     lang,
+                    &p.0.company,
                     &link.request_id,
                     &expires,
                     &confirm_value(&p.0.key, &token),
@@ -260,6 +272,7 @@ async fn view(
             StatusCode::NOT_FOUND,
             pages::gone(
                 lang_of(&other, &headers),
+                &p.0.company,
                 gone_of(&other).unwrap_or(pages::Gone::Unknown),
             ),
         ),
@@ -397,6 +410,7 @@ async fn download(
                 StatusCode::NOT_FOUND,
                 pages::gone(
                     lang_of(&state, &headers),
+                    &p.0.company,
                     gone_of(&state).unwrap_or(pages::Gone::Used),
                 ),
             )

@@ -160,7 +160,7 @@ pub async fn connect(ep: &Endpoint) -> Result<Session> {
                         .unwrap_or_default();
                     if let async_imap::error::Error::No(said) = &e {
                         return Err(LoginRefused {
-                            user: username.clone(),
+                            user: format!("{username} (XOAUTH2)"),
                             said: format!("{}{detail}", server_words(said)),
                         }
                         .into());

@@ -289,10 +289,18 @@ pub fn reflow(text: &str) -> String {
 
 /// The byte index to cut `line` at: its last space within [`TEXT_WIDTH`] columns (after the
 /// first `min` columns, its indent), else its first space after; `None` for one long word.
+/// A date stays on one line (no cut beside a word that starts with a digit: "March 3,
+/// 2026", "3. März 2026"), and so does a French `:` or `;` with its word.
 fn cut_at(line: &str, min: usize) -> Option<usize> {
     let mut last_fit = None;
     for (col, (i, c)) in line.char_indices().enumerate() {
-        if c == ' ' && col > min {
+        let keep = || {
+            let before = line[..i].rsplit(' ').next().unwrap_or("");
+            let after = line[i + 1..].split(' ').next().unwrap_or("");
+            let digit = |w: &str| w.starts_with(|c: char| c.is_ascii_digit());
+            digit(before) || digit(after) || matches!(after, ":" | ";" | "!" | "?" | "»")
+        };
+        if c == ' ' && col > min && !keep() {
             if col <= TEXT_WIDTH {
                 last_fit = Some(i);
             } else {

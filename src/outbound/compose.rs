@@ -268,7 +268,14 @@ pub fn reflow(text: &str) -> String {
             out.push(line);
             continue;
         }
-        let indent = continuation_indent(&line);
+        // A hand-wrapped continuation below (deeper than this line) sets the indent: a
+        // table whose columns are one space apart, a list item.
+        let indent = match queue.front() {
+            Some(next) if lead_of(next) > lead_of(&line) && !is_layout(next) => {
+                next[..lead_of(next)].to_string()
+            }
+            _ => continuation_indent(&line),
+        };
         let Some(cut) = cut_at(&line, indent.chars().count()) else {
             out.push(line);
             continue;
@@ -276,9 +283,8 @@ pub fn reflow(text: &str) -> String {
         let (head, rest) = line.split_at(cut);
         let rest = rest.trim_start();
         out.push(head.trim_end().to_string());
-        let prose = !is_layout(&line);
         match queue.front_mut() {
-            Some(next) if prose && continues(next, &indent) => {
+            Some(next) if continues(next, &indent) => {
                 *next = format!("{indent}{rest} {}", next.trim_start());
             }
             _ => queue.push_front(format!("{indent}{rest}")),
@@ -330,23 +336,38 @@ fn continuation_indent(line: &str) -> String {
     line[..lead].to_string()
 }
 
-/// A line laid out by hand: a list item, an aligned column, a separator. Its overflow gets
-/// a line of its own instead of joining the next.
+/// A line laid out by hand: a list item, an aligned column, a command. It starts its own
+/// line; an overflow never joins it.
 fn is_layout(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("- ") || t.starts_with("* ") || t.starts_with('/') || t.contains("  ")
 }
 
-/// Whether `next` goes on the paragraph of a line indented by `indent`.
+/// Whether `next` goes on with a line whose continuation is indented by `indent`: the next
+/// line of a paragraph, of a list item, or of an aligned column's value. A field line
+/// ("Access requests in the last 12 months: 1") starts its own line.
 fn continues(next: &str, indent: &str) -> bool {
     let t = next.trim_start();
     let lead = &next[..next.len() - t.len()];
     !t.is_empty()
         && lead == indent
         && !is_layout(next)
+        && !is_field(t)
         && !t.starts_with("--")
         && !t.starts_with('>')
         && !t.starts_with("http")
+}
+
+/// `Label: value`, a capitalised label before the first sentence ends.
+fn is_field(t: &str) -> bool {
+    t.starts_with(|c: char| c.is_uppercase())
+        && t.find(": ")
+            .is_some_and(|at| !t[..at].contains(". ") && t[..at].chars().count() <= 60)
+}
+
+/// The width of a line's leading spaces, in bytes.
+fn lead_of(line: &str) -> usize {
+    line.len() - line.trim_start().len()
 }
 
 #[cfg(test)]
@@ -372,11 +393,24 @@ mod tests {
             got,
             "  - exclusión de la venta o el intercambio de sus datos personales y algo\n    más largo\n  - b"
         );
+        // A table whose columns are one space apart: the continuation line below sets the
+        // indent. A field line is not joined.
+        let got = reflow("  /deny <basis> [explanation] basis: unverifiable, not-a-consumer, exempt, or\n                              other <explanation>\nThe consumer has received: the receipt (a person follows up; no verification code yet)\nAccess requests: 1");
+        assert_eq!(
+            got,
+            "  /deny <basis> [explanation] basis: unverifiable, not-a-consumer, exempt,\n                              or other <explanation>\nThe consumer has received: the receipt (a person follows up; no verification\ncode yet)\nAccess requests: 1"
+        );
         // An aligned column continues under its value; a link is never cut.
         let got = reflow("Why:        A privacy request that also asks a question and a second long question here\nRequest:    X");
         assert_eq!(
             got,
             "Why:        A privacy request that also asks a question and a second long\n            question here\nRequest:    X"
+        );
+        // A command table's description column: the overflow joins its continuation line.
+        let got = reflow("  /approve                     go ahead: send the consumer the download link, or\n                               erase the records (one transaction per source)\n  /note <text>                 a note");
+        assert_eq!(
+            got,
+            "  /approve                     go ahead: send the consumer the download\n                               link, or erase the records (one transaction\n                               per source)\n  /note <text>                 a note"
         );
         let link = format!("https://privacy.example.test/d/{}", "x".repeat(90));
         assert_eq!(reflow(&link), link);

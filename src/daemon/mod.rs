@@ -401,7 +401,10 @@ impl App {
                     p,
                     std::sync::Arc::new(move || clock.now()),
                 )?
-                .with_company(&crate::outbound::facts::team_name(&self.settings.smtp.from));
+                .with_company(
+                    &crate::outbound::facts::team_name(&self.settings.smtp.from),
+                    self.settings.clock.timezone,
+                );
                 Some(crate::portal::start(portal, p).await?)
             }
             None => None,

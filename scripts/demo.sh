@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The demo: start the local mail stack, drop a few sample requests into privacy@, run the
-# bot once, and show the requests it opened and the mails that arrived (with the texts a
-# consumer and staff read).
+# bot, show the requests it opened and the mails that arrived (with the texts a consumer
+# and staff read), and leave the daemon running with the stack so you can go on using it.
 #
-#   scripts/demo.sh              run it (state in /tmp/privacy-inbox-demo; stack on 10143/10025)
+#   scripts/demo.sh              run it (state in /tmp/privacy-inbox-demo; stack on 10143/10025,
+#                                download page on 10080); the daemon and the stack keep running
+#   scripts/demo.sh send FROM "SUBJECT" "TEXT"
+#                                mail privacy@example.test as FROM (any address at example.test
+#                                has a mailbox) and wait for the running daemon's answer in
+#                                FROM's INBOX, printed whole
 #   scripts/demo.sh read USER    print every mail in USER@example.test's INBOX of the demo
 #                                stack, whole texts (USER: consumer, consumer2, staff, privacy…)
-#   scripts/demo.sh stop         stop the demo's mail stack
+#   scripts/demo.sh stop         stop the demo's daemon and its mail stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -14,29 +19,33 @@ demo=${DEMO_DIR:-/tmp/privacy-inbox-demo}
 stack=$demo/stack
 imap_port=${IMAP_PORT:-10143}
 smtp_port=${SMTP_PORT:-10025}
+portal_port=${PORTAL_PORT:-10080}
+daemon_pid=$demo/daemon.pid
 
-# read_mail USER [SUBJECT_PART [MAX]]: the mails of USER's INBOX (their subject containing
-# SUBJECT_PART, at most MAX of them), each with its main headers and its plain-text body.
+# read_mail USER [SUBJECT_PART [MAX [SKIP]]]: the mails of USER's INBOX (their subject
+# containing SUBJECT_PART, at most MAX of them, after the first SKIP), each with its main
+# headers and its plain-text body.
 read_mail() {
   python3 - "$imap_port" "$@" <<'PY'
 import imaplib, sys, email, email.policy
 port, user = int(sys.argv[1]), sys.argv[2]
 part = sys.argv[3] if len(sys.argv) > 3 else ""
 most = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
+skip = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 address = user if "@" in user else f"{user}@example.test"
 m = imaplib.IMAP4("127.0.0.1", port)
 m.login(address, "secret")
 m.select("INBOX", readonly=True)
 _, data = m.search(None, "ALL")
 shown = 0
-for i in data[0].split():
+for i in data[0].split()[skip:]:
     _, d = m.fetch(i, "(BODY.PEEK[])")
     msg = email.message_from_bytes(d[0][1], policy=email.policy.default)
     subject = " ".join(str(msg["Subject"] or "").split())
     if part not in subject or shown >= most:
         continue
     shown += 1
-    print(f"  ┌─ {address}, mail {shown}")
+    print(f"  ┌─ {address}, mail {shown + skip}")
     for h in ["From", "To", "Reply-To", "Subject", "Auto-Submitted"]:
         if msg[h]:
             print(f"  │ {h}: {' '.join(str(msg[h]).split())}")
@@ -52,18 +61,91 @@ m.logout()
 PY
 }
 
+# count_mail USER: how many mails USER's INBOX holds.
+count_mail() {
+  python3 - "$imap_port" "$1" <<'PY'
+import imaplib, sys
+port, user = int(sys.argv[1]), sys.argv[2]
+m = imaplib.IMAP4("127.0.0.1", port)
+m.login(user, "secret")
+m.select("INBOX", readonly=True)
+_, data = m.search(None, "ALL")
+print(len(data[0].split()))
+m.logout()
+PY
+}
+
+# send FROM SUBJECT BODY [EXTRA_HEADER]: one mail to privacy@example.test over the stack's SMTP.
+send() {
+  python3 - "$smtp_port" "$@" <<'PY'
+import smtplib, sys, email.utils
+port, sender, subject, body = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+extra = sys.argv[5] if len(sys.argv) > 5 else ""
+msg = (f"From: {sender}\r\nTo: privacy@example.test\r\nSubject: {subject}\r\n"
+       f"Message-ID: {email.utils.make_msgid(domain='example.test')}\r\n"
+       f"Date: {email.utils.formatdate()}\r\nMIME-Version: 1.0\r\n"
+       f"Content-Type: text/plain; charset=utf-8\r\n{extra}\r\n{body}\r\n")
+with smtplib.SMTP("127.0.0.1", int(port)) as s:
+    s.sendmail(sender.split("<")[-1].rstrip(">"), ["privacy@example.test"], msg.encode())
+PY
+  echo "  sent: From $1, Subject \"$2\""
+}
+
+# stop_daemon: stops the daemon the last demo left running, if any (its PID file).
+stop_daemon() {
+  if [[ -f $daemon_pid ]]; then
+    local pid
+    pid=$(cat "$daemon_pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      echo "stopped the demo's daemon (PID $pid)"
+    fi
+    rm -f "$daemon_pid"
+  fi
+}
+
 case ${1:-run} in
   read)
     [[ $# -ge 2 ]] || { echo "usage: scripts/demo.sh read USER" >&2; exit 2; }
     read_mail "$2"
     exit 0
     ;;
+  send)
+    [[ $# -eq 4 ]] || { echo "usage: scripts/demo.sh send FROM \"SUBJECT\" \"TEXT\"" >&2; exit 2; }
+    if [[ ! -f $daemon_pid ]] || ! kill -0 "$(cat "$daemon_pid")" 2>/dev/null; then
+      echo "demo: the demo's daemon is not running: run scripts/demo.sh first" >&2
+      exit 1
+    fi
+    from=$2
+    address=${from##*<}
+    address=${address%>}
+    [[ $address == *@example.test ]] || address=${address}@example.test
+    [[ $from == *@* ]] || from=$address
+    before=$(count_mail "$address")
+    send "$from" "$3" "$4"
+    echo "  waiting for the daemon's answer in $address's INBOX (up to 60 s)..."
+    for _ in $(seq 120); do
+      [[ $(count_mail "$address") -gt $before ]] && break
+      sleep 0.5
+    done
+    sleep 1
+    if [[ $(count_mail "$address") -gt $before ]]; then
+      read_mail "$address" "" 1000 "$before"
+    else
+      echo "  no answer yet: a mail the bot does not answer (an out-of-office, a mail for" \
+        "staff to decide on) gets none; see $demo/daemon.log and scripts/demo.sh read staff"
+      exit 1
+    fi
+    exit 0
+    ;;
   stop)
+    stop_daemon
     scripts/mailstack.sh stop "$stack"
     exit 0
     ;;
   run) ;;
-  *) echo "usage: scripts/demo.sh [run | read USER | stop]" >&2; exit 2 ;;
+  *) echo "usage: scripts/demo.sh [run | send FROM SUBJECT TEXT | read USER | stop]" >&2; exit 2 ;;
 esac
 
 start=$SECONDS
@@ -79,6 +161,7 @@ bin=$(dev_bin)
 
 say "Starting the mail stack: Dovecot (IMAP 127.0.0.1:$imap_port) and Postfix" \
   "(SMTP 127.0.0.1:$smtp_port), state in $stack"
+stop_daemon
 scripts/mailstack.sh stop "$stack" >/dev/null 2>&1 || true
 rm -rf "$demo"
 mkdir -p "$demo"
@@ -86,7 +169,6 @@ chmod 755 "$demo"
 scripts/mailstack.sh start "$stack" "$imap_port" "$smtp_port"
 stack_config "$imap_port" "$smtp_port" "$demo/privacy-inbox.sqlite3" >"$demo/privacy-inbox.toml"
 # A small sample company: its CRM is a SQLite file the bot reads, exports from and erases in.
-portal_port=${PORTAL_PORT:-10080}
 python3 - "$demo/company.sqlite3" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -124,20 +206,6 @@ public-url = "http://127.0.0.1:$portal_port"
 TOML
 echo "config: $demo/privacy-inbox.toml (with the sample company's CRM, $demo/company.sqlite3)"
 
-send() { # from subject body [extra header]
-  python3 - "$smtp_port" "$@" <<'PY'
-import smtplib, sys, email.utils
-port, sender, subject, body = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-extra = sys.argv[5] if len(sys.argv) > 5 else ""
-msg = (f"From: {sender}\r\nTo: privacy@example.test\r\nSubject: {subject}\r\n"
-       f"Message-ID: {email.utils.make_msgid(domain='example.test')}\r\n"
-       f"Date: {email.utils.formatdate()}\r\nMIME-Version: 1.0\r\n"
-       f"Content-Type: text/plain; charset=utf-8\r\n{extra}\r\n{body}\r\n")
-with smtplib.SMTP("127.0.0.1", int(port)) as s:
-    s.sendmail(sender.split("<")[-1].rstrip(">"), ["privacy@example.test"], msg.encode())
-PY
-  echo "  sent: From $1, Subject \"$2\""
-}
 say "Sending 4 mails to privacy@example.test"
 send "Jane Consumer <consumer@example.test>" "Delete my data" \
   "Hi, please delete my account and all the personal data you have about me. Thanks, Jane"
@@ -242,13 +310,19 @@ for t in ["customers", "orders"]:
 PY
 say "What consumer2 reads: the link to their data (single use, 7 days)"
 read_mail consumer2 "ready to download" 1
-say "The download page, served by the daemon: GET shows a button, only its POST downloads, once"
-"$bin" --config "$demo/privacy-inbox.toml" run >"$demo/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-link=$(python3 - "$imap_port" <<'PY'
+say "The daemon starts (privacy-inbox run: IMAP IDLE, the outbox, the download page) and" \
+  "keeps running after the demo. The download page of consumer2's link: GET shows a" \
+  "button, only its POST downloads, once"
+# A short housekeeping interval, so a command given on the server (requests resend, approve)
+# goes out within seconds instead of a minute; new mail wakes the daemon at once (IDLE).
+PRIVACY_INBOX_HOUSEKEEPING_SECONDS=5 nohup "$bin" --config "$demo/privacy-inbox.toml" run \
+  >"$demo/daemon.log" 2>&1 &
+echo $! >"$daemon_pid"
+# newest_link USER: the newest download link in USER's INBOX.
+newest_link() {
+  python3 - "$imap_port" "$1" <<'PY'
 import imaplib, sys, email, email.policy, re
-m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("consumer2@example.test", "secret")
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login(f"{sys.argv[2]}@example.test", "secret")
 m.select("INBOX", readonly=True)
 _, data = m.search(None, "ALL")
 link = ""
@@ -261,24 +335,14 @@ for i in data[0].split():
         link = found.group(0)
 print(link)
 PY
-)
+}
+link=$(newest_link consumer2)
 for _ in $(seq 50); do curl -s -o /dev/null "$link" && break; sleep 0.2; done
 page=$(curl -s "$link")
 echo "  GET $link"
-echo "$page" | python3 -c 'import re,sys; t=re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", sys.stdin.read()); print("  " + " ".join(t.split())[:300])'
-confirm=$(echo "$page" | grep -o 'name="confirm" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
-curl -s -X POST --data-urlencode "confirm=$confirm" -o "$demo/my-data.zip" "$link"
-python3 - "$demo/my-data.zip" <<'PY'
-import zipfile, sys
-z = zipfile.ZipFile(sys.argv[1])
-print("  POST: a zip with " + ", ".join(z.namelist()))
-print("  crm/orders.csv: " + z.read("crm/orders.csv").decode().strip().replace("\n", " | "))
-PY
-echo "  POST again:"
-curl -s -X POST --data-urlencode "confirm=$confirm" "$link" | python3 -c 'import re,sys; t=re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", sys.stdin.read()); print("  " + " ".join(t.split())[:300])'
-kill "$daemon" 2>/dev/null || true
-wait "$daemon" 2>/dev/null || true
-trap - EXIT
+echo "$page" | python3 -c 'import re,sys; t=re.sub(r"(?s)<style.*?</style>|<[^>]+>", " ", sys.stdin.read()); print("  " + " ".join(t.split())[:400])'
+echo "  (the download itself is yours: open the link in a browser after the demo and press" \
+  "the button; the zip downloads once, and the link is void after that)"
 
 say "privacy-inbox requests show $optout: the record, its clocks and its timeline"
 pi requests show "$optout"
@@ -311,6 +375,19 @@ for user in ["consumer", "consumer2", "consumer3", "consumer4", "staff", "privac
     m.logout()
 PY
 
-say "Done in $((SECONDS - start)) s. The stack keeps running; read any mailbox whole with" \
-  "'scripts/demo.sh read consumer' (or consumer2, consumer3, consumer4, staff, privacy)," \
-  "stop it with 'scripts/demo.sh stop'."
+pid=$(cat "$daemon_pid")
+say "Done in $((SECONDS - start)) s. Still running, for you to go on: the daemon (PID $pid," \
+  "log $demo/daemon.log) and the mail stack"
+cat <<EOF
+  binary:   $bin
+  config:   $demo/privacy-inbox.toml
+  mail:     every address at example.test is a mailbox, password "secret"
+            (IMAP 127.0.0.1:$imap_port, SMTP 127.0.0.1:$smtp_port)
+  download: $link
+            (consumer2's link: open it in a browser and press the button; it downloads once)
+  try:
+    $bin --config $demo/privacy-inbox.toml requests list
+    $bin --config $demo/privacy-inbox.toml requests show $access
+    scripts/demo.sh send "Ann <ann@example.test>" "Delete my data" "Please delete all my data."
+  then: scripts/demo.sh read ann (or consumer, staff, ...); scripts/demo.sh stop ends it all
+EOF

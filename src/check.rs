@@ -22,6 +22,8 @@ pub struct Outcome {
     pub what: String,
     /// Extra facts when passed, or the reason when failed.
     pub detail: String,
+    /// The problems behind a failure, one a line under it (empty for most checks).
+    pub problems: Vec<String>,
 }
 
 impl Outcome {
@@ -30,6 +32,7 @@ impl Outcome {
             ok: true,
             what: what.into(),
             detail: detail.into(),
+            problems: Vec::new(),
         }
     }
 
@@ -38,6 +41,7 @@ impl Outcome {
             ok: false,
             what: what.into(),
             detail: one_line(&format!("{err:#}")),
+            problems: Vec::new(),
         }
     }
 
@@ -66,6 +70,9 @@ pub async fn run(config_path: &Path, out: &mut dyn Write) -> anyhow::Result<bool
     let mut emit = |o: Outcome, out: &mut dyn Write| -> anyhow::Result<()> {
         all_ok &= o.ok;
         writeln!(out, "{}", o.line())?;
+        for p in &o.problems {
+            writeln!(out, "  {p}")?;
+        }
         out.flush()?;
         Ok(())
     };
@@ -136,14 +143,17 @@ pub fn local_checks(s: &Settings) -> Vec<Outcome> {
                 ),
             ));
         }
-        Ok(_) => v.push(Outcome::fail(
-            format!("templates {}", s.templates_dir.display()),
-            &anyhow::anyhow!(
-                "{} problem{} (`privacy-inbox templates check` lists them)",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            ),
-        )),
+        Ok(_) => v.push(Outcome {
+            problems: problems.iter().map(|p| one_line(&p.to_string())).collect(),
+            ..Outcome::fail(
+                format!("templates {}", s.templates_dir.display()),
+                &anyhow::anyhow!(
+                    "{} problem{}",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                ),
+            )
+        }),
         Err(e) => v.push(Outcome::fail(
             format!("templates {}", s.templates_dir.display()),
             &e,

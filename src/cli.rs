@@ -27,6 +27,16 @@ pub async fn run(settings: Settings, clock: Clock, once: bool) -> Result<()> {
     // One daemon per store, held until this returns.
     let _lock = crate::daemon::lock_store(&settings.store_path)?;
     let app = App::new(settings, clock)?;
+    if !once {
+        // A login the server refuses at start is a setting to fix, not an outage to wait
+        // out: stop with the server's words and a non-zero exit. Any other failure (the
+        // server is down) is the loop's to retry, and a refusal later on is retried too.
+        match crate::imap::connect(&app.settings.imap.endpoint).await {
+            Ok(s) => crate::imap::logout(s).await,
+            Err(e) if crate::imap::is_login_refused(&e) => return Err(e),
+            Err(_) => {}
+        }
+    }
     if once {
         let stats = app.run_once().await?;
         tracing::info!(
@@ -186,6 +196,101 @@ fn with_law(r: &requests::Request) -> Result<serde_json::Value> {
     Ok(v)
 }
 
+/// The clock lines of `requests show`, by the `C-clocks` rules ([`crate::request::deadlines`]):
+/// each date in the business time zone with the days left (the digest's count), then the
+/// stored UTC instant. The extension line gives the due date the extension would bring and
+/// the date by which the consumer must be told (the end of the first period), both computed
+/// from receipt under the request's law; a mixed request says which kinds keep their date.
+fn clock_lines(
+    r: &requests::Request,
+    now: chrono::DateTime<chrono::Utc>,
+    calendar: &crate::request::calendar::BusinessCalendar,
+) -> Vec<String> {
+    use crate::request::deadlines;
+    let date = |t: chrono::DateTime<chrono::Utc>| -> String {
+        t.with_timezone(&calendar.tz)
+            .format("%B %-d, %Y")
+            .to_string()
+    };
+    let days = |t: chrono::DateTime<chrono::Utc>| -> String {
+        match deadlines::days_left(t, now, calendar) {
+            0 if now > t => "past, today".to_string(),
+            0 => "today".to_string(),
+            1 => "tomorrow".to_string(),
+            -1 => "yesterday".to_string(),
+            n if n > 0 => format!("in {n} days"),
+            n => format!("{} days ago", -n),
+        }
+    };
+    let open = r.status.is_open();
+    // A due date: its day, how far off while the request is open, and the instant.
+    let due = |label: &str, raw: &str| -> String {
+        match clock::parse(raw) {
+            Ok(t) if open => format!("{label:<13}{} ({}; {raw})", date(t), days(t)),
+            Ok(t) => format!("{label:<13}{} ({raw})", date(t)),
+            Err(_) => format!("{label:<13}{raw}"),
+        }
+    };
+    let mut lines = Vec::new();
+    lines.push(match clock::parse(&r.received_at) {
+        Ok(t) => format!("{:<13}{} ({})", "received", date(t), r.received_at),
+        Err(_) => format!("{:<13}{}", "received", r.received_at),
+    });
+    if let Some(c) = &r.confirm_by {
+        lines.push(due("confirm by", c));
+    }
+    lines.push(due("due", &r.due_at));
+    let computed = clock::parse(&r.received_at).ok().and_then(|received| {
+        deadlines::compute_deadlines(&r.kinds, received, r.jurisdiction, calendar).ok()
+    });
+    let offer = computed.as_ref().and_then(|d| d.extension_offer());
+    match (&r.extended_due_at, r.extended) {
+        (Some(e), true) => {
+            let mut line = due("extended to", e);
+            if !r.extension_reason.is_empty() {
+                line.push_str(&format!(": {}", r.extension_reason));
+            }
+            lines.push(line);
+        }
+        _ if open => {
+            if let Some(o) = offer {
+                let kinds = if o.others_keep.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (for {}; {} keep their due date)",
+                        requests::kinds_text(&o.kinds),
+                        requests::kinds_text(&o.others_keep)
+                    )
+                };
+                if now <= o.announce_by {
+                    lines.push(format!(
+                        "{:<13}available{kinds}: due {}, if the consumer is told by {} ({})",
+                        "extension",
+                        date(o.due),
+                        date(o.announce_by),
+                        days(o.announce_by)
+                    ));
+                } else {
+                    lines.push(format!(
+                        "{:<13}no longer possible: the consumer had to be told by {}",
+                        "extension",
+                        date(o.announce_by)
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(t) = &r.responded_at {
+        lines.push(match clock::parse(t) {
+            Ok(at) => format!("{:<13}{} ({t})", "responded", date(at)),
+            Err(_) => format!("{:<13}{t}", "responded"),
+        });
+    }
+    lines
+}
+
 /// `privacy-inbox requests show ID`: the record, its clocks, and one timeline of mails in,
 /// mails out and audit events.
 pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -> Result<()> {
@@ -217,18 +322,6 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
         return Ok(());
     }
     let now = clock.now();
-    let left = |t: &str| -> String {
-        clock::parse(t)
-            .map(|d| {
-                let days = (d - now).num_days();
-                if d < now {
-                    format!("{} day(s) ago", -days)
-                } else {
-                    format!("in {days} day(s)")
-                }
-            })
-            .unwrap_or_default()
-    };
     writeln!(out, "{}  {}", r.id, r.status)?;
     let requester = format!("  requester:  {} {}", r.requester, r.requester_name);
     writeln!(out, "{}", requester.trim_end())?;
@@ -259,30 +352,13 @@ pub fn requests_show(settings: &Settings, clock: &Clock, id: &str, json: bool) -
     if r.escalated {
         writeln!(out, "  escalated:  {}", r.escalation_reason)?;
     }
-    writeln!(out, "  clocks:")?;
-    writeln!(out, "    received     {}", r.received_at)?;
-    if let Some(c) = &r.confirm_by {
-        writeln!(out, "    confirm by   {c}  ({})", left(c))?;
-    }
-    writeln!(out, "    due          {}  ({})", r.due_at, left(&r.due_at))?;
-    if let Some(e) = &r.extended_due_at {
-        if r.extended {
-            writeln!(
-                out,
-                "    extended to  {e}  ({}): {}",
-                left(e),
-                r.extension_reason
-            )?;
-        } else if r.status.is_open() {
-            writeln!(
-                out,
-                "    extension    available: to {e}, if announced before {}",
-                r.due_at
-            )?;
-        }
-    }
-    if let Some(t) = &r.responded_at {
-        writeln!(out, "    responded    {t}")?;
+    let calendar = crate::request::calendar::BusinessCalendar::new(
+        settings.clock.timezone,
+        settings.clock.holidays.clone(),
+    );
+    writeln!(out, "  clocks ({}):", settings.clock.timezone)?;
+    for line in clock_lines(&r, now, &calendar) {
+        writeln!(out, "    {line}")?;
     }
     if let Some(b) = &r.denial_basis {
         writeln!(out, "    denied on    {b}: {}", r.denial_detail)?;
@@ -503,7 +579,11 @@ pub fn purge(settings: &Settings, clock: &Clock, dry_run: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{clock, days_left};
+    use super::{clock, clock_lines, days_left};
+    use crate::kind::Kind;
+    use crate::request::calendar::BusinessCalendar;
+    use crate::request::deadlines::{compute_deadlines, Jurisdiction};
+    use crate::store::requests::Request;
 
     #[test]
     fn closed_requests_show_no_days_left() {
@@ -527,5 +607,132 @@ mod tests {
             let s = closed.parse().expect("status");
             assert_eq!(days_left(s, due, now), "", "{closed}");
         }
+    }
+
+    /// A request as the store holds it, its clocks computed from `received` like intake does.
+    fn stored(kinds: Vec<Kind>, status: &str, received: &str) -> Request {
+        let cal = la();
+        let d = compute_deadlines(
+            &kinds,
+            clock::parse(received).expect("date"),
+            Jurisdiction::Ccpa,
+            &cal,
+        )
+        .expect("kinds");
+        Request {
+            id: "PRIV-2026-00001".into(),
+            status: status.parse().expect("status"),
+            kinds,
+            requester: "a@example.test".into(),
+            requester_name: String::new(),
+            language: "en".into(),
+            jurisdiction: Jurisdiction::Ccpa,
+            received_at: received.into(),
+            confirm_by: d.confirm_by.map(clock::fmt),
+            due_at: clock::fmt(d.respond_by),
+            extended_due_at: d.extended_respond_by.map(clock::fmt),
+            extended: false,
+            escalated: false,
+            escalation_reason: String::new(),
+            verified: false,
+            agent: false,
+            subject: String::new(),
+            origin_message_id: None,
+            assignee: String::new(),
+            denial_basis: None,
+            denial_detail: String::new(),
+            extension_reason: String::new(),
+            law_reason: String::new(),
+            responded_at: None,
+            created_at: received.into(),
+            updated_at: received.into(),
+        }
+    }
+
+    fn la() -> BusinessCalendar {
+        BusinessCalendar::new(chrono_tz::America::Los_Angeles, [])
+    }
+
+    #[test]
+    fn show_states_each_clock_once_and_the_extension_with_its_own_two_dates() {
+        let now = clock::parse("2026-11-23T18:00:00Z").expect("date");
+        // A deletion received Friday Nov 20: confirm by Dec 7 (10 business days, skipping
+        // Thanksgiving), due Jan 4 (45 days), extension to Feb 18 (90), told by Jan 4.
+        let r = stored(
+            vec![Kind::Delete],
+            "awaiting_verification",
+            "2026-11-20T17:00:00Z",
+        );
+        let lines = clock_lines(&r, now, &la());
+        assert_eq!(
+            lines,
+            vec![
+                "received     November 20, 2026 (2026-11-20T17:00:00Z)",
+                "confirm by   December 7, 2026 (in 14 days; 2026-12-08T07:59:59Z)",
+                "due          January 4, 2027 (in 42 days; 2027-01-05T07:59:59Z)",
+                "extension    available: due February 18, 2027, if the consumer is told by \
+                 January 4, 2027 (in 42 days)",
+            ]
+        );
+
+        // Delete + marketing unsubscribe: the request is due with the unsubscribe (10
+        // business days, the same day as the confirm-receipt date); the extension is the
+        // deletion's, with its own dates, not that day twice.
+        let r = stored(
+            vec![Kind::Delete, Kind::OptOutMarketing],
+            "awaiting_verification",
+            "2026-11-20T17:00:00Z",
+        );
+        let lines = clock_lines(&r, now, &la());
+        assert_eq!(
+            lines[1],
+            "confirm by   December 7, 2026 (in 14 days; 2026-12-08T07:59:59Z)"
+        );
+        assert_eq!(
+            lines[2],
+            "due          December 7, 2026 (in 14 days; 2026-12-08T07:59:59Z)"
+        );
+        assert_eq!(
+            lines[3],
+            "extension    available (for delete; opt_out_marketing keep their due date): due \
+             February 18, 2027, if the consumer is told by January 4, 2027 (in 42 days)"
+        );
+
+        // Past the first period: no longer possible, said once.
+        let late = clock::parse("2027-01-06T18:00:00Z").expect("date");
+        let r = stored(vec![Kind::Access], "verified", "2026-11-20T17:00:00Z");
+        let lines = clock_lines(&r, late, &la());
+        assert_eq!(
+            lines[2],
+            "due          January 4, 2027 (2 days ago; 2027-01-05T07:59:59Z)"
+        );
+        assert_eq!(
+            lines[3],
+            "extension    no longer possible: the consumer had to be told by January 4, 2027"
+        );
+
+        // Extended: the new due date and the reason; no offer.
+        let mut r = stored(vec![Kind::Access], "verified", "2026-11-20T17:00:00Z");
+        r.extended = true;
+        r.extension_reason = "many systems".into();
+        let lines = clock_lines(&r, now, &la());
+        assert_eq!(
+            lines[3],
+            "extended to  February 18, 2027 (in 87 days; 2027-02-19T07:59:59Z): many systems"
+        );
+        assert_eq!(lines.len(), 4);
+
+        // An opt-out alone cannot be extended; a completed request shows no days left.
+        let mut r = stored(vec![Kind::OptOutSale], "completed", "2026-11-20T17:00:00Z");
+        r.responded_at = Some("2026-11-21T10:00:00Z".into());
+        let lines = clock_lines(&r, now, &la());
+        assert_eq!(
+            lines,
+            vec![
+                "received     November 20, 2026 (2026-11-20T17:00:00Z)",
+                "due          December 14, 2026 (2026-12-15T07:59:59Z)",
+                "responded    November 21, 2026 (2026-11-21T10:00:00Z)",
+            ]
+        );
     }
 }

@@ -303,6 +303,12 @@ fn action(
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // A command piped into `head` ends quietly when the reader stops, as Unix tools do.
+    // Rust ignores SIGPIPE, so the next print would panic on EPIPE instead. Not for `run`:
+    // the daemon's sockets get EPIPE as an error it handles, never a signal that kills it.
+    if !matches!(args.command, Command::Run { .. }) {
+        quiet_on_closed_pipe();
+    }
     init_logging(args.log_format);
     match real_main(args) {
         Ok(code) => code,
@@ -310,6 +316,15 @@ fn main() -> ExitCode {
             eprintln!("privacy-inbox: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Restores SIGPIPE's default action: the process ends silently when stdout's reader is gone.
+fn quiet_on_closed_pipe() {
+    // SAFETY: called once at the start of `main`, before any thread is started; SIG_DFL is a
+    // valid disposition for SIGPIPE and no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

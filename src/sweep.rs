@@ -98,8 +98,8 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         let facts = ctx.staff_facts(&r);
         digest.push(DigestLine {
             id: r.id.clone(),
-            status: r.status.to_string(),
-            kinds: requests::kinds_text(&r.kinds),
+            status: crate::outbound::facts::status_words(r.status.as_str()),
+            kinds: crate::outbound::facts::kinds_words(&r.kinds),
             due_date: facts.due_date.clone(),
             days_left: st.days_left,
             escalated: r.escalated,
@@ -139,7 +139,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             }
             staff_notice(
                 format!(
-                    "Due in {} day(s), on {} (threshold {t} days)",
+                    "Due in {} day(s), {} (threshold {t})",
                     st.days_left, facts.due_date
                 ),
                 format!("due_soon:{t}:{due_s}"),

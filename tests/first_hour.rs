@@ -117,12 +117,13 @@ fn config_problems_are_one_a_line_each_once_in_check_config_and_check() {
     );
     assert!(
         err.contains(&format!(
-            "{file}: `imap.port`: invalid type: string \"143\""
+            "{file}: `imap.port`: must be a port number (1 to 65535), not the text \"143\" \
+             (write 143 without quotes)"
         )),
         "{err}"
     );
     assert!(
-        err.contains(&format!("{file}: `imap.bogus`: unknown key")),
+        err.contains(&format!("{file}: `imap.bogus`: unknown key (known: ")),
         "{err}"
     );
 
@@ -413,4 +414,89 @@ fn the_release_binary_is_built_small_and_profiling_keeps_symbols() {
     assert_eq!(profile("release")["debug"], toml::Value::Boolean(false));
     assert_eq!(profile("profiling")["inherits"].as_str(), Some("release"));
     assert_eq!(profile("profiling")["debug"].as_integer(), Some(1));
+}
+
+/// Issue 23 item 3: a login the IMAP server refuses reads as the server's words, without
+/// Rust's `Some(…)`/`None`; at the start of `run` it stops the daemon with that message
+/// and a non-zero exit (no endless retry of a password that will not change by itself).
+#[test]
+fn a_refused_imap_login_stops_run_at_start_in_the_servers_words() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    common::edit_config(
+        &config,
+        &format!("password = \"{}\"\nmailbox", common::PASSWORD),
+        "password = \"not-the-password\"\nmailbox",
+    );
+    let want = format!(
+        "IMAP: the server refused the login for {PRIVACY}: [AUTHENTICATIONFAILED] \
+         Authentication failed."
+    );
+    let started = std::time::Instant::now();
+    let out = cli(&config, &["run"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "stopped at once, not after retries: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.lines().any(|l| l == format!("privacy-inbox: {want}")),
+        "{err}"
+    );
+    assert!(!err.contains("Some(") && !err.contains("None"), "{err}");
+
+    // `run --once` and `check` say the same.
+    let out = cli(&config, &["run", "--once"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&want), "{err}");
+    let out = cli(&config, &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let fail = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL imap "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(fail.ends_with(&want), "{fail}");
+    assert!(!fail.contains("Some(") && !fail.contains("None"), "{fail}");
+}
+
+/// Issue 23 item 3: `privacy-inbox … | head` ends quietly: the reader's going away ends
+/// the command without a panic about a broken pipe.
+#[test]
+fn a_command_piped_into_a_reader_that_stops_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let file = common::repo_root().join("fixtures/classify/agent-assistant.eml");
+    let file = file.to_str().expect("utf-8 path").to_string();
+    // Far more output than a pipe holds, so the command is still writing when the
+    // reader leaves.
+    let mut args = vec!["classify".to_string(), "--json".to_string()];
+    args.extend(std::iter::repeat_n(file, 3000));
+    let mut child = std::process::Command::new(common::bin_path())
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start privacy-inbox");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).expect("the first bytes");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert!(err.is_empty(), "{err}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "ended by SIGPIPE or on its own, not by a panic: {:?}",
+        out.status
+    );
 }

@@ -298,7 +298,7 @@ async fn a_refused_login_and_a_bad_config_are_reported_clearly() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("IMAP login as privacy@example.test refused"),
+        err.contains("IMAP: the server refused the login for privacy@example.test: "),
         "{err}"
     );
 

@@ -182,7 +182,7 @@ fn german_and_french_mails_use_their_language_and_date_format() {
             "de",
             &[
                 "Language: de\n",
-                "Subject:  [PRIV-2026-00042] Wir haben Ihre Datenschutzanfrage erhalten",
+                "Subject:  [PRIV-2026-00042] Bitte bestätigen Sie Ihre Datenschutzanfrage (VERIFY-",
                 "Guten Tag María López,",
                 "wir haben Ihre Datenschutzanfrage am 3. März 2026 erhalten",
                 "spätestens am 17. April 2026",
@@ -195,7 +195,7 @@ fn german_and_french_mails_use_their_language_and_date_format() {
             "fr",
             &[
                 "Language: fr\n",
-                "Subject:  [PRIV-2026-00042] Nous avons bien reçu votre demande",
+                "Subject:  [PRIV-2026-00042] Demande reçue : merci de confirmer qu'elle vient de vous (VERIFY-",
                 "Bonjour María López,",
                 "le\n3 mars 2026 et l'avons enregistrée",
                 "au plus tard le 17 avril 2026",
@@ -266,4 +266,135 @@ fn the_export_link_appears_once_per_body_on_a_line_of_its_own() {
             "{lang}: {html}"
         );
     }
+}
+
+/// The reply code a subject carries (`(VERIFY-…)` for the consumer, `(STAFF-…)` for staff):
+/// a reply is matched by it even when the mail program drops Reply-To and quotes nothing,
+/// so it stays in the subject; the subject's words are measured without it.
+fn without_reply_code(subject: &str) -> String {
+    let re = regex::Regex::new(r"\s*\((VERIFY|STAFF)-[0-9a-f]+\)").expect("regex");
+    re.replace_all(subject, "").into_owned()
+}
+
+/// The sentences of a mail body: its paragraphs' lines joined, cut after `.`, `!` or `?`
+/// followed by a space and a capital (not after a digit: "3. März").
+fn sentences(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for para in body.split("\n\n") {
+        let text = para.split_whitespace().collect::<Vec<_>>().join(" ");
+        let chars: Vec<char> = text.chars().collect();
+        let mut start = 0;
+        for i in 1..chars.len().saturating_sub(2) {
+            // The word before the mark: a day number ("3.") is an ordinal, not an end.
+            let word: String = chars[..i].iter().rev().take_while(|c| **c != ' ').collect();
+            let ordinal = word.len() <= 2 && word.chars().all(|c| c.is_ascii_digit());
+            let end = matches!(chars[i], '.' | '!' | '?')
+                && chars[i + 1] == ' '
+                && chars[i + 2].is_uppercase()
+                && !ordinal;
+            if end {
+                out.push(chars[start..=i].iter().collect());
+                start = i + 2;
+            }
+        }
+        out.push(chars[start.min(chars.len())..].iter().collect());
+    }
+    out
+}
+
+/// Issue 23 item 4: every message, in every language, rendered with the sample facts, reads
+/// as a person wrote it: body lines of at most 78 columns (the verification line too), a
+/// subject of at most 78 characters (its reply code aside), one date per sentence in
+/// consumer mail, no Markdown backticks in staff mail, and no status or kind identifiers
+/// (`awaiting_verification`, `opt_out_sale`).
+#[test]
+fn every_mail_in_every_language_reads_as_a_person_wrote_it() {
+    let dir = common::repo_root().join("templates");
+    // The wire names of statuses, kinds and denial bases: words in mail, never these.
+    let mut names: Vec<String> = privacy_inbox::request::lifecycle::Status::ALL
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .chain(
+            privacy_inbox::kind::Kind::ALL
+                .iter()
+                .map(|k| k.as_str().to_string()),
+        )
+        .chain(["not_a_consumer".to_string()])
+        .filter(|n| n.contains('_'))
+        .collect();
+    names.sort();
+    let identifier = regex::Regex::new(&format!(r"\b({})\b", names.join("|"))).expect("regex");
+    // A date as each language writes it: "March 3, 2026", "3 de marzo de 2026",
+    // "3. März 2026", "3 mars 2026".
+    let date = regex::Regex::new(
+        r"\b(\p{Lu}\p{Ll}+ \d{1,2}, \d{4}|\d{1,2} de \p{Ll}+ de \d{4}|\d{1,2}\. \p{Lu}\p{Ll}+ \d{4}|\d{1,2} \p{Ll}+ \d{4})\b",
+    )
+    .expect("regex");
+    let mut problems = Vec::new();
+    let mut rendered = 0;
+    for entry in privacy_inbox::outbound::catalog::catalog() {
+        for lang in ["en", "es", "de", "fr"] {
+            let (ok, out, err) = run(&[
+                "templates",
+                "preview",
+                entry.name,
+                "--lang",
+                lang,
+                "--dir",
+                s(&dir),
+            ]);
+            assert!(ok, "{} {lang}: {err}", entry.name);
+            rendered += 1;
+            let at = format!("{} ({lang})", entry.name);
+            let subject = out
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject:  "))
+                .unwrap_or_else(|| panic!("{at}: no subject in\n{out}"));
+            let body = out.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+            let body = body.split("\n--- HTML body ---").next().unwrap_or(body);
+            let words = without_reply_code(subject);
+            if words.chars().count() > 78 {
+                problems.push(format!(
+                    "{at}: subject of {} characters: {words}",
+                    words.chars().count()
+                ));
+            }
+            for line in body.lines() {
+                if line.chars().count() > 78 {
+                    problems.push(format!(
+                        "{at}: line of {} columns: {line}",
+                        line.chars().count()
+                    ));
+                }
+            }
+            let staff = entry.audience == privacy_inbox::outbound::catalog::Audience::Staff;
+            if staff && (subject.contains('`') || body.contains('`')) {
+                let line = body.lines().find(|l| l.contains('`')).unwrap_or(subject);
+                problems.push(format!("{at}: a Markdown backtick in staff mail: {line}"));
+            }
+            if !staff {
+                for sentence in sentences(body) {
+                    let n = date.find_iter(&sentence).count();
+                    if n > 1 {
+                        problems.push(format!("{at}: {n} dates in one sentence: {sentence}"));
+                    }
+                }
+            }
+            for text in std::iter::once(subject).chain(body.lines()) {
+                if let Some(m) = identifier.find(text) {
+                    problems.push(format!("{at}: the identifier `{}` in: {text}", m.as_str()));
+                }
+            }
+        }
+    }
+    assert!(
+        rendered >= 80,
+        "every message in four languages: {rendered}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -248,7 +248,10 @@ fn section<T: DeserializeOwned + Default>(root: &toml::Table, name: &str, errs: 
                         Ok(_) => {
                             good.insert(key.clone(), value.clone());
                         }
-                        Err(e) => errs.unreadable(&format!("{name}.{key}"), key_problem(&e)),
+                        Err(e) => {
+                            let full = format!("{name}.{key}");
+                            errs.unreadable(&full, key_problem(&full, value, &e))
+                        }
                     }
                 }
                 T::deserialize(good).unwrap_or_default()
@@ -261,17 +264,96 @@ fn section<T: DeserializeOwned + Default>(root: &toml::Table, name: &str, errs: 
     }
 }
 
-/// serde's account of one bad key, in the words of a config file.
-fn key_problem(e: &toml::de::Error) -> String {
+/// serde's account of one bad key (`full`, e.g. `imap.port`, holding `value`), in the words
+/// of a config file: what the key wants, and what it got.
+fn key_problem(full: &str, value: &toml::Value, e: &toml::de::Error) -> String {
     let msg = one_line(e.message());
     if let Some(rest) = msg.strip_prefix("unknown field ") {
-        let known = rest
-            .split_once(", expected ")
-            .map(|(_, k)| k.trim_start_matches("one of ").replace('`', ""))
-            .unwrap_or_default();
-        return format!("unknown key (known: {known})");
+        let (name, known) = match rest.split_once(", expected ") {
+            Some((name, k)) => (
+                name.trim_matches('`'),
+                k.trim_start_matches("one of ").replace('`', ""),
+            ),
+            None => (rest.trim_matches('`'), String::new()),
+        };
+        let names: Vec<&str> = known.split(", ").filter(|k| !k.is_empty()).collect();
+        return match nearest(name, &names) {
+            Some(near) => format!("unknown key: did you mean `{near}`? (known: {known})"),
+            None => format!("unknown key (known: {known})"),
+        };
     }
-    msg
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        let choices = rest
+            .split_once(", expected ")
+            .map(|(_, k)| k.trim_start_matches("one of ").replace('`', "\""))
+            .unwrap_or_default();
+        return format!("must be one of {choices}, not {}", shown(value));
+    }
+    // `invalid type: string "10143", expected u16` or `invalid value: integer `70000`,
+    // expected u16`: what the key wants is after "expected".
+    let Some((_, wanted)) = msg.rsplit_once("expected ") else {
+        return msg;
+    };
+    let key = full.rsplit('.').next().unwrap_or(full);
+    let out_of_range = msg.starts_with("invalid value");
+    let want = match wanted.trim() {
+        "u16" if key == "port" => "a port number (1 to 65535)".to_string(),
+        "u16" | "u32" | "u64" => "a whole number, 0 or more".to_string(),
+        "i64" | "i32" => "a whole number".to_string(),
+        "f64" | "f32" => "a number".to_string(),
+        "a boolean" => "true or false (without quotes)".to_string(),
+        "a string" | "path string" => "text in quotes".to_string(),
+        "a sequence" => {
+            // The usual slip: one address where a list is wanted. Show the list to write.
+            return match value {
+                toml::Value::String(_) => {
+                    format!(
+                        "is a list: [{}]",
+                        shown(value).trim_start_matches("the text ")
+                    )
+                }
+                _ => format!("is a list, like [\"...\"], not {}", shown(value)),
+            };
+        }
+        other => other.to_string(),
+    };
+    if out_of_range {
+        return format!("must be {want}, not {}", shown(value));
+    }
+    let hint = match (value, wanted.trim()) {
+        (toml::Value::String(t), "u16" | "u32" | "u64" | "i64" | "i32" | "f64" | "f32")
+            if t.trim().parse::<f64>().is_ok() =>
+        {
+            format!(" (write {} without quotes)", t.trim())
+        }
+        _ => String::new(),
+    };
+    format!("must be {want}, not {}{hint}", shown(value))
+}
+
+/// A TOML value as a problem line names it: `the text "10143"`, `the number 5`, `a list`.
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => format!("the text {s:?}"),
+        toml::Value::Integer(i) => format!("the number {i}"),
+        toml::Value::Float(f) => format!("the number {f}"),
+        toml::Value::Boolean(b) => format!("{b}"),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "a list".to_string(),
+        toml::Value::Table(_) => "a table".to_string(),
+    }
+}
+
+/// The known key `name` is most likely a misspelling of (another case, `_` for `-`, or a
+/// few letters off), if any.
+fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    known
+        .iter()
+        .map(|k| (edits(&name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
@@ -294,5 +376,89 @@ mod tests {
         ] {
             assert_eq!(meant(typo), want, "{typo}");
         }
+    }
+
+    /// The problem line of `key = value` in `[section]`, read as the config loader reads it.
+    fn problem_of(section: &str, line: &str) -> String {
+        let root: toml::Table = toml::from_str(&format!("[{section}]\n{line}\n")).expect("toml");
+        let path = std::path::Path::new("p.toml");
+        let mut errs = Errors::new(path);
+        let _ = Sections::read(&root, &mut errs);
+        match errs.into_result() {
+            Ok(()) => String::new(),
+            Err(e) => e.problems.join("\n"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_says_what_the_key_wants_in_words() {
+        for (section, line, want) in [
+            (
+                "imap",
+                "port = \"10143\"",
+                "p.toml: `imap.port`: must be a port number (1 to 65535), not the text \"10143\" \
+                 (write 10143 without quotes)",
+            ),
+            (
+                "imap",
+                "port = 70000",
+                "p.toml: `imap.port`: must be a port number (1 to 65535), not the number 70000",
+            ),
+            (
+                "staff",
+                "escalation-to = \"staff@example.test\"",
+                "p.toml: `staff.escalation-to`: is a list: [\"staff@example.test\"]",
+            ),
+            (
+                "imap",
+                "allow-insecure = \"yes\"",
+                "p.toml: `imap.allow-insecure`: must be true or false (without quotes), not the \
+                 text \"yes\"",
+            ),
+            (
+                "imap",
+                "host = 127",
+                "p.toml: `imap.host`: must be text in quotes, not the number 127",
+            ),
+            (
+                "imap",
+                "poll-seconds = -5",
+                "p.toml: `imap.poll-seconds`: must be a whole number, 0 or more, not the number -5",
+            ),
+            (
+                "imap",
+                "security = \"ssl\"",
+                "p.toml: `imap.security`: must be one of \"none\", \"starttls\", \"tls\", not \
+                 the text \"ssl\"",
+            ),
+            (
+                "classify",
+                "threshold = \"high\"",
+                "p.toml: `classify.threshold`: must be a number, not the text \"high\"",
+            ),
+        ] {
+            assert_eq!(problem_of(section, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_nearest_known_one() {
+        let got = problem_of("imap", "pasword = \"x\"");
+        assert!(
+            got.starts_with(
+                "p.toml: `imap.pasword`: unknown key: did you mean `password`? (known: host, port,"
+            ),
+            "{got}"
+        );
+        let got = problem_of("imap", "poll_seconds = 5");
+        assert!(got.contains("did you mean `poll-seconds`?"), "{got}");
+        let got = problem_of("staff", "escalation = [\"a@b.test\"]");
+        assert!(got.contains("did you mean `escalation-to`?"), "{got}");
+        // Nothing like any key: the list, no guess.
+        let got = problem_of("imap", "colour = \"blue\"");
+        assert!(
+            got.starts_with("p.toml: `imap.colour`: unknown key (known: "),
+            "{got}"
+        );
     }
 }

@@ -400,7 +400,11 @@ impl App {
                     &self.settings.store_path,
                     p,
                     std::sync::Arc::new(move || clock.now()),
-                )?;
+                )?
+                .with_company(
+                    &crate::outbound::facts::team_name(&self.settings.smtp.from),
+                    self.settings.clock.timezone,
+                );
                 Some(crate::portal::start(portal, p).await?)
             }
             None => None,

@@ -47,7 +47,11 @@ fn tell_staff(app: &App, version: &str, problems: &[Problem]) -> Result<()> {
         dir: app.templates.dir().display().to_string(),
         version: version.to_string(),
         count: problems.len(),
-        problems: problems.iter().map(ToString::to_string).collect(),
+        // Plain quotes for staff mail: no Markdown backticks around names.
+        problems: problems
+            .iter()
+            .map(|p| p.to_string().replace('`', "\""))
+            .collect(),
         team: crate::outbound::facts::team_name(&app.settings.smtp.from),
     };
     let ctx = app.ctx();

@@ -191,8 +191,8 @@ pub fn send_link(
         ),
     )?;
     Ok(Ok(format!(
-        "a download link for {} is mailed to the consumer (single use, {} days)",
-        r.id, portal.link_days
+        "a download link is mailed to the consumer (single use, {} days)",
+        portal.link_days
     )))
 }
 

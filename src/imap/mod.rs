@@ -125,7 +125,14 @@ pub async fn connect(ep: &Endpoint) -> Result<Session> {
             let pw = secret.resolve().context("IMAP password")?;
             match tokio::time::timeout(IMAP_TIMEOUT, client.login(username, pw)).await {
                 Err(_) => bail!("IMAP login timed out"),
-                Ok(Err((e, _))) => bail!("IMAP login as {username} refused: {e}"),
+                Ok(Err((async_imap::error::Error::No(said), _))) => {
+                    return Err(LoginRefused {
+                        user: username.clone(),
+                        said: server_words(&said),
+                    }
+                    .into())
+                }
+                Ok(Err((e, _))) => bail!("IMAP login as {username} failed: {e}"),
                 Ok(Ok(s)) => s,
             }
         }
@@ -151,7 +158,14 @@ pub async fn connect(ep: &Endpoint) -> Result<Session> {
                         .and_then(|g| g.clone())
                         .map(|d| format!(" (server said: {d})"))
                         .unwrap_or_default();
-                    bail!("IMAP XOAUTH2 authentication as {username} refused: {e}{detail}")
+                    if let async_imap::error::Error::No(said) = &e {
+                        return Err(LoginRefused {
+                            user: format!("{username} (XOAUTH2)"),
+                            said: format!("{}{detail}", server_words(said)),
+                        }
+                        .into());
+                    }
+                    bail!("IMAP XOAUTH2 authentication as {username} failed: {e}{detail}")
                 }
                 Ok(Ok(s)) => s,
             }
@@ -159,6 +173,57 @@ pub async fn connect(ep: &Endpoint) -> Result<Session> {
         Auth::None => bail!("IMAP needs credentials"),
     };
     Ok(session)
+}
+
+/// The server answered our login with NO: the username, password or token is wrong (or the
+/// account is locked). Trying again does not help until a person fixes it, so `run` stops
+/// on it at start ([`is_login_refused`]); later, mid-run, it is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("IMAP: the server refused the login for {user}: {said}")]
+pub struct LoginRefused {
+    /// The username we logged in as.
+    pub user: String,
+    /// The server's own words, e.g. `[AUTHENTICATIONFAILED] Authentication failed.`
+    pub said: String,
+}
+
+/// True when `e` (or what it wraps) is a [`LoginRefused`].
+pub fn is_login_refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<LoginRefused>())
+}
+
+/// The server's words in a NO as async-imap reports them (`code: Some(Alert), info:
+/// Some("...")` or `outcome: ...`), as the server wrote them: `[ALERT] ...`. The response
+/// codes async-imap does not parse (`[AUTHENTICATIONFAILED]`) are already in the text.
+pub fn server_words(no: &str) -> String {
+    let code = no
+        .strip_prefix("code: Some(")
+        .and_then(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).next())
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("[{}] ", c.to_ascii_uppercase()));
+    let info = no.find("info: Some(\"").map(|at| {
+        let quoted = &no[at + "info: Some(\"".len()..];
+        let mut text = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => {
+                    if let Some(next) = chars.next() {
+                        text.push(next);
+                    }
+                }
+                c => text.push(c),
+            }
+        }
+        text
+    });
+    match (code, info) {
+        (code, Some(info)) => format!("{}{}", code.unwrap_or_default(), info.trim()),
+        (Some(code), None) => code.trim_end().to_string(),
+        (None, None) if no.contains("info: None") => "no reason given".to_string(),
+        (None, None) => no.trim().to_string(),
+    }
 }
 
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
@@ -526,5 +591,37 @@ mod tests {
         assert_eq!(uid_set(&[5, 1, 2, 3, 7, 9, 10]), "1:3,5,7,9:10");
         assert_eq!(uid_set(&[4]), "4");
         assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn a_refused_login_reads_as_the_server_wrote_it() {
+        // What async-imap 0.12 puts in its `Error::No` for Dovecot's refusal, and for a
+        // response code it parses itself.
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"code: Some(Alert), info: Some("Account \"locked\"")"#),
+            "[ALERT] Account \"locked\""
+        );
+        assert_eq!(server_words("code: None, info: None"), "no reason given");
+        let e: anyhow::Error = LoginRefused {
+            user: "privacy@example.test".into(),
+            said: "[AUTHENTICATIONFAILED] Authentication failed.".into(),
+        }
+        .into();
+        let e = e.context("Cannot start");
+        assert!(is_login_refused(&e));
+        assert_eq!(
+            format!("{:#}", e),
+            "Cannot start: IMAP: the server refused the login for privacy@example.test: \
+             [AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert!(!is_login_refused(&anyhow::anyhow!(
+            "Cannot reach IMAP server"
+        )));
     }
 }

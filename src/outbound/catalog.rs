@@ -153,6 +153,8 @@ pub fn request_facts() -> Vec<Var> {
         var("due_date", "string", "When the answer is due (the extended date after an extension).", json!("April 17, 2026")),
         var("status", "string", "The request's status (`acknowledged`, `awaiting_verification`, `verified`, `completed`, `denied`, `closed_unverifiable`, ...).", json!("awaiting_verification"))
             .alt(json!("acknowledged")),
+        var("status_text", "string", "The status in words, for staff mail (\"waiting for the consumer to confirm\").", json!("waiting for the consumer to confirm"))
+            .alt(json!("acknowledged")),
         var("original_subject", "string", "The subject of the consumer's first mail.", json!("Please delete my data")).untrusted(),
         var("team", "string", "Our team's name (the display name of `smtp.from`).", json!("Acme Privacy Team")),
         var("needs_verification", "bool", "The request includes a kind that needs identity verification (access, delete, correct).", json!(true))
@@ -305,7 +307,7 @@ fn build() -> Vec<Entry> {
             when: "Once per threshold when a request is due soon (`clock.due-soon-days`), and once when it is overdue.",
             vars: with_facts(vec![
                 var("days_left", "integer", "Business days left (negative when overdue).", json!(3)),
-                var("what", "string", "What happened, e.g. `Due in 3 day(s), on April 17, 2026 (threshold 3 days)`.", json!("Due in 3 day(s), on April 17, 2026 (threshold 3 days)")),
+                var("what", "string", "What happened, e.g. `Due in 3 day(s), April 17, 2026 (threshold 3)`.", json!("Due in 3 day(s), April 17, 2026 (threshold 3)")),
             ]),
         },
         Entry {
@@ -315,9 +317,9 @@ fn build() -> Vec<Entry> {
             vars: vec![
                 var("date", "string", "Today, `YYYY-MM-DD` in the business time zone.", json!("2026-04-14")),
                 var("count", "integer", "How many requests are open.", json!(2)),
-                var("requests", "list of objects", "The open requests, most urgent first; each has `id`, `status`, `kinds` (text), `due_date`, `days_left` (integer), `escalated` (bool).", json!([
-                    {"id": "PRIV-2026-00042", "status": "verified", "kinds": "delete", "due_date": "April 17, 2026", "days_left": 3, "escalated": true},
-                    {"id": "PRIV-2026-00043", "status": "acknowledged", "kinds": "opt_out_sale", "due_date": "May 2, 2026", "days_left": 14, "escalated": false}
+                var("requests", "list of objects", "The open requests, most urgent first; each has `id`, `status` and `kinds` (in words), `due_date`, `days_left` (integer), `escalated` (bool).", json!([
+                    {"id": "PRIV-2026-00042", "status": "verified", "kinds": "deletion", "due_date": "April 17, 2026", "days_left": 3, "escalated": true},
+                    {"id": "PRIV-2026-00043", "status": "waiting for the consumer to confirm", "kinds": "access, opt-out of sale", "due_date": "May 2, 2026", "days_left": 14, "escalated": false}
                 ])).alt(json!([])),
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
             ],
@@ -357,8 +359,8 @@ fn build() -> Vec<Entry> {
                 var("dir", "string", "The templates folder.", json!("/etc/privacy-inbox/templates")),
                 var("version", "string", "A short hash of the broken set's files.", json!("3f2a9c41d07e5b8a")),
                 var("count", "integer", "How many problems.", json!(2)),
-                var("problems", "list of strings", "Each problem as `file:line: what is wrong`.", json!([
-                    "templates/es/denied.txt.hbs:3: unknown variable `basis_txt`",
+                var("problems", "list of strings", "Each problem as `file:line: what is wrong`, names in double quotes (staff mail has no Markdown backticks).", json!([
+                    "templates/es/denied.txt.hbs:3: unknown variable \"basis_txt\"",
                     "templates/en/completed.subject.hbs:2: the subject renders on more than one line"
                 ])),
                 var("team", "string", "Our team's name.", json!("Acme Privacy Team")),
@@ -558,6 +560,7 @@ mod tests {
             received_date: "March 3, 2026".into(),
             due_date: "April 17, 2026".into(),
             status: "verified".into(),
+            status_text: "verified".into(),
             original_subject: "Delete".into(),
             team: "Team".into(),
             needs_verification: true,

@@ -24,8 +24,10 @@ pub struct RequestFacts {
     pub received_date: String,
     /// Due, as a date in the business time zone.
     pub due_date: String,
-    /// Current status.
+    /// Current status, wire name (`awaiting_verification`): for `{{#if (eq status ...)}}`.
     pub status: String,
+    /// Current status in words for staff ("waiting for the consumer to confirm").
+    pub status_text: String,
     /// Subject of the consumer's mail.
     pub original_subject: String,
     /// Our team's name (display name of smtp.from).
@@ -67,6 +69,7 @@ impl RequestFacts {
             received_date: date(&r.received_at),
             due_date: date(r.due_in_force()),
             status: r.status.as_str().to_string(),
+            status_text: status_words(r.status.as_str()),
             original_subject: r.subject.clone(),
             team: team_name(from),
             needs_verification: r.kinds.iter().any(|k| !k.is_opt_out()),
@@ -75,6 +78,42 @@ impl RequestFacts {
             agent: r.agent,
             law: r.jurisdiction.as_str().to_string(),
         }
+    }
+}
+
+/// A status as staff read it in mail: words, not the wire name.
+pub fn status_words(status: &str) -> String {
+    match status {
+        "received" => "received, nothing sent yet".into(),
+        "acknowledged" => "acknowledged".into(),
+        "awaiting_verification" => "waiting for the consumer to confirm".into(),
+        "verified" => "verified".into(),
+        "completed" => "completed".into(),
+        "denied" => "denied".into(),
+        "closed_unverifiable" => "closed, identity never confirmed".into(),
+        "not_a_request" => "closed, not a privacy request".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Request kinds as staff read them in mail ("deletion, opt-out of sale").
+pub fn kinds_words(kinds: &[Kind]) -> String {
+    let words: Vec<&str> = kinds
+        .iter()
+        .map(|k| match k.as_str() {
+            "access" => "access",
+            "delete" => "deletion",
+            "correct" => "correction",
+            "opt_out_sale" => "opt-out of sale",
+            "opt_out_marketing" => "marketing opt-out",
+            "limit_sensitive" => "limit on sensitive data",
+            other => other,
+        })
+        .collect();
+    if words.is_empty() {
+        "no kind yet".into()
+    } else {
+        words.join(", ")
     }
 }
 
@@ -140,6 +179,21 @@ mod tests {
         assert_eq!(clean_line("  a \t b  ", 100), "a b");
         assert_eq!(clean_line("abcdef", 3), "abc");
         assert_eq!(clean_line("x\u{202e}y\u{7}z", 10), "xyz");
+    }
+
+    #[test]
+    fn statuses_and_kinds_read_as_words() {
+        for s in crate::request::lifecycle::Status::ALL {
+            let w = status_words(s.as_str());
+            assert!(!w.contains('_'), "{s}: {w}");
+        }
+        assert_eq!(
+            kinds_words(&[Kind::Delete, Kind::OptOutSale]),
+            "deletion, opt-out of sale"
+        );
+        for k in Kind::ALL {
+            assert!(!kinds_words(&[k]).contains('_'), "{k}");
+        }
     }
 
     #[test]

@@ -203,7 +203,8 @@ impl Set {
         };
         Ok(Rendered {
             subject: one_line(&subject),
-            text,
+            // Lines of at most 76 columns, whatever the values made them.
+            text: crate::outbound::compose::reflow(&text),
             html,
             lang: code.to_string(),
         })

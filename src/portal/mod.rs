@@ -47,6 +47,11 @@ struct Inner {
     key: Vec<u8>,
     now: Now,
     csp: HeaderValue,
+    /// Who the pages say the data comes from ("" for nobody): [`Portal::with_company`].
+    company: String,
+    /// The time zone the link mail writes dates in (`clock.timezone`), so the page gives
+    /// the same expiry date: [`Portal::with_company`].
+    tz: chrono_tz::Tz,
 }
 
 /// The portal's shared state.
@@ -65,7 +70,19 @@ impl Portal {
             key,
             now,
             csp,
+            company: String::new(),
+            tz: chrono_tz::UTC,
         })))
+    }
+
+    /// The company the pages name (the display name of `[smtp] from`) and the business time
+    /// zone their dates are written in (the link mail's); call before serving.
+    pub fn with_company(mut self, company: &str, tz: chrono_tz::Tz) -> Portal {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.company = company.to_string();
+            inner.tz = tz;
+        }
+        self
     }
 
     /// The portal's routes, with the security headers on every response.
@@ -242,14 +259,24 @@ async fn view(
     match look(&p, token.clone(), who, PortalEvent::View).await {
         Ok(LinkState::Active(link)) => {
             let lang = pages::Lang::of(&link.language);
-            // A date in the consumer's language, as the link mail gives it.
+            // A date in the consumer's language and the business time zone, as the link
+            // mail gives it (UTC, and said so, when no zone was given).
+            let tz = p.0.tz;
             let expires = crate::clock::parse(&link.expires_at)
-                .map(|t| crate::clock::long_date(t, chrono_tz::UTC, &link.language) + " (UTC)")
+                .map(|t| {
+                    let day = crate::clock::long_date(t, tz, &link.language);
+                    if tz == chrono_tz::UTC {
+                        day + " (UTC)"
+                    } else {
+                        day
+                    }
+                })
                 .unwrap_or(link.expires_at.clone());
             html(
                 StatusCode::OK,
                 pages::download(
                     lang,
+                    &p.0.company,
                     &link.request_id,
                     &expires,
                     &confirm_value(&p.0.key, &token),
@@ -260,6 +287,7 @@ async fn view(
             StatusCode::NOT_FOUND,
             pages::gone(
                 lang_of(&other, &headers),
+                &p.0.company,
                 gone_of(&other).unwrap_or(pages::Gone::Unknown),
             ),
         ),
@@ -397,6 +425,7 @@ async fn download(
                 StatusCode::NOT_FOUND,
                 pages::gone(
                     lang_of(&state, &headers),
+                    &p.0.company,
                     gone_of(&state).unwrap_or(pages::Gone::Used),
                 ),
             )

@@ -87,9 +87,28 @@ fn page(lang: Lang, title: &str, body: &str) -> String {
     )
 }
 
+/// `title` with the company's name after it, when there is one ("Your data · Acme").
+fn titled(title: &str, company: &str) -> String {
+    if company.is_empty() {
+        title.to_string()
+    } else {
+        format!("{title} · {company}")
+    }
+}
+
+/// The company's name above a page's heading (escaped), or nothing.
+fn brand(company: &str) -> String {
+    if company.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"brand\">{}</p>\n", esc(company))
+    }
+}
+
 /// The page a working link opens: what it is, and the button that downloads. `expires` is a
-/// date in `lang`.
-pub fn download(lang: Lang, request: &str, expires: &str, confirm: &str) -> String {
+/// date in `lang`; `company` names who sends it (the display name of `[smtp] from`; "" for
+/// none).
+pub fn download(lang: Lang, company: &str, request: &str, expires: &str, confirm: &str) -> String {
     let (title, h1, what, once, button) = match lang {
         Lang::En => (
             "Your data",
@@ -122,11 +141,12 @@ pub fn download(lang: Lang, request: &str, expires: &str, confirm: &str) -> Stri
     };
     page(
         lang,
-        title,
+        &titled(title, company),
         &format!(
-            "<h1>{}</h1>\n<p>{}</p>\n<p>{}</p>\n\
+            "{}<h1>{}</h1>\n<p>{}</p>\n<p>{}</p>\n\
              <form method=\"post\"><input type=\"hidden\" name=\"confirm\" value=\"{}\">\
              <button type=\"submit\">{}</button></form>\n",
+            brand(company),
             esc(h1),
             esc(what).replace("{R}", &esc(request)),
             once.replace("{E}", &esc(expires)),
@@ -150,7 +170,7 @@ pub enum Gone {
 }
 
 /// The page of a link that does not work, saying why and how to get a new one.
-pub fn gone(lang: Lang, why: Gone) -> String {
+pub fn gone(lang: Lang, company: &str, why: Gone) -> String {
     let (title, text) = match (why, lang) {
         (Gone::Unknown, Lang::En) => ("This link is not valid", "We do not know this link. If you copied it from our mail, check that the whole address was copied."),
         (Gone::Unknown, Lang::Es) => ("Este enlace no es válido", "No reconocemos este enlace. Si lo copió de nuestro correo, compruebe que copió la dirección completa."),
@@ -177,9 +197,10 @@ pub fn gone(lang: Lang, why: Gone) -> String {
     );
     page(
         lang,
-        title,
+        &titled(title, company),
         &format!(
-            "<h1>{}</h1>\n<p>{}</p>\n<p>{resend}</p>\n",
+            "{}<h1>{}</h1>\n<p>{}</p>\n<p>{resend}</p>\n",
+            brand(company),
             esc(title),
             esc(text)
         ),
@@ -223,4 +244,38 @@ pub fn refused(lang: Lang) -> String {
         title,
         &format!("<h1>{}</h1>\n<p>{}</p>", esc(title), esc(text)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_name_the_company_escaped() {
+        let page = download(
+            Lang::En,
+            "Acme <Shop> & Co",
+            "PRIV-2026-00001",
+            "May 1, 2026",
+            "c",
+        );
+        assert!(
+            page.contains("<title>Your data · Acme &lt;Shop&gt; &amp; Co</title>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<p class=\"brand\">Acme &lt;Shop&gt; &amp; Co</p>\n<h1>"),
+            "{page}"
+        );
+        let page = gone(Lang::De, "Acme", Gone::Used);
+        assert!(
+            page.contains("<title>Dieser Link wurde bereits verwendet · Acme</title>"),
+            "{page}"
+        );
+        let page = download(Lang::En, "", "PRIV-2026-00001", "May 1, 2026", "c");
+        assert!(
+            page.contains("<title>Your data</title>") && !page.contains("brand"),
+            "{page}"
+        );
+    }
 }

@@ -232,10 +232,51 @@ impl Deadlines {
             .min()
     }
 
+    /// The one extension as a person is told about it: the due date it gives the kinds that
+    /// can be extended, and the last moment to announce it. `None` when no kind can be
+    /// extended. In a mixed request (delete + opt-out of sale) the opt-out keeps its own
+    /// first-period clock, which also bounds [`Deadlines::extended_respond_by`]; the offer
+    /// names the extendable kinds' own dates, so the two dates it gives are never the
+    /// opt-out's due date twice.
+    pub fn extension_offer(&self) -> Option<ExtensionOffer> {
+        let extendable: Vec<&KindDeadline> = self
+            .per_kind
+            .iter()
+            .filter(|k| k.extended_respond_by.is_some())
+            .collect();
+        Some(ExtensionOffer {
+            due: extendable
+                .iter()
+                .filter_map(|k| k.extended_respond_by)
+                .min()?,
+            announce_by: self.extension_notice_by?,
+            kinds: extendable.iter().map(|k| k.kind).collect(),
+            others_keep: self
+                .per_kind
+                .iter()
+                .filter(|k| k.extended_respond_by.is_none())
+                .map(|k| k.kind)
+                .collect(),
+        })
+    }
+
     /// True when an extension may still be announced at `now`.
     pub fn can_extend(&self, now: DateTime<Utc>) -> bool {
         self.extension_notice_by.is_some_and(|by| now <= by)
     }
+}
+
+/// The one extension a request may take ([`Deadlines::extension_offer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionOffer {
+    /// The due date of the extendable kinds once extended.
+    pub due: DateTime<Utc>,
+    /// The consumer must be told before this moment (the end of the first period).
+    pub announce_by: DateTime<Utc>,
+    /// The kinds the extension applies to.
+    pub kinds: Vec<Kind>,
+    /// The kinds that cannot be extended and keep their first-period due date.
+    pub others_keep: Vec<Kind>,
 }
 
 /// Computes every clock of a request with these `kinds`, received at `received_at`.
@@ -600,5 +641,52 @@ mod tests {
         assert!(due_status(due, t("2026-12-01T20:00:00Z"), &[], &cal)
             .crossed
             .is_empty());
+    }
+
+    #[test]
+    fn the_extension_offer_names_the_extended_kinds_dates_not_the_opt_outs_twice() {
+        // Delete + marketing unsubscribe: the unsubscribe's 10 business days are the
+        // request's due date and also its confirm-receipt date, and they bound
+        // `extended_respond_by`. The offer is the deletion's: 90 days, announced within 45.
+        let d = ccpa(
+            &[Kind::Delete, Kind::OptOutMarketing],
+            "2026-11-20T17:00:00Z",
+        );
+        assert_eq!(d.confirm_by, Some(t("2026-12-08T07:59:59Z")));
+        assert_eq!(d.respond_by, t("2026-12-08T07:59:59Z"));
+        assert_eq!(d.extended_respond_by, Some(d.respond_by));
+        let offer = d.extension_offer().expect("delete can be extended");
+        assert_eq!(offer.due, t("2027-02-19T07:59:59Z"));
+        assert_eq!(offer.announce_by, t("2027-01-05T07:59:59Z"));
+        assert_eq!(offer.kinds, vec![Kind::Delete]);
+        assert_eq!(offer.others_keep, vec![Kind::OptOutMarketing]);
+        assert_ne!(offer.due, offer.announce_by);
+
+        // One extendable kind: due after 90 days, announce by the 45th.
+        let d = ccpa(&[Kind::Access], "2026-11-20T17:00:00Z");
+        let offer = d.extension_offer().expect("access can be extended");
+        assert_eq!(
+            (offer.due, offer.announce_by),
+            (t("2027-02-19T07:59:59Z"), d.respond_by)
+        );
+        assert!(offer.others_keep.is_empty());
+
+        // GDPR: one month, then two more; announced within the first month.
+        let g = compute_deadlines(
+            &[Kind::Access],
+            t("2027-01-31T12:00:00Z"),
+            Jurisdiction::Gdpr,
+            &la(),
+        )
+        .expect("kinds");
+        let offer = g.extension_offer().expect("gdpr can be extended");
+        assert_eq!(offer.announce_by, g.respond_by);
+        assert_eq!(Some(offer.due), g.extended_respond_by);
+
+        // Nothing extendable: no offer.
+        assert_eq!(
+            ccpa(&[Kind::OptOutSale], "2026-11-20T17:00:00Z").extension_offer(),
+            None
+        );
     }
 }

@@ -45,6 +45,9 @@ struct ClockNotice<'a> {
     #[serde(flatten)]
     facts: &'a RequestFacts,
     days_left: i64,
+    /// The subject's few words (under 78 characters with the tag and "Deadline: ").
+    headline: String,
+    /// The whole sentence: what happened and what staff can do.
     what: String,
 }
 
@@ -104,11 +107,12 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             days_left: st.days_left,
             escalated: r.escalated,
         });
-        let mut staff_notice = |what: String, key: String| -> Result<()> {
+        let mut staff_notice = |headline: String, what: String, key: String| -> Result<()> {
             if note_once(&tx, &r.id, &key, &now_s)? {
                 let data = ClockNotice {
                     facts: &facts,
                     days_left: st.days_left,
+                    headline,
                     what: what.clone(),
                 };
                 ctx.mailer.queue_staff(
@@ -125,10 +129,8 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             Ok(())
         };
         if st.overdue {
-            staff_notice(
-                format!("OVERDUE since {}", facts.due_date),
-                format!("overdue:{due_s}"),
-            )?;
+            let overdue = format!("OVERDUE since {}", facts.due_date);
+            staff_notice(overdue.clone(), overdue, format!("overdue:{due_s}"))?;
         } else if let Some(t) = st.crossed.last() {
             // Only the tightest threshold crossed is announced; the wider ones are
             // recorded as done so they are not sent late.
@@ -137,13 +139,14 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
                     note_once(&tx, &r.id, &format!("due_soon:{wider}:{due_s}"), &now_s)?;
                 }
             }
-            staff_notice(
-                format!(
-                    "Due in {} day(s), {} (threshold {t})",
-                    st.days_left, facts.due_date
-                ),
-                format!("due_soon:{t}:{due_s}"),
-            )?;
+            // At most 76 characters with the tag: "[PRIV-2026-00042] Deadline: Due in 10
+            // days, September 30, 2026 (threshold 10)".
+            let days = match st.days_left {
+                1 => "1 day".to_string(),
+                n => format!("{n} days"),
+            };
+            let due_soon = format!("Due in {days}, {} (threshold {t})", facts.due_date);
+            staff_notice(due_soon.clone(), due_soon, format!("due_soon:{t}:{due_s}"))?;
         }
         // The one extension must be announced before the first period ends: remind
         // staff once, `extension-warning-days` before that.
@@ -154,6 +157,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             if (0..=warn).contains(&left) {
                 let by = ctx.show_date(&r.due_at);
                 staff_notice(
+                    format!("Extension window closes on {by}"),
                     format!(
                         "Extension window closes on {by}: to take the one extension, reply /extend <reason> before then (the consumer is told)"
                     ),
@@ -169,6 +173,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             let by = ctx.show_date(cb);
             if now > at {
                 staff_notice(
+                    format!("Receipt NOT CONFIRMED, due on {by}"),
                     format!(
                         "Receipt NOT CONFIRMED to the consumer, due on {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
                     ),
@@ -176,6 +181,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
                 )?;
             } else if days_left(at, now, ctx.calendar) <= CONFIRM_WARNING_DAYS {
                 staff_notice(
+                    format!("Confirm receipt by {by}"),
                     format!(
                         "Confirm receipt to the consumer by {by}: the bot sent no acknowledgement (escalated); write to them, then /note it"
                     ),

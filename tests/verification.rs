@@ -174,13 +174,20 @@ fn run_once_at(config: &Path, now: &str) {
 }
 
 async fn deadline_notices(stack: &MailStack) -> Vec<String> {
-    stack
+    let subjects: Vec<String> = stack
         .fetch_all("staff", "INBOX")
         .await
         .iter()
         .filter_map(|r| header(r, "Subject"))
         .filter(|s| s.contains("Deadline:"))
-        .collect()
+        .collect();
+    // A mail program shows about 78 characters of a subject: the notice's point must fit
+    // (the staff reply code after it, which matches a reply that lost its headers, aside).
+    for s in &subjects {
+        let words = s.split(" (STAFF-").next().unwrap_or(s);
+        assert!(words.chars().count() <= 78, "subject over 78 characters: {s}");
+    }
+    subjects
 }
 
 /// The deadline notices once at least `expected` have arrived and a duplicate has had a

@@ -307,7 +307,8 @@ fn build() -> Vec<Entry> {
             when: "Once per threshold when a request is due soon (`clock.due-soon-days`), and once when it is overdue.",
             vars: with_facts(vec![
                 var("days_left", "integer", "Business days left (negative when overdue).", json!(3)),
-                var("what", "string", "What happened, e.g. `Due in 3 day(s), April 17, 2026 (threshold 3)`.", json!("Due in 3 day(s), April 17, 2026 (threshold 3)")),
+                var("headline", "string", "A few words for the subject, e.g. `Extension window closes on April 17, 2026`.", json!("Extension window closes on April 17, 2026")),
+                var("what", "string", "What happened and what staff can do, e.g. `Extension window closes on April 17, 2026: to take the one extension, reply /extend <reason> before then (the consumer is told)`.", json!("Extension window closes on April 17, 2026: to take the one extension, reply /extend <reason> before then (the consumer is told)")),
             ]),
         },
         Entry {

@@ -70,7 +70,7 @@ async fn requests_are_acknowledged_once_threaded_and_tagged_and_machine_mail_is_
         let subject = header(&ack, "Subject").expect("subject");
         // The year in the id is the year the mail was received: whatever year the test runs.
         let tagged = subject.find("[PRIV-").is_some_and(|at| {
-            let tag = subject[at + 6..].as_bytes();
+            let tag = &subject.as_bytes()[at + 6..];
             tag.len() >= 11
                 && tag[..4].iter().all(u8::is_ascii_digit)
                 && tag[4] == b'-'

@@ -185,7 +185,10 @@ async fn deadline_notices(stack: &MailStack) -> Vec<String> {
     // (the staff reply code after it, which matches a reply that lost its headers, aside).
     for s in &subjects {
         let words = s.split(" (STAFF-").next().unwrap_or(s);
-        assert!(words.chars().count() <= 78, "subject over 78 characters: {s}");
+        assert!(
+            words.chars().count() <= 78,
+            "subject over 78 characters: {s}"
+        );
     }
     subjects
 }

@@ -13,3 +13,4 @@ pub mod smtp_tls;
 pub mod template_check;
 pub mod template_set;
 pub mod templates;
+pub mod wrap;

@@ -204,7 +204,7 @@ impl Set {
         Ok(Rendered {
             subject: one_line(&subject),
             // Lines of at most 76 columns, whatever the values made them.
-            text: crate::outbound::compose::reflow(&text),
+            text: crate::outbound::wrap::reflow(&text),
             html,
             lang: code.to_string(),
         })

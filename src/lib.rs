@@ -59,7 +59,7 @@
 //! - [`outbound`]: templates ([`outbound::templates`] the live set, [`outbound::template_set`]
 //!   one loaded set, [`outbound::template_check`]), the catalog of messages and variables
 //!   ([`outbound::catalog`]), the facts every request mail shows ([`outbound::facts`]), values
-//!   cleaned in one place ([`outbound::clean`]), composition and DKIM, the outbox queue and
+//!   cleaned in one place ([`outbound::clean`]), bodies re-wrapped ([`outbound::wrap`]), composition and DKIM, the outbox queue and
 //!   sender (rows claimed by one process), SMTP.
 //! - [`mail`]: raw bytes → [`mail::Inbound`], machine-made mail ([`mail::triage`]), new text vs
 //!   quotes ([`mail::text`]), trusted `Authentication-Results` ([`mail::auth`]), what a

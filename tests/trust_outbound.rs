@@ -496,7 +496,17 @@ async fn hostile_names_and_subjects_reach_consumer_and_staff_as_one_clean_capped
 
     let ack = stack.wait_for("long", "INBOX", 1, common::WAIT).await;
     let text = body(&ack[0]);
-    let greeting = text.lines().next().unwrap_or_default().to_string();
+    // The capped name may be wrapped to the body's width: the greeting runs to its comma.
+    let greeting = text
+        .split_inclusive('\n')
+        .scan(false, |done, l| {
+            (!*done).then(|| {
+                *done = l.trim_end().ends_with(',');
+                l.trim_end().to_string()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(greeting.starts_with("Dear Bob bbbb"), "{text}");
     assert!(
         greeting.chars().count() <= 100 + "Dear ,".len(),
@@ -521,7 +531,20 @@ async fn hostile_names_and_subjects_reach_consumer_and_staff_as_one_clean_capped
         !subject.contains("Bcc:") || subject.contains("Delete my data Bcc:"),
         "{subject}"
     );
-    let text = body(raw);
+    // Staff mail is wrapped to 76 columns under the value column: a line that starts with
+    // spaces goes on with the field above it. What matters is that no value starts a
+    // line of its own at the left margin.
+    let mut text = String::new();
+    for l in body(raw).lines() {
+        if l.starts_with("            ") && !text.is_empty() {
+            text.pop();
+            text.push(' ');
+            text.push_str(l.trim_start());
+        } else {
+            text.push_str(l);
+        }
+        text.push('\n');
+    }
     let from_line: Vec<&str> = text.lines().filter(|l| l.starts_with("From:")).collect();
     assert_eq!(
         from_line,

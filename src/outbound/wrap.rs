@@ -57,7 +57,10 @@ fn cut_at(line: &str, min: usize) -> Option<usize> {
             let before = line[..i].rsplit(' ').next().unwrap_or("");
             let after = line[i + 1..].split(' ').next().unwrap_or("");
             let digit = |w: &str| w.starts_with(|c: char| c.is_ascii_digit());
-            digit(before) || digit(after) || matches!(after, ":" | ";" | "!" | "?" | "»")
+            digit(before)
+                || digit(after)
+                || matches!(after, ":" | ";" | "!" | "?" | "»")
+                || header_like(after)
         };
         if c == ' ' && col > min && !keep() {
             if col <= TEXT_WIDTH {
@@ -68,6 +71,16 @@ fn cut_at(line: &str, min: usize) -> Option<usize> {
         }
     }
     last_fit
+}
+
+/// A word like `From:` or `Reply-To:`: never the first of a continuation line, so values
+/// from outside (a sender's display name) cannot be wrapped into a line that reads like a
+/// header of a forwarded mail.
+fn header_like(word: &str) -> bool {
+    word.strip_suffix(':').is_some_and(|name| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
 }
 
 /// The indent of the lines a too-wide `line` continues on: under the text of a `- ` or
@@ -126,6 +139,22 @@ fn lead_of(line: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrapped_value_never_starts_a_line_with_a_header_name() {
+        // A line may stay a little wider than TEXT_WIDTH rather than start with one.
+        for pad in 40..75 {
+            let name = format!(
+                "{} Subject: You won From: ceo@acme.example",
+                "b".repeat(pad)
+            );
+            let got = reflow(&format!("Dear {name},\n\nWe received your request."));
+            for line in got.lines() {
+                let first = line.split(' ').next().unwrap_or("");
+                assert!(!header_like(first), "pad {pad}: {line:?} in\n{got}");
+            }
+        }
+    }
 
     #[test]
     fn reflow_wraps_only_what_is_too_wide_and_keeps_paragraphs_and_layout() {

@@ -506,6 +506,7 @@ mod tests {
 
     /// What kind of answer a case expects; the text of reasons is checked where it matters.
     #[derive(Debug)]
+    #[allow(clippy::large_enum_variant)] // a test table; Classification carries its sentence readings
     enum Want {
         Is(Disposition),
         Step(fn(&ReplyStep) -> bool),

@@ -91,3 +91,58 @@ async fn an_auto_responder_pasting_our_mail_back_does_not_verify() {
     let r = request(&config, consumer);
     assert_eq!(r["status"], "verified", "{r}");
 }
+
+/// A request with a sentence no rule places (a refund): escalated with its kind pre-filled,
+/// and the staff mail shows the sentence the bot could not place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_escalation_mail_shows_the_sentences_the_bot_could_not_place() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = stack.write_config(dir.path(), "");
+    let consumer = "refund@example.test";
+    stack
+        .send(
+            privacy_request(
+                consumer,
+                "unplaced-1@c.example.test",
+                "Please delete my account and all my data.\r\n\r\nYou charged my card twice in October and I want that money back.\r\n\r\nThanks, Priya",
+            ),
+            consumer,
+            PRIVACY,
+        )
+        .await;
+    stack
+        .wait_for("privacy", "INBOX", 1, Duration::from_secs(30))
+        .await;
+    run_once(&config);
+    let r = request(&config, consumer);
+    assert_eq!(r["escalated"], true, "{r}");
+    assert_eq!(r["kinds"], serde_json::json!(["delete"]), "{r}");
+    let staff = stack
+        .wait_for("staff", "INBOX", 1, Duration::from_secs(30))
+        .await;
+    let mail = privacy_inbox::mail::parse(&staff[0]).expect("staff mail parses");
+    eprintln!("{}", mail.body);
+    assert!(
+        mail.body
+            .contains("Why:        A privacy request with 1 sentence(s) the bot could not place"),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body.contains("Sentences the bot could not place"),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body
+            .contains(">> you charged my card twice in october and i want that money back."),
+        "{}",
+        mail.body
+    );
+    assert!(
+        !mail.body.contains(">> please delete my account"),
+        "{}",
+        mail.body
+    );
+}

@@ -382,6 +382,11 @@ pub fn escalation_reason(c: &Classification) -> String {
         "Not a recognisable privacy request (question, complaint or other mail)".into()
     } else if c.question {
         "A privacy request that also asks a question".into()
+    } else if !c.unplaced.is_empty() {
+        format!(
+            "A privacy request with {} sentence(s) the bot could not place (shown below)",
+            c.unplaced.len()
+        )
     } else {
         format!("Low confidence ({:.2})", c.confidence)
     }

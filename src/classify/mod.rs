@@ -31,6 +31,9 @@ use std::path::Path;
 /// unexplained (a short mail: none at all).
 pub const UNEXPLAINED_SHARE: usize = 12;
 
+/// The most sentence readings a classification keeps (the decision reads them all).
+pub const MAX_READINGS: usize = 200;
+
 /// Default confidence needed for `handle`.
 pub const DEFAULT_HANDLE_THRESHOLD: f64 = 0.6;
 
@@ -386,7 +389,7 @@ impl Classifier {
             .filter(|r| r.unplaced())
             .map(|r| r.text.clone())
             .collect();
-        for r in ev.readings.iter().filter(|r| r.unplaced()) {
+        for r in ev.readings.iter().filter(|r| r.unplaced()).take(10) {
             c.reasons
                 .push(format!("{}: \"{}\"", r.reading, analyze::quote(&r.text)));
         }
@@ -414,7 +417,10 @@ impl Classifier {
                 "{unexplained} of {body} sentences unexplained: a small share of a long letter"
             ));
         }
+        // Kept with the mail's record: bounded however long the mail.
+        c.unplaced.truncate(MAX_READINGS / 4);
         c.sentences = ev.readings;
+        c.sentences.truncate(MAX_READINGS);
         if c.kinds.is_empty() {
             escalate.push("no privacy request found".into());
         } else if c.confidence < self.handle_threshold {

@@ -139,8 +139,10 @@ fn unsupported_languages_are_escalated_with_the_language_named() {
                 "language",
                 "question",
                 "reasons",
+                "sentences",
                 "set_aside",
                 "signals",
+                "unplaced",
             ]),
             "{file}"
         );

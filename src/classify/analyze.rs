@@ -5,6 +5,7 @@
 
 use super::rules::{Rule, RuleSet, Signal, Target};
 use crate::kind::Kind;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How far back (bytes of folded text) a negation cue may stand before a request.
@@ -13,6 +14,27 @@ const NEGATION_REACH: usize = 60;
 const POST_NEGATION_REACH: usize = 30;
 /// The most words quoted from the mail in one reason.
 const QUOTE_MAX: usize = 70;
+/// The most bytes of one sentence shown in its reading.
+const READING_MAX: usize = 240;
+
+/// How one sentence of the subject and new text was read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reading {
+    /// The sentence (folded: lower case, accents removed), cut to 240 bytes.
+    pub text: String,
+    /// What placed it: `request: <rule ids>`, `signal: <signal> (<rule id>)`, `negated
+    /// request`, `question`, `subject`, `courtesy`, `identifying data`, `signature`,
+    /// `request context`, `legal recourse as a condition`; or `need: <rule id>` and
+    /// `unexplained` for sentences it could not place (then a person reads the mail).
+    pub reading: String,
+}
+
+impl Reading {
+    /// A sentence the bot could not place.
+    pub fn unplaced(&self) -> bool {
+        self.reading == "unexplained" || self.reading.starts_with("need:")
+    }
+}
 
 /// Evidence for one kind.
 #[derive(Debug, Default, Clone)]
@@ -34,6 +56,8 @@ pub struct Evidence {
     /// Sentences that ask something a human must answer.
     pub questions: Vec<String>,
     pub reasons: Vec<String>,
+    /// Every sentence's reading, in order.
+    pub readings: Vec<Reading>,
 }
 
 impl Evidence {
@@ -51,9 +75,16 @@ impl Evidence {
     }
 }
 
-/// Analyses the folded text (already split into `sentences`).
-pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evidence {
+/// Analyses the folded text (already split into `sentences`; the new text starts at byte
+/// `body_at`, before it is the subject).
+pub fn analyze(
+    rules: &RuleSet,
+    text: &str,
+    sentences: &[(usize, usize)],
+    body_at: usize,
+) -> Evidence {
     let mut ev = Evidence::default();
+    ev.readings.reserve(sentences.len());
     let candidates = candidates_by_sentence(rules, text, sentences);
     for (si, &(start, end)) in sentences.iter().enumerate() {
         let Some(s) = text.get(start..end) else {
@@ -62,10 +93,21 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
         let asks = s.ends_with('?') || s.contains("? ");
         let matched = candidates.get(si).map(Vec::as_slice).unwrap_or(&[]);
         if matched.is_empty() && !asks {
+            let reading = if start < body_at {
+                "subject"
+            } else {
+                super::account::place(s).unwrap_or("unexplained")
+            };
+            ev.readings.push(Reading {
+                text: cut(s),
+                reading: reading.to_string(),
+            });
             continue;
         }
         let mut kind_hits: Vec<(&Rule, &str)> = Vec::new();
         let mut sentence_signals: Vec<Signal> = Vec::new();
+        let mut signal_rules: Vec<(Signal, &str)> = Vec::new();
+        let mut negated_here = false;
         for &idx in matched {
             let Some(rule) = rules.rules.get(idx) else {
                 continue;
@@ -85,7 +127,21 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                 Target::Signal(sig) => {
                     if let Some(m) = rule.regex.find(s.as_bytes()) {
                         let words = s.get(m.range()).unwrap_or("");
+                        // "I am not writing on behalf of my company": no agent.
+                        if sig == Signal::Agent {
+                            if let Some(cue) = negation(rules, rule, s, m.start(), m.start()) {
+                                ev.reasons.push(format!(
+                                    "negated: {} (agent) on \"{}\" by \"{}\"",
+                                    rule.id,
+                                    quote(words),
+                                    cue.trim()
+                                ));
+                                negated_here = true;
+                                continue;
+                            }
+                        }
                         sentence_signals.push(sig);
+                        signal_rules.push((sig, rule.id.as_str()));
                         if ev.signals.iter().any(|(_, id, _)| *id == rule.id) {
                             continue;
                         }
@@ -127,6 +183,7 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                     match (found, negated) {
                         (Some(words), _) => kind_hits.push((rule, words)),
                         (None, Some((words, cue))) => {
+                            negated_here = true;
                             ev.reasons.push(format!(
                                 "negated: {} ({}) on \"{}\" by \"{}\"",
                                 rule.id,
@@ -145,6 +202,7 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
         let how_to = sentence_signals.contains(&Signal::HowTo);
         // Closing an account is a request (not a question), though of no kind by itself.
         let mut counted = sentence_signals.contains(&Signal::CloseAccount);
+        let mut counted_rules: Vec<&str> = Vec::new();
         for (rule, words) in kind_hits {
             let Target::Kind(kind) = rule.target else {
                 continue;
@@ -172,6 +230,7 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
                 continue;
             }
             counted = true;
+            counted_rules.push(rule.id.as_str());
             let entry = ev.kinds.entry(kind).or_default();
             if !entry.rules.contains(&rule.id) {
                 entry.score = 1.0 - (1.0 - entry.score) * (1.0 - rule.weight);
@@ -189,6 +248,35 @@ pub fn analyze(rules: &RuleSet, text: &str, sentences: &[(usize, usize)]) -> Evi
         if how_to || (asks_question && !counted && !reminder) {
             ev.questions.push(quote(s));
         }
+        let need = signal_rules.iter().find(|(sig, _)| *sig == Signal::Need);
+        let other = signal_rules
+            .iter()
+            .find(|(sig, _)| !matches!(sig, Signal::Need | Signal::Question | Signal::HowTo));
+        let reading = if let Some((_, id)) = need {
+            format!("need: {id}")
+        } else if counted {
+            if counted_rules.is_empty() {
+                "request: close account".to_string()
+            } else {
+                format!("request: {}", counted_rules.join(", "))
+            }
+        } else if let Some((sig, id)) = other {
+            format!("signal: {} ({id})", sig.as_str())
+        } else if negated_here || reminder {
+            "negated request".to_string()
+        } else if how_to || asks_question {
+            "question".to_string()
+        } else if start < body_at {
+            "subject".to_string()
+        } else {
+            super::account::place(s)
+                .unwrap_or("unexplained")
+                .to_string()
+        };
+        ev.readings.push(Reading {
+            text: cut(s),
+            reading,
+        });
     }
     for k in ev.kinds.keys() {
         ev.set_aside.remove(k);
@@ -324,6 +412,11 @@ fn clause_rest<'a>(rules: &RuleSet, s: &'a str, end: usize) -> &'a str {
         stop -= 1;
     }
     after.get(..stop).unwrap_or("")
+}
+
+/// A sentence cut to [`READING_MAX`] bytes on a character boundary.
+fn cut(s: &str) -> String {
+    crate::mail::text::clip(s.trim(), READING_MAX).to_string()
 }
 
 /// A short excerpt of mail text for a reason line.

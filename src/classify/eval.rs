@@ -157,6 +157,13 @@ impl Pair {
     pub fn kinds_ok(&self) -> bool {
         self.staff_kinds == self.got_kinds
     }
+
+    /// A harmful decision: the rules would act alone where staff said it was no request,
+    /// or on kinds staff did not give.
+    pub fn harmful(&self) -> bool {
+        self.got_action == Action::Handle
+            && (self.staff == StaffAction::NotARequest || self.got_kinds != self.staff_kinds)
+    }
 }
 
 /// How the rules did.
@@ -168,6 +175,8 @@ pub struct Score {
     pub action_ok: usize,
     /// Of those, with exactly the right kinds.
     pub kinds_ok: usize,
+    /// Of those, handled alone where staff said no request, or on other kinds.
+    pub harmful: usize,
     /// Each mail where action or kinds differ: (request ID, classifier's answer, staff's).
     pub disagreements: Vec<(String, Answer, Answer)>,
 }
@@ -200,6 +209,7 @@ pub fn score(pairs: &[Pair]) -> Score {
         let (a, k) = (p.action_ok(), p.kinds_ok());
         s.action_ok += usize::from(a);
         s.kinds_ok += usize::from(k);
+        s.harmful += usize::from(p.harmful());
         if !a || !k {
             s.disagreements.push((
                 p.request_id.clone(),
@@ -343,6 +353,11 @@ pub fn run(
     let s = &report.score;
     writeln!(
         out,
+        "harmful decisions: {} of {} (the current rules would handle alone where staff said no request, or on other kinds)",
+        s.harmful, s.total
+    )?;
+    writeln!(
+        out,
         "{} staff-labelled mail(s) re-classified with the current rules: action {:.1}% ({}/{}), kinds {:.1}% ({}/{})",
         s.total,
         s.action_pct(),
@@ -442,6 +457,8 @@ mod tests {
         let pairs: Vec<Pair> = table.iter().map(|(p, _, _)| p.clone()).collect();
         let s = score(&pairs);
         assert_eq!((s.total, s.action_ok, s.kinds_ok), (8, 5, 4));
+        // Handled on fewer kinds than staff gave, and handled where staff said no request.
+        assert_eq!(s.harmful, 2);
         assert_eq!(s.disagreements.len(), 5);
         let (id, got, staff) = &s.disagreements[0];
         assert_eq!(id, "PRIV-2026-00001");

@@ -9,6 +9,7 @@
 //! and a request was found, ask `whatlang` whether the mail is in a language no rule file
 //! covers (then it is escalated); then decide ([`Classifier::classify`]).
 
+pub mod account;
 pub mod analyze;
 mod cli;
 pub mod eval;
@@ -25,6 +26,13 @@ use crate::mail::{parse::is_forward_subject, parse::is_reply_subject, triage, In
 use rules::{RuleSet, Signal};
 use serde::Serialize;
 use std::path::Path;
+
+/// A mail is handled alone only while fewer than one in this many of its sentences are
+/// unexplained (a short mail: none at all).
+pub const UNEXPLAINED_SHARE: usize = 12;
+
+/// The most sentence readings a classification keeps (the decision reads them all).
+pub const MAX_READINGS: usize = 200;
 
 /// Default confidence needed for `handle`.
 pub const DEFAULT_HANDLE_THRESHOLD: f64 = 0.6;
@@ -80,6 +88,12 @@ pub struct Classification {
     pub set_aside: Vec<Kind>,
     /// The new text carries a forwarded mail.
     pub forwarded: bool,
+    /// How each sentence of the subject and new text was read: the rule that placed it, or
+    /// `unexplained` (see [`analyze::Reading`]). Empty for machine-made mail.
+    pub sentences: Vec<analyze::Reading>,
+    /// The sentences the bot could not place (a need no request covers, or unexplained):
+    /// any one of them makes a person read the mail.
+    pub unplaced: Vec<String>,
 }
 
 /// The rules plus options; build once, classify many.
@@ -167,6 +181,8 @@ impl Classifier {
             signals: Vec::new(),
             set_aside: Vec::new(),
             forwarded: mail.forwarded,
+            sentences: Vec::new(),
+            unplaced: Vec::new(),
         };
         if let Some(why) = triage::automated(mail) {
             c.action = Action::Ignore;
@@ -202,6 +218,21 @@ impl Classifier {
                 }
             }
         }
+        // German typed without umlauts ("loeschen", "moechte"): read as the folded umlaut,
+        // as the rules are written ("loschen"); "ä/ö/ü" were folded to "a/o/u" already.
+        if c.language == "de" {
+            if let Some(folded) = normalize::fold_digraphs(&text) {
+                text = folded;
+            }
+        }
+        // A form's empty checkboxes are what the person did not ask for.
+        if let Some(checked) = normalize::drop_unchecked(&text) {
+            text = checked;
+            c.reasons
+                .push("form: lines with an empty checkbox (and the form's prompt) not read".into());
+        }
+        // Where the new text starts, after the typo and spelling fixes moved it.
+        let body_at = text.find("\n\n").map_or(0, |p| p + 2);
         let sentences = normalize::sentences(&text);
         // Line breaks only steer sentence splitting; the rules see them as spaces.
         let mut flat = text.into_bytes();
@@ -209,7 +240,7 @@ impl Classifier {
             *b = b' ';
         }
         let flat = normalize::ascii_string(flat);
-        let ev = analyze::analyze(&self.rules, &flat, &sentences);
+        let ev = analyze::analyze(&self.rules, &flat, &sentences, body_at);
 
         // The stop words place most mail. Text they leave in doubt is shown to `whatlang`,
         // which can tell that it is in a language no rule file covers: never handled, its
@@ -251,6 +282,30 @@ impl Classifier {
             }
         }
 
+        // A system's acknowledgement of a ticket or request (a helpdesk, another company's
+        // privacy office) that does not say so in its headers: never answered.
+        if ev.has(Signal::Receipt)
+            && !ev.has(Signal::Reminder)
+            && !ev.has(Signal::Complaint)
+            && !ev.has(Signal::Agent)
+        {
+            c.action = Action::Ignore;
+            c.automated = true;
+            c.confidence = 0.9;
+            c.kinds.clear();
+            c.set_aside = ev.kinds.keys().copied().collect();
+            let rule = ev
+                .signals
+                .iter()
+                .find(|(s, _, _)| *s == Signal::Receipt)
+                .map(|(_, id, _)| id.as_str())
+                .unwrap_or("");
+            c.reasons.push(format!(
+                "automated: a system's acknowledgement of a ticket or request ({rule})"
+            ));
+            c.reasons.extend(ev.reasons);
+            return c;
+        }
         let mut escalate: Vec<String> = Vec::new();
         let mut kinds = ev.kinds.clone();
         for (sig, _, _) in &ev.signals {
@@ -285,6 +340,13 @@ impl Classifier {
         } else if mail.forwarded {
             c.reasons
                 .push("forwarded mail: its text was read as the request".into());
+        }
+        if let Some(other) = body_requester(mail) {
+            c.reasons.push(format!(
+                "the requester named in the body ({}) is not the sender: a form relay or a forward",
+                crate::address::mask(&other)
+            ));
+            escalate.push("the requester named in the body is not the sender".into());
         }
         if ev.has(Signal::CloseAccount) && !kinds.contains_key(&Kind::Delete) {
             escalate.push(
@@ -321,6 +383,44 @@ impl Classifier {
             }
         }
         c.reasons.extend(ev.reasons);
+        c.unplaced = ev
+            .readings
+            .iter()
+            .filter(|r| r.unplaced())
+            .map(|r| r.text.clone())
+            .collect();
+        for r in ev.readings.iter().filter(|r| r.unplaced()).take(10) {
+            c.reasons
+                .push(format!("{}: \"{}\"", r.reading, analyze::quote(&r.text)));
+        }
+        // A need no request covers always goes to a person. Sentences nothing placed do too,
+        // unless the mail is a long letter in which they are a small share (formal
+        // templates carry a line or two of their own prose among thirty placed ones).
+        let needs = ev
+            .readings
+            .iter()
+            .filter(|r| r.reading.starts_with("need:"))
+            .count();
+        let unexplained = c.unplaced.len() - needs;
+        let body = ev
+            .readings
+            .iter()
+            .filter(|r| r.reading != "subject")
+            .count();
+        if !c.kinds.is_empty() && (needs > 0 || unexplained * UNEXPLAINED_SHARE > body) {
+            escalate.push(format!(
+                "{} sentence(s) it cannot place as a request, courtesy, signature or identifying data",
+                c.unplaced.len()
+            ));
+        } else if unexplained > 0 && !c.kinds.is_empty() {
+            c.reasons.push(format!(
+                "{unexplained} of {body} sentences unexplained: a small share of a long letter"
+            ));
+        }
+        // Kept with the mail's record: bounded however long the mail.
+        c.unplaced.truncate(MAX_READINGS / 4);
+        c.sentences = ev.readings;
+        c.sentences.truncate(MAX_READINGS);
         if c.kinds.is_empty() {
             escalate.push("no privacy request found".into());
         } else if c.confidence < self.handle_threshold {
@@ -357,6 +457,61 @@ fn subject_for_rules(subject: &str) -> &str {
             .unwrap_or("");
     }
     crate::mail::text::clip(s, 500)
+}
+
+/// A labelled e-mail field in the new text ("Email: …", "Correo: …", "E-Mail-Adresse: …").
+static EMAIL_FIELD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?im)^[ \t*>-]*(?:your |sender'?s? |requester'?s? |contact )?(?:e-?mail(?: address)?|e-mail-adresse|correo(?: electr[oó]nico)?|courriel|adresse (?:e-?mail|[ée]lectronique))\s*:\s*<?(?:mailto:)?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
+    )
+    .expect("built-in e-mail field regex compiles")
+});
+
+/// Sender local parts of website forms and relays.
+const RELAY_LOCALPARTS: &[&str] = &[
+    "wordpress",
+    "www-data",
+    "apache",
+    "nginx",
+    "webform",
+    "webforms",
+    "form",
+    "forms",
+    "website",
+    "web",
+    "webmaster",
+    "contact-form",
+    "contactform",
+    "formmail",
+    "typeform",
+    "jotform",
+    "wufoo",
+    "formstack",
+];
+
+/// The address a web form or relay names as the requester's, when it is not the sender's
+/// own and the sender is a relay: the website itself (a local part like `wordpress@`, or our
+/// own domain), or the form put the requester in Reply-To. A person's own letter naming
+/// another address of theirs is not a relay.
+fn body_requester(mail: &Inbound) -> Option<String> {
+    let from_full = mail.from.as_deref()?;
+    let from = crate::address::base_address(from_full);
+    let local = from.split('@').next().unwrap_or("");
+    let relay = RELAY_LOCALPARTS.contains(&local)
+        || internal_forward(mail)
+        || mail
+            .reply_to
+            .as_deref()
+            .is_some_and(|r| crate::address::base_address(r) != from);
+    if !relay {
+        return None;
+    }
+    let text = crate::mail::text::clip(&mail.new_text, 16 * 1024);
+    EMAIL_FIELD
+        .captures_iter(text)
+        .filter_map(|c| c.get(1))
+        .map(|m| crate::address::base_address(m.as_str()))
+        .find(|a| *a != from)
 }
 
 /// A forward from a colleague at our own domain (a recipient's domain).

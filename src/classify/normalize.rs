@@ -178,6 +178,78 @@ const ABBREVIATIONS: &[&str] = &[
     "civ", "ord", "al", "ref", "tel", "ph", "apt",
 ];
 
+/// German written without umlauts: `ae`, `oe`, `ue` (not after `q`, as in "quelle", nor
+/// after `e`, as in "neue" or "teuer") become `a`, `o`, `u`, the way [`fold`] reads "ä",
+/// "ö", "ü". `None` when the text has none. Applied to German mail only; patterns in
+/// `de.toml` are written with umlauts or plain vowels, never with the digraphs.
+pub fn fold_digraphs(folded: &str) -> Option<String> {
+    let b = folded.as_bytes();
+    let hit = |i: usize| {
+        matches!(b.get(i), Some(b'a' | b'o' | b'u'))
+            && b.get(i + 1) == Some(&b'e')
+            && !(b.get(i) == Some(&b'u') && i > 0 && matches!(b.get(i - 1), Some(b'q' | b'e')))
+    };
+    if !(0..b.len()).any(hit) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        out.push(c);
+        i += if hit(i) { 2 } else { 1 };
+    }
+    Some(ascii_string(out))
+}
+
+/// A checkbox at the start of a line: `Some(true)` ticked (`[x]`, `[X]`, `(x)`, `[*]`),
+/// `Some(false)` empty (`[ ]`, `[]`, `( )`, `[_]`).
+fn checkbox(line: &str) -> Option<bool> {
+    let l = line.trim_start().trim_start_matches(['-', '*', ' ']);
+    let (open, close) = match l.as_bytes().first()? {
+        b'[' => (b'[', b']'),
+        b'(' => (b'(', b')'),
+        _ => return None,
+    };
+    let end = l.bytes().position(|b| b == close)?;
+    if end > 3 || l.as_bytes().first() != Some(&open) {
+        return None;
+    }
+    let inner = l.get(1..end)?.trim();
+    match inner {
+        "" | "_" => Some(false),
+        "x" | "X" | "*" | "v" | "/" => Some(true),
+        _ => None,
+    }
+}
+
+/// A form's checkbox list: empty boxes are what the person did not ask for, so their lines
+/// are blanked, and so is the form's prompt just above the list ("Which request would you
+/// like to make?"). `None` when the text has no empty box.
+pub fn drop_unchecked(folded: &str) -> Option<String> {
+    let lines: Vec<&str> = folded.split('\n').collect();
+    if !lines.iter().any(|l| checkbox(l) == Some(false)) {
+        return None;
+    }
+    let mut out = String::with_capacity(folded.len());
+    for (i, line) in lines.iter().enumerate() {
+        let next_is_box = lines
+            .iter()
+            .skip(i + 1)
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| checkbox(l).is_some());
+        let prompt = checkbox(line).is_none()
+            && next_is_box
+            && (line.trim_end().ends_with('?') || line.trim_end().ends_with(':'));
+        if checkbox(line) != Some(false) && !prompt {
+            out.push_str(line);
+        }
+        if i + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
 /// The length of the longest of [`ABBREVIATIONS`] (a unit test checks it).
 const LONGEST_ABBREVIATION: usize = 6;
 

@@ -43,6 +43,14 @@ pub enum Signal {
     /// escalated (staff ask whether the data should be erased too) unless it also asks for
     /// deletion. The sentence counts as a request, not a question.
     CloseAccount,
+    /// A need other than a privacy request (a refund, billing, a locked account, a
+    /// complaint, a threat, an employment dispute): the sentence is not accounted for, so a
+    /// person reads the mail, the request's kinds pre-filled.
+    Need,
+    /// A system's acknowledgement of a request or ticket ("we have received your request",
+    /// "ticket #4711 was created", "do not reply to this message"): machine mail that never
+    /// says so in its headers; ignored when nothing else in it needs a person.
+    Receipt,
 }
 
 impl Signal {
@@ -56,6 +64,8 @@ impl Signal {
             "question" => Signal::Question,
             "how_to" => Signal::HowTo,
             "close_account" => Signal::CloseAccount,
+            "need" => Signal::Need,
+            "receipt" => Signal::Receipt,
             _ => return None,
         })
     }
@@ -71,6 +81,8 @@ impl Signal {
             Signal::Question => "question",
             Signal::HowTo => "how_to",
             Signal::CloseAccount => "close_account",
+            Signal::Need => "need",
+            Signal::Receipt => "receipt",
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Thread {
     pub code_valid: bool,
     /// The account number in the mail matches the directory (true without a directory).
     pub account_ok: bool,
+    /// The texts of the mails we sent the consumer on this request: what a reply pastes
+    /// back of them is ours, never the consumer's confirmation.
+    pub ours: Vec<String>,
 }
 
 /// What to do with a mail. Replaces the disposition strings: each variant carries what
@@ -307,7 +310,9 @@ fn reply_step(mail: &Inbound, sender: &str, t: &Thread, k: &Known) -> ReplyStep 
             return ReplyStep::NotVerified(problem);
         }
         // An auto-responder that echoes our subject (and so the code) confirms nothing.
-        if let ReplyIntent::Machine(phrase) = confirm::reply_intent(&mail.new_text) {
+        // So does our own mail pasted back unquoted: text that is ours is never the
+        // consumer's confirmation.
+        if let ReplyIntent::Machine(phrase) = confirm::verification_reply(&mail.new_text, &t.ours) {
             return ReplyStep::MachineEcho(format!(
                 "Not verified: an automatic reply (\"{}\"), not a confirmation; the code stays valid",
                 crate::outbound::facts::clean_line(&phrase, 80)
@@ -377,6 +382,11 @@ pub fn escalation_reason(c: &Classification) -> String {
         "Not a recognisable privacy request (question, complaint or other mail)".into()
     } else if c.question {
         "A privacy request that also asks a question".into()
+    } else if !c.unplaced.is_empty() {
+        format!(
+            "A privacy request with {} sentence(s) the bot could not place (shown below)",
+            c.unplaced.len()
+        )
     } else {
         format!("Low confidence ({:.2})", c.confidence)
     }
@@ -389,6 +399,8 @@ mod tests {
     use crate::request::deadlines::Jurisdiction;
 
     const CONSUMER: &str = "jo@consumer.example.test";
+    /// The text of the acknowledgement we sent on the request, code line included.
+    const ACK_SENT: &str = "We handle it under the EU General Data Protection Regulation (GDPR)\r\nand will respond by December 28, 2026 at the latest.\r\n\r\nBefore we act on it, we need to confirm that this request comes from you. Please\r\nsimply reply to this mail from jo@consumer.example.test, keeping the subject as it is (it\r\ncontains your confirmation code VERIFY-3f2a9c41d07e5b8a6c1d2e3f4a5b6c7d). Nobody else can see this code.\r\nIf you did not send this request, ignore this mail and nothing will happen.";
     const STAFF: &str = "dpo@acme.example.test";
 
     /// A mail from `from` ("" for none) with `body`, plus `extra` header lines.
@@ -461,6 +473,7 @@ mod tests {
                 staff_token: false,
                 code_valid,
                 account_ok: true,
+                ours: vec![ACK_SENT.into()],
             }),
             classification: Some(c),
             ..Known::default()
@@ -476,6 +489,7 @@ mod tests {
                 staff_token: token,
                 code_valid: false,
                 account_ok: true,
+                ours: Vec::new(),
             }),
             ..Known::default()
         }
@@ -497,6 +511,7 @@ mod tests {
 
     /// What kind of answer a case expects; the text of reasons is checked where it matters.
     #[derive(Debug)]
+    #[allow(clippy::large_enum_variant)] // a test table; Classification carries its sentence readings
     enum Want {
         Is(Disposition),
         Step(fn(&ReplyStep) -> bool),
@@ -731,6 +746,7 @@ mod tests {
                         staff_token: false,
                         code_valid: true,
                         account_ok: false,
+                        ours: Vec::new(),
                     }),
                     ..consumer(classified(Action::Escalate, &[]))
                 },
@@ -764,6 +780,40 @@ mod tests {
                     classified(Action::Escalate, &[]),
                 ),
                 Step(|s| matches!(s, ReplyStep::MachineEcho(_))),
+            ),
+            (
+                "an auto-responder pasting our acknowledgement back unquoted does not verify",
+                mail(CONSUMER, "", &format!("Hello,\r\n\r\n{ACK_SENT}")),
+                on_thread(
+                    Status::AwaitingVerification,
+                    true,
+                    classified(Action::Escalate, &[]),
+                ),
+                Step(|s| matches!(s, ReplyStep::MachineEcho(p) if p.contains("our own mail"))),
+            ),
+            (
+                "a helpdesk's ticket text above our pasted acknowledgement does not verify",
+                mail(
+                    CONSUMER,
+                    "",
+                    &format!("Thank you for contacting us. Ticket #48213 has been created and an agent will respond soon.\r\n\r\n{ACK_SENT}"),
+                ),
+                on_thread(
+                    Status::AwaitingVerification,
+                    true,
+                    classified(Action::Escalate, &[]),
+                ),
+                Step(|s| matches!(s, ReplyStep::MachineEcho(_))),
+            ),
+            (
+                "the consumer's own yes above our pasted acknowledgement verifies",
+                mail(CONSUMER, "", &format!("Yes, this is me.\r\n\r\n{ACK_SENT}")),
+                on_thread(
+                    Status::AwaitingVerification,
+                    true,
+                    classified(Action::Escalate, &[]),
+                ),
+                Step(|s| *s == ReplyStep::Verified { question: false }),
             ),
             (
                 "a thank-you on an acknowledged opt-out: recorded",

@@ -114,12 +114,24 @@ fn thread(ctx: &Ctx, tx: &Connection, mail: &Inbound, id: String, staff: bool) -
         Some(expected) => crate::accounts::Directory::matches(expected, &mail.new_text),
         None => true,
     };
+    // What we sent the consumer on this request, as text: a reply that pastes it back
+    // unquoted is not the consumer's confirmation (read only for a verification reply).
+    let ours = if code_valid && !staff {
+        outbox::consumer_raws(tx, &id, 8)?
+            .iter()
+            .filter_map(|raw| crate::mail::parse(raw).ok())
+            .map(|m| format!("{}\n{}", m.new_text, m.quoted_text))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Thread {
         id,
         request,
         staff_token,
         code_valid,
         account_ok,
+        ours,
     })
 }
 

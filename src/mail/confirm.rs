@@ -75,6 +75,118 @@ pub fn reply_intent(new_text: &str) -> ReplyIntent {
     ReplyIntent::Confirms
 }
 
+/// The person's own confirmation, in en/es/de/fr: needed when a reply also carries our own
+/// mail pasted back without quote marks (then the bare act of replying proves nothing: an
+/// auto-responder does that too).
+static AFFIRMS: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:",
+        r"\b(?:yes|yeah|yep|yup|confirm\w*|ok(?:ay)?|sure|correct|go\s+ahead|proceed|please\s+do|please\s+proceed)\b",
+        r"|\b(?:it|this|that)(?:\s+is|'s|s|\s+was)\s+(?:really\s+|indeed\s+)?me\b|\bi\s+(?:did|sent\s+it|made\s+it|asked|requested|wrote)\b|\b(?:my|mine)\s+(?:own\s+)?request\b",
+        r"|\bs[ií]\b|\bsoy\s+yo\b|\bfui\s+yo\b|\bconfirm[oa]\b|\badelante\b|\bde\s+acuerdo\b|\bcorrecto\b",
+        r"|\bja\b|\bjawohl\b|\bbest[äa]tig\w*|\bdas\s+(?:bin|war)\s+ich\b|\bvon\s+mir\b|\bstimmt\b|\bkorrekt\b",
+        r"|\boui\b|\bc'?est\s+(?:bien\s+)?moi\b|\bje\s+confirme\b|\bd'accord\b|\ballez-y\b|\bexact\b",
+        r")",
+    ))
+});
+
+/// The fewest words of our own mail, found in a reply's new text, that make it an echo.
+const ECHO_MIN_WORDS: usize = 8;
+
+/// Length of the word runs compared with our own mail.
+const SHINGLE: usize = 5;
+
+/// Lower-case words (letters and digits, an apostrophe kept inside), for comparing texts.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '-').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A reply's new text split into what is ours and what is the sender's own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Echo {
+    /// Words of the new text that are our own mail's (runs of [`SHINGLE`] words we wrote,
+    /// and our verification code).
+    pub ours: usize,
+    /// The sender's own words, in order, joined by spaces.
+    pub own: String,
+}
+
+/// Takes our own mails' texts (`ours`: what we sent on this request) out of a reply's new
+/// text. A verification code (`verify-` and hex digits) in the new text counts as ours too:
+/// only our mail carries it.
+pub fn echo(new_text: &str, ours: &[String]) -> Echo {
+    let text = super::text::clip(new_text, 16 * 1024);
+    let new = words(text);
+    let mut shingles = std::collections::HashSet::new();
+    for o in ours {
+        let w = words(super::text::clip(o, 32 * 1024));
+        for run in w.windows(SHINGLE) {
+            shingles.insert(run.join(" "));
+        }
+    }
+    let mut covered = vec![false; new.len()];
+    if !shingles.is_empty() {
+        for (i, run) in new.windows(SHINGLE).enumerate() {
+            if shingles.contains(&run.join(" ")) {
+                for c in covered.iter_mut().skip(i).take(SHINGLE) {
+                    *c = true;
+                }
+            }
+        }
+    }
+    for (i, w) in new.iter().enumerate() {
+        let code = w
+            .strip_prefix("verify-")
+            .is_some_and(|h| h.len() >= 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if code {
+            // The code counts as eight words: a code alone makes an echo.
+            covered[i] = true;
+        }
+    }
+    let codes = new
+        .iter()
+        .zip(&covered)
+        .filter(|(w, c)| **c && w.starts_with("verify-"))
+        .count();
+    let ours_n = covered.iter().filter(|c| **c).count() + codes * (ECHO_MIN_WORDS - 1);
+    let own: Vec<&str> = new
+        .iter()
+        .zip(&covered)
+        .filter(|(_, c)| !**c)
+        .map(|(w, _)| w.as_str())
+        .collect();
+    Echo {
+        ours: ours_n,
+        own: own.join(" "),
+    }
+}
+
+/// What a verification reply means, our own mail taken into account: text that is ours is
+/// never the person's confirmation. When the new text carries our mail (or its code) pasted
+/// back unquoted, the rest must confirm in the sender's own words; otherwise it is read as
+/// machine text (an auto-responder echoing us), and the request is not verified.
+pub fn verification_reply(new_text: &str, ours: &[String]) -> ReplyIntent {
+    let e = echo(new_text, ours);
+    if e.ours < ECHO_MIN_WORDS {
+        return reply_intent(new_text);
+    }
+    match reply_intent(&e.own) {
+        ReplyIntent::Confirms if AFFIRMS.is_match(&e.own) => ReplyIntent::Confirms,
+        ReplyIntent::Confirms => ReplyIntent::Machine(if e.own.trim().is_empty() {
+            "our own mail pasted back, no word of the sender's own".to_string()
+        } else {
+            format!(
+                "our own mail pasted back; the sender's own words do not confirm: \"{}\"",
+                super::text::clip(&e.own, 120)
+            )
+        }),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +336,66 @@ mod tests {
                 away.new_text
             );
         }
+    }
+
+    /// The attacker's mail: an auto-responder answers "Re: <our subject>" with a fresh
+    /// Message-ID, no RFC 3834 headers, and our acknowledgement pasted back unquoted, code
+    /// and all. Text that is ours is never the person's confirmation.
+    #[test]
+    fn our_own_mail_pasted_back_is_never_a_confirmation() {
+        let sent = format!(
+            "{ACK}\nIt contains your confirmation code VERIFY-3f2a9c41d07e5b8a6c1d2e3f4a5b6c7d."
+        );
+        let ours = [sent.clone()];
+        let echoes = [
+            sent.clone(),
+            format!("Hello,\n\n{sent}"),
+            format!("Thank you for your message. A member of our team will get back to you within two working days.\n\n{sent}"),
+            format!("Ticket #88231 created.\n{}", sent.replace('\n', " ")),
+            // Our mail re-wrapped by an HTML client: the words, not the lines, are compared.
+            sent.split_whitespace().collect::<Vec<_>>().join("\n"),
+        ];
+        for e in &echoes {
+            assert!(
+                matches!(verification_reply(e, &ours), ReplyIntent::Machine(_)),
+                "{e:?} -> {:?}",
+                verification_reply(e, &ours)
+            );
+        }
+        // Without the sent text on file, the code in the body still marks our mail.
+        assert!(matches!(
+            verification_reply(
+                "Thanks, we got your mail. VERIFY-3f2a9c41d07e5b8a6c1d2e3f4a5b6c7d",
+                &[]
+            ),
+            ReplyIntent::Machine(_)
+        ));
+        // The person's own words above our pasted mail decide.
+        for yes in [
+            "Yes, that's me.",
+            "Sí, soy yo.",
+            "Ja, das war ich.",
+            "Oui, c'est moi.",
+            "Please go ahead as I asked",
+        ] {
+            assert_eq!(
+                verification_reply(&format!("{yes}\n\n{sent}"), &ours),
+                ReplyIntent::Confirms,
+                "{yes}"
+            );
+        }
+        assert!(matches!(
+            verification_reply(&format!("I did not send this!\n\n{sent}"), &ours),
+            ReplyIntent::Disavows(_)
+        ));
+        // No echo: the reply is read as before (an empty reply is what we asked for).
+        assert_eq!(verification_reply("", &ours), ReplyIntent::Confirms);
+        assert_eq!(verification_reply("Thanks", &ours), ReplyIntent::Confirms);
+        // A few of our words in the person's own sentence are not an echo.
+        assert_eq!(
+            verification_reply("Yes, I confirm that this request comes from me.", &ours),
+            ReplyIntent::Confirms
+        );
     }
 
     #[test]

@@ -94,6 +94,32 @@ const MACHINE_HEADERS: &[&str] = &[
     "x-tmda-confirm",
 ];
 
+/// Header name prefixes that helpdesk and CRM systems put on the mail they generate
+/// (ticket acknowledgements, status changes, satisfaction surveys): machine mail without
+/// RFC 3834 headers.
+const VENDOR_HEADER_PREFIXES: &[(&str, &str)] = &[
+    ("x-zendesk-", "Zendesk"),
+    ("x-freshdesk-", "Freshdesk"),
+    ("x-fd-", "Freshdesk"),
+    ("x-servicenow-", "ServiceNow"),
+    ("x-hubspot-", "HubSpot"),
+    ("x-hs-", "HubSpot"),
+    ("x-jsm-", "Jira Service Management"),
+    ("x-jira-", "Jira"),
+    ("x-atlassian-", "Atlassian"),
+    ("x-helpscout-", "Help Scout"),
+    ("x-kayako-", "Kayako"),
+    ("x-otrs-", "OTRS"),
+    ("x-zammad-", "Zammad"),
+    ("x-gorgias-", "Gorgias"),
+    ("x-intercom-", "Intercom"),
+    ("x-front-", "Front"),
+    ("x-rt-ticket", "Request Tracker"),
+];
+
+/// MIME types of calendar invitations and replies.
+const CALENDAR_PARTS: &[&str] = &["text/calendar", "application/ics", "text/x-vcalendar"];
+
 /// Auto-reply / bounce / challenge subjects in many languages (matched case-insensitively
 /// at the start of the subject, after any `Re:`/`AW:`/`Fwd:` prefixes).
 static SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
@@ -114,7 +140,10 @@ static SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
         // Read receipts, feedback loops, challenge-response.
         r"|read(?::| receipt)|read-receipt|return receipt|disposition notification|gelesen:|lu :|le(?:í|i)do:|abuse report|complaint about message|email feedback report|feedback report",
         r"|please confirm (?:your|that you|the delivery of) (?:e-?mail|message|sender)|your message (?:requires|needs) (?:verification|confirmation)|verify you are (?:a )?human|sender verification|challenge[- ]response",
-        r")|\b(?:is|i am|i'm) (?:currently )?out of (?:the )?office\b"
+        // Helpdesk receipts, DMARC reports, digests, form builders' counts.
+        r"|\[(?:request|ticket|case) (?:received|created|opened|updated|closed)\]|ticket (?:received|created|opened)\b|\[ticket#?\s*\d+\]|acuse de recibo|accus[ée] de r[ée]ception|eingangsbest[äa]tigung",
+        r")|\b(?:is|i am|i'm) (?:currently )?out of (?:the )?office\b",
+        r"|\breport domain:|\bdmarc (?:aggregate )?report\b|\baggregate report\b|\b(?:daily|weekly|monthly) (?:digest|summary of activity)\b|\b\d+ new (?:responses|submissions|form entries)\b"
     ))
     .expect("built-in triage regex compiles")
 });
@@ -150,6 +179,22 @@ pub fn automated(mail: &Inbound) -> Option<String> {
         .find(|t| MACHINE_PARTS.contains(&t.as_str()))
     {
         return Some(format!("{t} part (delivery, read or feedback report)"));
+    }
+    if let Some(t) = mail
+        .part_types
+        .iter()
+        .chain(std::iter::once(&mail.content_type))
+        .find(|t| CALENDAR_PARTS.contains(&t.as_str()))
+    {
+        return Some(format!("{t} part (calendar invitation or reply)"));
+    }
+    for (name, _) in &mail.headers {
+        if let Some((_, vendor)) = VENDOR_HEADER_PREFIXES
+            .iter()
+            .find(|(p, _)| name.starts_with(p))
+        {
+            return Some(format!("{name} header ({vendor} system mail)"));
+        }
     }
     if let Some(name) = MACHINE_HEADERS
         .iter()
@@ -282,6 +327,32 @@ mod tests {
                 "AUTO: Smith, John is out of the office. (returning 05/01/2010)",
             ),
             (&[], "Jane Doe is out of the office"),
+            (
+                &[("x-zendesk-from-account-id", "7a1c")],
+                "[Support] Re: Delete my account",
+            ),
+            (
+                &[("x-freshdesk-ticket-id", "90317")],
+                "Data deletion request",
+            ),
+            (
+                &[("x-servicenow-generated", "true")],
+                "REQ0048812 has been opened",
+            ),
+            (&[("x-hubspot-ticket-id", "1")], "We got your message"),
+            (
+                &[("x-jsm-request-key", "HELP-1")],
+                "HELP-1 Request to access my data",
+            ),
+            (
+                &[],
+                "Report domain: acme.example Submitter: google.com Report-ID: 1",
+            ),
+            (&[], "Your weekly digest: 3 new discussions"),
+            (&[], "Ticket Received - Data deletion request"),
+            (&[], "[Ticket#2026113012] Ihre Anfrage ist eingegangen"),
+            (&[], "Acuse de recibo de su solicitud ARCO-77120"),
+            (&[], "Your form \"Privacy request\" got 12 new responses"),
         ];
         for (h, s) in yes {
             assert!(automated(&mail(h, s)).is_some(), "{h:?} {s}");
@@ -295,6 +366,9 @@ mod tests {
             ),
             (&[], "I was out of office, please delete my data"),
             (&[], "Reply to your auto reply"),
+            (&[], "New form submission: Privacy request"),
+            (&[], "My ticket 4711 about my data"),
+            (&[], "Weekly newsletter: please unsubscribe me"),
         ];
         for (h, s) in no {
             assert_eq!(automated(&mail(h, s)), None, "{h:?} {s}");

@@ -269,6 +269,8 @@ fn build() -> Vec<Entry> {
                 var("reasons", "list of strings", "The classifier rules that fired.", json!(["en:delete:delete my data", "en:question:?"]))
                     .alt(json!([])),
                 var("excerpt", "string", "The first 1500 characters of what the sender wrote (quotes and signature removed).", json!("Please delete my data. Also, who did you share it with?")).untrusted(),
+                var("unplaced", "list of strings", "The sentences of the mail the classifier could not place (a need no request covers, or unexplained), lower-cased and without accents as it read them; [] when it placed them all.", json!(["i want my last payment back."]))
+                    .alt(json!([])),
                 var("access_requests_12m", "integer", "Access requests from this person (same mailbox) in the last 12 months, this one included; 0 when the request asks for no access.", json!(3))
                     .alt(json!(0)),
                 var("consumer_received", "string", "What the consumer has received from the bot about this request so far, in words for staff: `nothing`, `the receipt (...)`, `the acknowledgement with a verification code`, ...", json!("the receipt (a person follows up; no verification code yet)"))

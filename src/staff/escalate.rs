@@ -41,6 +41,8 @@ struct EscalationData<'a> {
     reason: String,
     confidence: String,
     reasons: Vec<String>,
+    /// The sentences the classifier could not place (issue 28), cleaned for one line each.
+    unplaced: Vec<String>,
     excerpt: String,
     /// Access requests from this person in the last 12 months, this one included (0 when
     /// this request is not an access request).
@@ -82,6 +84,16 @@ pub fn escalate(ctx: &Ctx, tx: &Connection, req: &Request, e: &Escalation) -> Re
         reasons: e
             .classification
             .map(|c| c.reasons.clone())
+            .unwrap_or_default(),
+        unplaced: e
+            .classification
+            .map(|c| {
+                c.unplaced
+                    .iter()
+                    .take(10)
+                    .map(|u| crate::outbound::facts::clean_line(u, 240))
+                    .collect()
+            })
             .unwrap_or_default(),
         excerpt: excerpt(e.text, 1500),
         access_requests_12m: access_requests_12m(ctx, tx, &r)?,

@@ -290,6 +290,17 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The whole messages queued to the consumer about a request, newest first (at most
+/// `limit`): a reply that pastes them back is told apart from the consumer's own words.
+pub fn consumer_raws(conn: &Connection, request_id: &str, limit: usize) -> Result<Vec<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT raw FROM outbox WHERE request_id = ?1 AND audience = 'consumer'
+         ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![request_id, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// What the mails queued to the consumer about a request were (`acknowledgement`,
 /// `received`, ...), oldest first; failed ones left out.
 pub fn consumer_purposes(conn: &Connection, request_id: &str) -> Result<Vec<String>> {

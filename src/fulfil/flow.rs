@@ -133,7 +133,14 @@ fn tell_staff(
     next: &str,
     commands: &[&str],
 ) -> Result<()> {
-    let facts = ctx.staff_facts(r);
+    let mut facts = ctx.staff_facts(r);
+    if commands.contains(&"/retry") {
+        // A failure notice names the request by its id only: no personal data (it may be
+        // forwarded to whoever fixes the source).
+        facts.requester.clear();
+        facts.requester_name.clear();
+        facts.original_subject.clear();
+    }
     ctx.mailer.queue_staff(
         tx,
         &ctx.settings.staff.escalation_to,
@@ -152,16 +159,28 @@ fn tell_staff(
 
 /// One line of the staff mail's command list.
 fn command_help(word: &str) -> String {
-    let what = match word {
-        "/approve" => "go ahead with what this mail describes",
-        "/retry" => "run the failed step again, for the sources that failed",
-        "/deny" => "/deny exempt <explanation>: keep the records; the consumer is told why",
-        "/resend" => "send the consumer a fresh download link; the old one stops working",
-        "/complete" => "you acted by hand: close the request (the consumer is told)",
-        "/note" => "/note <text>: a note in the record",
-        _ => "",
+    let (usage, what) = match word {
+        "/approve" => ("/approve", "go ahead with what this mail describes"),
+        "/retry" => (
+            "/retry",
+            "run the failed step again, for the sources that failed",
+        ),
+        "/deny" => (
+            "/deny exempt <why>",
+            "keep the records (the law requires it); the consumer is told why",
+        ),
+        "/resend" => (
+            "/resend",
+            "a fresh download link to the consumer; the old one stops working",
+        ),
+        "/complete" => (
+            "/complete",
+            "you acted by hand: close the request (the consumer is told)",
+        ),
+        "/note" => ("/note <text>", "a note in the record"),
+        other => (other, ""),
     };
-    format!("{word:<10} {what}")
+    format!("{usage:<20} {what}")
 }
 
 /// Issues a fresh download link for the newest package (voiding earlier ones) and mails it
@@ -910,12 +929,12 @@ fn after_lookup(
         }
         let who = subject(ctx, r);
         lines.push(format!(
-            "asked with: email = {}{}",
+            "asked with: email {}{}",
             who.email,
             who.account
                 .as_deref()
-                .map(|a| format!(", account = {a}"))
-                .unwrap_or_else(|| ", account = (none on file)".into())
+                .map(|a| format!(", account {a}"))
+                .unwrap_or_else(|| ", no account number on file".into())
         ));
         tell_staff(
             ctx,

@@ -2,7 +2,8 @@
 //! every daemon pass; each notice is sent once per threshold (recorded in `notices` in the
 //! same transaction that queues it), so re-runs and restarts never repeat one.
 //!
-//! - staff: due soon (each `clock.due-soon-days` threshold), overdue, the extension window,
+//! - staff: due soon (each `clock.due-soon-days` threshold), overdue (both naming a failed
+//!   fulfilment step, which is open work until staff `/retry` or `/complete`), the extension window,
 //!   receipt not yet confirmed (an escalated request near or past `confirm_by`), and a daily
 //!   digest;
 //! - consumers: a verification reminder after `verification.reminder-days` (7), and after `verification.expiry-days` (30)
@@ -86,8 +87,25 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         .iter()
         .filter_map(|d| u32::try_from(*d).ok())
         .collect();
+    // Failed fulfilment steps are open work: the clock notices say what failed.
+    let mut failed: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (id, step, error) in crate::store::fulfil::failed_open(&tx)? {
+        failed.entry(id).or_default().push(format!(
+            "the {step} failed ({})",
+            crate::outbound::facts::clean_line(&error, 160)
+        ));
+    }
     let mut digest = Vec::new();
     for r in open {
+        let open_work = failed
+            .get(&r.id)
+            .map(|f| {
+                format!(
+                    "; open work: {} (fix the source, then /retry)",
+                    f.join("; ")
+                )
+            })
+            .unwrap_or_default();
         let due_s = r
             .extended_due_at
             .clone()
@@ -126,7 +144,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         };
         if st.overdue {
             staff_notice(
-                format!("OVERDUE since {}", facts.due_date),
+                format!("OVERDUE since {}{open_work}", facts.due_date),
                 format!("overdue:{due_s}"),
             )?;
         } else if let Some(t) = st.crossed.last() {
@@ -139,7 +157,7 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
             }
             staff_notice(
                 format!(
-                    "Due in {} day(s), on {} (threshold {t} days)",
+                    "Due in {} day(s), on {} (threshold {t} days){open_work}",
                     st.days_left, facts.due_date
                 ),
                 format!("due_soon:{t}:{due_s}"),

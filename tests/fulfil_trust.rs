@@ -346,6 +346,15 @@ async fn nothing_found_waits_for_staff_and_a_source_down_for_every_retry_comes_b
         1
     );
     assert_eq!(request(&config, "carol@example.test")["status"], "verified");
+    // The failed step is open work: near the deadline, staff are told what failed.
+    let near = (t0 + chrono::Duration::days(40)).to_rfc3339();
+    run_once_with(&config, &[("PRIVACY_INBOX_NOW", near.as_str())]);
+    let due = stack.wait_for_subject("staff", "Due in", WAIT).await;
+    println!("--- staff sees:\n{due}");
+    assert!(
+        common::folded_body(&due).contains("open work: the lookup failed"),
+        "{due}"
+    );
 
     // The source is back; /approve runs the failed lookup, then the plan, then the erasure.
     std::fs::copy(&ready, &crm).expect("the CRM is back");

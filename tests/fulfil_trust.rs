@@ -547,3 +547,119 @@ async fn an_erase_blocked_by_a_trigger_erases_nothing_and_rows_left_are_caught()
     );
     stack.wait_for_subject("carol", "complete", WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_and_unsubscribe_in_one_mail_are_both_carried_out_and_the_completion_says_so() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crm = company(dir.path());
+    rusqlite::Connection::open(&crm)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE newsletter (email TEXT NOT NULL, subscribed INTEGER NOT NULL);
+                 INSERT INTO newsletter VALUES ('alice@example.test', 1), ('bob@example.test', 1);",
+            )
+        })
+        .expect("newsletter");
+    let sources = crm_source(&crm, ERASE_ALL)
+        + "opt-out = \"UPDATE newsletter SET subscribed = 0 WHERE email = :email\"\n";
+    let config = setup(&stack, dir.path(), &sources, false);
+    send_first(
+        &stack,
+        "alice@example.test",
+        "Account",
+        "Please delete my account and all data, and remove me from your mailing list.",
+    )
+    .await;
+    run_once(&config);
+    let r = request(&config, "alice@example.test");
+    println!("{r:#}");
+    let kinds = r["kinds"].to_string();
+    assert!(
+        kinds.contains("delete") && kinds.contains("opt_out_marketing"),
+        "{kinds}"
+    );
+    // The opt-out part runs at once, before any verification.
+    let subscribed = |who: &str| {
+        count(
+            &crm,
+            &format!("SELECT subscribed FROM newsletter WHERE email = '{who}'"),
+        )
+    };
+    assert_eq!(subscribed("alice@example.test"), 0, "unsubscribed at once");
+    assert_eq!(subscribed("bob@example.test"), 1, "nobody else");
+    assert_eq!(r["status"], "awaiting_verification");
+    // The erasure on its own track: verification, plan, /approve.
+    reply_in_thread(
+        &stack,
+        "alice",
+        "alice@example.test",
+        "",
+        "Yes, that was me.",
+    )
+    .await;
+    run_once(&config);
+    stack.wait_for_subject("staff", "Deletion plan", WAIT).await;
+    let id = id_of(&config, "alice@example.test");
+    cli_ok(&config, &["requests", "approve", &id]);
+    run_once(&config);
+    assert_eq!(
+        count(
+            &crm,
+            "SELECT count(*) FROM customers WHERE email = 'alice@example.test'"
+        ),
+        0
+    );
+    assert_eq!(
+        request(&config, "alice@example.test")["status"],
+        "completed"
+    );
+    let done = stack.wait_for_subject("alice", "complete", WAIT).await;
+    println!("--- alice sees:\n{done}");
+    let body = common::folded_body(&done);
+    assert!(body.contains("deletion"), "{body}");
+    assert!(body.contains("marketing"), "{body}");
+    assert_eq!(mails_with(&stack, "alice", "complete").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_no_source_can_run_is_never_reported_done() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crm = company(dir.path());
+    let config = setup(&stack, dir.path(), &crm_source(&crm, ERASE_ALL), false);
+    send_first(
+        &stack,
+        "alice@example.test",
+        "Account",
+        "Please delete my account and all data, and remove me from your mailing list.",
+    )
+    .await;
+    run_once(&config);
+    reply_in_thread(
+        &stack,
+        "alice",
+        "alice@example.test",
+        "",
+        "Yes, that was me.",
+    )
+    .await;
+    run_once(&config);
+    stack.wait_for_subject("staff", "Deletion plan", WAIT).await;
+    let id = id_of(&config, "alice@example.test");
+    cli_ok(&config, &["requests", "approve", &id]);
+    run_once(&config);
+    assert_eq!(
+        count(
+            &crm,
+            "SELECT count(*) FROM customers WHERE email = 'alice@example.test'"
+        ),
+        0
+    );
+    let waits = stack
+        .wait_for_subject("staff", "the opt-out part waits for you", WAIT)
+        .await;
+    println!("--- staff sees:\n{waits}");
+    assert_eq!(request(&config, "alice@example.test")["status"], "verified");
+    assert_eq!(mails_with(&stack, "alice", "complete").await.len(), 0);
+}

@@ -404,8 +404,10 @@ fn nothing_found_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Resu
 }
 
 /// Completes the request once every part is done: the link sent for access, the erasure
-/// done (and confirmed) for delete, the "nothing found" reply sent; a correction waits for
-/// staff. The consumer gets `completed` after an erasure.
+/// done (and confirmed) for delete, the opt-out run for an opt-out part, the "nothing found"
+/// reply sent; a correction waits for staff. The consumer gets `completed` after an erasure,
+/// listing only the kinds that were carried out. An erasure done while an opt-out part
+/// cannot run (no source has an `opt-out`) goes to staff for that part.
 fn complete_if_done(ctx: &Ctx, tx: &rusqlite::Connection, r: &mut Request) -> Result<()> {
     if !r.status.is_open() {
         return Ok(());
@@ -417,8 +419,22 @@ fn complete_if_done(ctx: &Ctx, tx: &rusqlite::Connection, r: &mut Request) -> Re
     let nothing = f.found == Some(0) && f.nothing_found_sent;
     let access_done = !r.kinds.contains(&Kind::Access) || f.link || nothing;
     let delete_done = !r.kinds.contains(&Kind::Delete) || f.erased || nothing;
+    let opt_out_done = !r.kinds.iter().any(|k| k.is_opt_out()) || f.opted_out;
     let correct_waits = r.kinds.contains(&Kind::Correct);
-    if !(access_done && delete_done) || correct_waits {
+    if access_done && delete_done && !opt_out_done && f.erased {
+        tell_staff(
+            ctx,
+            tx,
+            r,
+            "Erased in every source; the opt-out part waits for you",
+            Vec::new(),
+            "No data source has an `opt-out` statement, so the bot did not carry out the \
+             opt-out part of this request. Do it by hand, then /complete (the consumer is told).",
+            &["/complete", "/note"],
+        )?;
+        return Ok(());
+    }
+    if !(access_done && delete_done && opt_out_done) || correct_waits {
         return Ok(());
     }
     if transitions::check(r, &Transition::Complete)?.is_err() {
@@ -443,7 +459,27 @@ fn complete_if_done(ctx: &Ctx, tx: &rusqlite::Connection, r: &mut Request) -> Re
 }
 
 fn completed_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
-    let facts = ctx.facts(r);
+    let f = db::facts(tx, r, configured(ctx))?;
+    let mut facts = ctx.facts(r);
+    // Each kind the bot carried out, and never one that did not run.
+    let done: Vec<bool> = r
+        .kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Access => f.link,
+            Kind::Delete => f.erased,
+            Kind::Correct => false,
+            _ => f.opted_out,
+        })
+        .collect();
+    if facts.kind_labels.len() == done.len() {
+        facts.kind_labels = facts
+            .kind_labels
+            .into_iter()
+            .zip(done)
+            .filter_map(|(label, d)| d.then_some(label))
+            .collect();
+    }
     let data = CompletedData {
         facts: &facts,
         completed_date: crate::clock::long_date(

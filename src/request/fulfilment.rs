@@ -95,6 +95,8 @@ pub struct Facts {
     pub partial: Vec<String>,
     /// Staff approved the "nothing found" reply.
     pub nothing_found_sent: bool,
+    /// The opt-out ran in every source that has one (its newest job is done).
+    pub opted_out: bool,
 }
 
 /// Where fulfilment stands.
@@ -215,14 +217,15 @@ pub fn state(f: &Facts) -> State {
         s if s.is_terminal() => return State::Closed(s),
         _ => {}
     }
+    // A failed opt-out (which needs no verification) is open work before anything else.
+    if let Some(fail) = &f.failed {
+        return State::Failed(fail.clone());
+    }
     if !fulfilled_by_sources {
         return State::ByHand;
     }
     if f.status != Status::Verified {
         return State::AwaitingVerification;
-    }
-    if let Some(fail) = &f.failed {
-        return State::Failed(fail.clone());
     }
     // Running steps come first, but an access link already issued while an erasure runs
     // still counts as approved for /resend.
@@ -379,6 +382,7 @@ mod tests {
             erased: false,
             partial: Vec::new(),
             nothing_found_sent: false,
+            opted_out: false,
         }
     }
 
@@ -500,6 +504,14 @@ mod tests {
                     ..v(&[Access])
                 },
                 State::Failed(failure(Step::Export)),
+            ),
+            (
+                "an opt-out failed before verification: failed, /retry allowed",
+                Facts {
+                    failed: Some(failure(Step::OptOut)),
+                    ..facts(S::AwaitingVerification, &[Delete, OptOutMarketing])
+                },
+                State::Failed(failure(Step::OptOut)),
             ),
             (
                 "link issued, request open: approved",

@@ -282,6 +282,7 @@ pub fn facts(
         nothing_found_sent: super::outbox::consumer_purposes(conn, &r.id)?
             .iter()
             .any(|p| p == "nothing_found"),
+        opted_out: newest("opt-out").is_some_and(|j| j.1 == "done"),
     })
 }
 

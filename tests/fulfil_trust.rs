@@ -663,3 +663,101 @@ async fn an_unsubscribe_no_source_can_run_is_never_reported_done() {
     assert_eq!(request(&config, "alice@example.test")["status"], "verified");
     assert_eq!(mails_with(&stack, "alice", "complete").await.len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_source_failing_half_way_through_an_export_leaves_no_package_and_no_link() {
+    let stack = MailStack::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crm = company(dir.path());
+    let fixed = dir.path().join("fixed");
+    let script = dir.path().join("billing.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nread -r input\ncase \"$input\" in\n\
+             *'\"action\":\"lookup\"'*) echo '{{\"count\":1}}' ;;\n\
+             *'\"action\":\"export\"'*)\n\
+               echo '{{\"table\":\"invoices\",\"row\":{{\"number\":\"INV-1\"}}}}'\n\
+               if [ -f '{fixed}' ]; then echo '{{\"table\":\"invoices\",\"row\":{{\"number\":\"INV-2\"}}}}'; \
+               else echo 'disk full half-way'; fi ;;\n\
+             *) echo '{{\"ok\":true}}' ;;\nesac\n",
+            fixed = fixed.display()
+        ),
+    )
+    .expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let port = free_port();
+    let sources = format!(
+        "{}\n[[sources]]\nname = \"billing\"\nkind = \"command\"\ncommand = [\"{}\"]\nactions = [\"lookup\", \"export\"]\n{}",
+        crm_source(&crm, ERASE_ALL),
+        script.display(),
+        portal(port)
+    );
+    let config = setup(&stack, dir.path(), &sources, false);
+    let store = dir.path().join("privacy-inbox.sqlite3");
+    send_first(
+        &stack,
+        "alice@example.test",
+        "My data",
+        "Please send me a copy of all personal data you hold about me.",
+    )
+    .await;
+    run_once(&config);
+    reply_in_thread(
+        &stack,
+        "alice",
+        "alice@example.test",
+        "",
+        "Yes, that was me.",
+    )
+    .await;
+    run_once(&config);
+    let failed = stack
+        .wait_for_subject("staff", "A source failed (export)", WAIT)
+        .await;
+    println!("--- staff sees:\n{failed}");
+    assert!(common::folded_body(&failed).contains("billing"), "{failed}");
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM packages"),
+        0,
+        "no package"
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM links"), 0, "no link");
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("packages"))
+        .map(|d| d.filter_map(|e| e.ok()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "no partial file: {left:?}");
+    let id = id_of(&config, "alice@example.test");
+    // Nothing to approve but the failed step: /resend is refused, saying so.
+    let out = common::cli(&config, &["requests", "resend", &id]);
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("export failed in billing"), "{said}");
+
+    // Fixed: /approve runs the export again, whole; then /approve mails the link.
+    std::fs::write(&fixed, "").expect("fix");
+    cli_ok(&config, &["requests", "approve", &id]);
+    run_once(&config);
+    stack
+        .wait_for_subject("staff", "Access package ready", WAIT)
+        .await;
+    assert_eq!(count(&store, "SELECT count(*) FROM packages"), 1);
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM links"),
+        0,
+        "no link before approval"
+    );
+    cli_ok(&config, &["requests", "approve", &id]);
+    run_once(&config);
+    stack
+        .wait_for_subject("alice", "ready to download", WAIT)
+        .await;
+    assert_eq!(
+        request(&config, "alice@example.test")["status"],
+        "completed"
+    );
+}

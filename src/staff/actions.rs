@@ -190,6 +190,20 @@ pub fn staff_command(
     if let Command::NotARequest { .. } = cmd {
         label(ctx, tx, &r, actor, StaffAction::NotARequest)?;
     }
+    if let Command::Deny { .. } = cmd {
+        // No download link works after a denial.
+        let n = crate::store::fulfil::void_links(tx, &r.id)?;
+        if n > 0 {
+            add_event(
+                tx,
+                &r.id,
+                &clock::fmt(now),
+                "links_voided",
+                actor,
+                &format!("{n} unused download link(s) voided by the denial"),
+            )?;
+        }
+    }
     let told = tell_consumer(ctx, tx, &r, cmd)?;
     let due_date = ctx.show_date(r.due_in_force());
     let mut message = match cmd {

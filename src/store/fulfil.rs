@@ -178,6 +178,16 @@ pub fn set_job_sources(conn: &Connection, id: i64, sources: &[String]) -> Result
     Ok(())
 }
 
+/// Voids every active link of a request (a denial: no link works after it); returns how many.
+pub fn void_links(conn: &Connection, request_id: &str) -> Result<usize> {
+    Ok(conn
+        .execute(
+            "UPDATE links SET state = 'voided' WHERE request_id = ?1 AND state = 'active'",
+            params![request_id],
+        )
+        .context("Cannot void the links")?)
+}
+
 /// True when the request has an active, unexpired, unused link at `now`.
 pub fn active_link(conn: &Connection, request_id: &str, now: DateTime<Utc>) -> Result<bool> {
     Ok(conn.query_row(
@@ -677,6 +687,14 @@ mod tests {
         assert_eq!(
             link_state(c, "nope", now).expect("state"),
             LinkState::Unknown
+        );
+        let third = issue_link(c, "PI-1", pkg, now, 7).expect("link");
+        assert!(active_link(c, "PI-1", now).expect("active"));
+        assert_eq!(void_links(c, "PI-1").expect("void"), 1);
+        assert!(!active_link(c, "PI-1", now).expect("active"));
+        assert!(
+            !use_link(c, &third, now).expect("use"),
+            "void after a denial"
         );
     }
 

@@ -180,12 +180,11 @@ pub fn set_job_sources(conn: &Connection, id: i64, sources: &[String]) -> Result
 
 /// Voids every active link of a request (a denial: no link works after it); returns how many.
 pub fn void_links(conn: &Connection, request_id: &str) -> Result<usize> {
-    Ok(conn
-        .execute(
-            "UPDATE links SET state = 'voided' WHERE request_id = ?1 AND state = 'active'",
-            params![request_id],
-        )
-        .context("Cannot void the links")?)
+    conn.execute(
+        "UPDATE links SET state = 'voided' WHERE request_id = ?1 AND state = 'active'",
+        params![request_id],
+    )
+    .context("Cannot void the links")
 }
 
 /// True when the request has an active, unexpired, unused link at `now`.

@@ -487,6 +487,17 @@ mod tests {
                 State::Running(Step::Erase),
             ),
             (
+                "package built, erasure running, no link yet: running",
+                Facts {
+                    found: Some(2),
+                    package: true,
+                    erase_queued: true,
+                    pending: vec![Step::Erase],
+                    ..v(&[Access, Delete])
+                },
+                State::Running(Step::Erase),
+            ),
+            (
                 "rows left after the erasure",
                 Facts {
                     found: Some(2),

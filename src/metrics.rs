@@ -71,6 +71,8 @@ pub struct Counters {
     errors: Mutex<BTreeMap<String, u64>>,
     /// Health of the mail loop.
     health: Mutex<Health>,
+    /// Data source failures by (source, step).
+    source_failures: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +121,13 @@ impl Counters {
         let mut h = lock(&self.health);
         h.failing_since.get_or_insert_with(Instant::now);
         h.last_error = format!("{err:#}").replace(['\r', '\n'], " ");
+    }
+
+    /// Records a data source's failure in a fulfilment step.
+    pub fn source_failed(&self, source: &str, step: &str) {
+        *lock(&self.source_failures)
+            .entry((source.to_string(), step.to_string()))
+            .or_insert(0) += 1;
     }
 
     fn error(&self, stage: &str, n: u64) {
@@ -301,6 +310,20 @@ pub fn render(store: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<String
         }
     }
     reg.register("errors", "Errors by stage.", errors);
+    let failures = Family::<Labels, Counter>::default();
+    for ((source, step), n) in lock(&c.source_failures).iter() {
+        failures
+            .get_or_create(&vec![
+                ("source".to_string(), source.clone()),
+                ("step".to_string(), step.clone()),
+            ])
+            .inc_by(*n);
+    }
+    reg.register(
+        "source_failures",
+        "Data source failures in fulfilment, by source and step.",
+        failures,
+    );
     let up = lock(&c.health).failing_since.is_none();
     gauge(
         &mut reg,

@@ -2,7 +2,8 @@
 //! every daemon pass; each notice is sent once per threshold (recorded in `notices` in the
 //! same transaction that queues it), so re-runs and restarts never repeat one.
 //!
-//! - staff: due soon (each `clock.due-soon-days` threshold), overdue, the extension window,
+//! - staff: due soon (each `clock.due-soon-days` threshold), overdue (both naming a failed
+//!   fulfilment step, which is open work until staff `/retry` or `/complete`), the extension window,
 //!   receipt not yet confirmed (an escalated request near or past `confirm_by`), and a daily
 //!   digest;
 //! - consumers: a verification reminder after `verification.reminder-days` (7), and after `verification.expiry-days` (30)
@@ -89,8 +90,25 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         .iter()
         .filter_map(|d| u32::try_from(*d).ok())
         .collect();
+    // Failed fulfilment steps are open work: the clock notices say what failed.
+    let mut failed: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (id, step, error) in crate::store::fulfil::failed_open(&tx)? {
+        failed.entry(id).or_default().push(format!(
+            "the {step} failed ({})",
+            crate::outbound::facts::clean_line(&error, 160)
+        ));
+    }
     let mut digest = Vec::new();
     for r in open {
+        let open_work = failed
+            .get(&r.id)
+            .map(|f| {
+                format!(
+                    "; open work: {} (fix the source, then /retry)",
+                    f.join("; ")
+                )
+            })
+            .unwrap_or_default();
         let due_s = r
             .extended_due_at
             .clone()
@@ -130,7 +148,11 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
         };
         if st.overdue {
             let overdue = format!("OVERDUE since {}", facts.due_date);
-            staff_notice(overdue.clone(), overdue, format!("overdue:{due_s}"))?;
+            staff_notice(
+                overdue.clone(),
+                format!("{overdue}{open_work}"),
+                format!("overdue:{due_s}"),
+            )?;
         } else if let Some(t) = st.crossed.last() {
             // Only the tightest threshold crossed is announced; the wider ones are
             // recorded as done so they are not sent late.
@@ -140,13 +162,17 @@ pub fn sweep(ctx: &Ctx, store: &mut Store) -> Result<SweepStats> {
                 }
             }
             // At most 76 characters with the tag: "[PRIV-2026-00042] Deadline: Due in 10
-            // days, September 30, 2026 (threshold 10)".
+            // days, September 30, 2026 (threshold 10)"; what failed goes in the body.
             let days = match st.days_left {
                 1 => "1 day".to_string(),
                 n => format!("{n} days"),
             };
             let due_soon = format!("Due in {days}, {} (threshold {t})", facts.due_date);
-            staff_notice(due_soon.clone(), due_soon, format!("due_soon:{t}:{due_s}"))?;
+            staff_notice(
+                due_soon.clone(),
+                format!("{due_soon}{open_work}"),
+                format!("due_soon:{t}:{due_s}"),
+            )?;
         }
         // The one extension must be announced before the first period ends: remind
         // staff once, `extension-warning-days` before that.

@@ -2,7 +2,8 @@
 //! script) as data sources, the daemon's download page, and the consumer's mailbox. An access
 //! request is verified by reply, looked up, packaged, approved, mailed as a single-use link and
 //! downloaded once; a deletion erases the rows after /approve; an opt-out runs everywhere at
-//! once; a requester found nowhere is told so; a source that prints garbage goes to staff.
+//! once; a requester found nowhere is told so once staff approve; a source that prints
+//! garbage goes to staff.
 
 mod common;
 
@@ -203,10 +204,20 @@ async fn access_delete_opt_out_and_nobody_on_real_sources_and_the_download_page(
     verify(&stack, "alice", "alice@example.test").await;
     verify(&stack, "carol", "carol@example.test").await;
     verify(&stack, "dave", "dave@example.test").await;
-    run_once(&config); // verified, looked up (and alice's export queued)
-    run_once(&config); // alice's package built
+    run_once(&config); // verified, looked up, alice's package built: one pass
 
-    // Dave is found nowhere: told so, and the request is done.
+    // Dave is found nowhere: a finding staff confirm, not a reason to close.
+    stack
+        .wait_for_subject("staff", "Nothing found in any source", WAIT)
+        .await;
+    assert_eq!(request(&config, "dave@example.test")["status"], "verified");
+    let dave_id = request(&config, "dave@example.test")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let out = common::cli(&config, &["requests", "approve", &dave_id]);
+    assert!(out.status.success(), "{out:?}");
+    run_once(&config);
     let nothing = stack
         .wait_for_subject("dave", "no personal information", WAIT)
         .await;

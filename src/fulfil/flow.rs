@@ -24,6 +24,7 @@ use crate::kind::Kind;
 use crate::outbound::catalog::CompletedData;
 use crate::outbound::facts::RequestFacts;
 use crate::outbound::queue::Job;
+use crate::request::fulfilment::{self as fstate, Act, State, Step};
 use crate::request::lifecycle::Transition;
 use crate::store::fulfil::{self as db, SourceResult};
 use crate::store::requests::{self, Request};
@@ -106,6 +107,9 @@ struct LinkData<'a> {
     link: String,
     expires_date: String,
     link_days: u32,
+    /// Not empty: no link is sent, and this says what the request waits for (`approval`,
+    /// `verification`, `denied`, `closed`, `unchanged`).
+    waiting: String,
 }
 
 /// `fulfilment`: a headline, one line per source, what staff can do next.
@@ -116,6 +120,8 @@ struct StaffNotice<'a> {
     what: String,
     lines: Vec<String>,
     next: String,
+    /// The commands the request's state allows, with what each does.
+    commands: Vec<String>,
 }
 
 fn tell_staff(
@@ -125,8 +131,16 @@ fn tell_staff(
     what: &str,
     lines: Vec<String>,
     next: &str,
+    commands: &[&str],
 ) -> Result<()> {
-    let facts = ctx.staff_facts(r);
+    let mut facts = ctx.staff_facts(r);
+    if commands.contains(&"/retry") {
+        // A failure notice names the request by its id only: no personal data (it may be
+        // forwarded to whoever fixes the source).
+        facts.requester.clear();
+        facts.requester_name.clear();
+        facts.original_subject.clear();
+    }
     ctx.mailer.queue_staff(
         tx,
         &ctx.settings.staff.escalation_to,
@@ -136,15 +150,43 @@ fn tell_staff(
             what: what.to_string(),
             lines,
             next: next.to_string(),
+            commands: commands.iter().map(|c| command_help(c)).collect(),
         },
         Some(&r.id),
         None,
     )
 }
 
+/// One line of the staff mail's command list.
+fn command_help(word: &str) -> String {
+    let (usage, what) = match word {
+        "/approve" => ("/approve", "go ahead with what this mail describes"),
+        "/retry" => (
+            "/retry",
+            "run the failed step again, for the sources that failed",
+        ),
+        "/deny" => (
+            "/deny exempt <why>",
+            "keep the records (the law requires it); the consumer is told why",
+        ),
+        "/resend" => (
+            "/resend",
+            "a fresh download link to the consumer; the old one stops working",
+        ),
+        "/complete" => (
+            "/complete",
+            "you acted by hand: close the request (the consumer is told)",
+        ),
+        "/note" => ("/note <text>", "a note in the record"),
+        other => (other, ""),
+    };
+    format!("{usage:<20} {what}")
+}
+
 /// Issues a fresh download link for the newest package (voiding earlier ones) and mails it
-/// to the consumer. `Ok(Err(why))` when there is nothing to send.
-pub fn send_link(
+/// to the address on file (never to a `From:`). `Ok(Err(why))` when there is nothing to send.
+/// Callers check the fulfilment state first ([`resend`], [`approve`]).
+fn send_link(
     ctx: &Ctx,
     tx: &rusqlite::Connection,
     r: &Request,
@@ -157,7 +199,8 @@ pub fn send_link(
     };
     let Some((package, _, rows)) = db::latest_package(tx, &r.id)? else {
         return Ok(Err(format!(
-            "{} has no access package yet (it is built after verification and the lookup)",
+            "{} has no access package (it is built after verification and the lookup, and \
+             purged when its time is up)",
             r.id
         )));
     };
@@ -170,6 +213,7 @@ pub fn send_link(
         link: crate::portal::link_url(&portal.public_url, &token),
         expires_date: crate::clock::long_date(expires, ctx.settings.clock.timezone, &r.language),
         link_days: portal.link_days,
+        waiting: String::new(),
     };
     let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
     ctx.mailer.queue_notice(
@@ -196,73 +240,201 @@ pub fn send_link(
     )))
 }
 
-/// `/approve`: sends the access link and queues the erasure, whichever the request waits
-/// for. `Ok(Err(why))` when nothing waits for approval.
+/// Where `r`'s fulfilment stands.
+pub fn state_of(ctx: &Ctx, conn: &rusqlite::Connection, r: &Request) -> Result<State> {
+    Ok(fstate::state(&db::facts(conn, r, configured(ctx))?))
+}
+
+/// Who asks for `/resend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// Staff (a proven staff mail, or the CLI).
+    Staff,
+    /// The consumer, from the verified address, not failed by our own server's
+    /// authentication results (and with a verdict from it when an authserv-id is set).
+    Consumer,
+    /// The consumer's address, without that proof: may not void a link that still works.
+    Unproven,
+}
+
+/// `/resend`: a fresh link to the address on file, only while the request is approved or
+/// delivered and its package kept. `Ok(Err(why))`: refused, saying what it waits for.
+pub fn resend(
+    ctx: &Ctx,
+    tx: &rusqlite::Connection,
+    r: &Request,
+    actor: &str,
+    asker: Asker,
+) -> Result<std::result::Result<String, String>> {
+    let state = state_of(ctx, tx, r)?;
+    let cmd = match asker {
+        Asker::Staff => fstate::Command::StaffResend,
+        Asker::Consumer | Asker::Unproven => fstate::Command::ConsumerResend,
+    };
+    if let Err(why) = fstate::decide(&state, cmd) {
+        return Ok(Err(format!("{}: {why}", r.id)));
+    }
+    if asker == Asker::Unproven && db::active_link(tx, &r.id, ctx.now())? {
+        return Ok(Err(format!(
+            "{}: /resend is refused: the mail does not prove it comes from the requester \
+             (our server's authentication results), and their current link is unused and \
+             still works; it stays valid",
+            r.id
+        )));
+    }
+    send_link(ctx, tx, r, actor)
+}
+
+/// `/resend` refused for the consumer: a reply to the address on file saying what the
+/// request waits for (no link).
+pub fn resend_refused_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
+    let state = state_of(ctx, tx, r)?;
+    let waiting = match state {
+        State::AwaitingVerification => "verification",
+        State::Denied => "denied",
+        State::Closed(_) | State::Erased => "closed",
+        State::Approved | State::Delivered => "unchanged",
+        _ => "approval",
+    };
+    let facts = ctx.facts(r);
+    let data = LinkData {
+        facts: &facts,
+        link: String::new(),
+        expires_date: String::new(),
+        link_days: 0,
+        waiting: waiting.to_string(),
+    };
+    let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+    ctx.mailer.queue(
+        tx,
+        &Job {
+            references: &refs,
+            ..Job::to_consumer("export_ready", r, &data)
+        },
+    )?;
+    Ok(())
+}
+
+/// `/approve` and `/retry`: whatever the request's fulfilment state waits for (the link,
+/// the erasure, the "nothing found" reply, a failed step run again for exactly the sources
+/// that failed). `Ok(Err(why))`: refused, saying the state and what it waits for.
 pub fn approve(
     ctx: &Ctx,
     tx: &rusqlite::Connection,
     r: &mut Request,
     actor: &str,
+    retry: bool,
 ) -> Result<std::result::Result<String, String>> {
-    if !configured(ctx) {
-        return Ok(Err(
-            "No [[sources]] are configured: there is nothing to approve".into(),
-        ));
-    }
-    if !r.status.is_open() {
-        return Ok(Err(format!("{} is {}: nothing to approve", r.id, r.status)));
-    }
+    let state = state_of(ctx, tx, r)?;
+    let cmd = if retry {
+        fstate::Command::Retry
+    } else {
+        fstate::Command::Approve
+    };
+    let acts = match fstate::decide(&state, cmd) {
+        Ok(acts) => acts,
+        Err(why) => return Ok(Err(format!("{}: {why}", r.id))),
+    };
+    let now_s = ctx.now_s();
     let mut done = Vec::new();
-    if r.kinds.contains(&Kind::Access) && db::latest_package(tx, &r.id)?.is_some() {
-        match send_link(ctx, tx, r, actor)? {
-            Ok(m) => done.push(m),
-            Err(why) => return Ok(Err(why)),
+    for act in acts {
+        match act {
+            Act::SendLink => match send_link(ctx, tx, r, actor)? {
+                Ok(m) => done.push(m),
+                Err(why) => return Ok(Err(why)),
+            },
+            Act::QueueErase => {
+                db::enqueue_job(tx, &r.id, "erase", &now_s)?;
+                add_event(
+                    tx,
+                    &r.id,
+                    &now_s,
+                    "erase_approved",
+                    actor,
+                    "Erasure approved",
+                )?;
+                done.push("the erasure is queued (one transaction per source)".to_string());
+            }
+            Act::NothingFound => {
+                nothing_found_mail(ctx, tx, r)?;
+                add_event(
+                    tx,
+                    &r.id,
+                    &now_s,
+                    "nothing_found_approved",
+                    actor,
+                    "Found in no data source: the consumer is told so",
+                )?;
+                done.push("the consumer is told nothing was found".to_string());
+            }
+            Act::Rerun { step, sources } => {
+                db::enqueue_job_for(tx, &r.id, step.as_str(), &sources, &now_s)?;
+                let which = if sources.is_empty() {
+                    "every source".to_string()
+                } else {
+                    sources.join(", ")
+                };
+                add_event(
+                    tx,
+                    &r.id,
+                    &now_s,
+                    "fulfil_queued",
+                    actor,
+                    &format!("The failed {step} runs again in {which}"),
+                )?;
+                done.push(format!("the {step} runs again in {which}"));
+            }
         }
-        complete_if_done(ctx, tx, r, false)?;
     }
-    if r.kinds.contains(&Kind::Delete) && looked_up(tx, r)? && !db::job_exists(tx, &r.id, "erase")?
-    {
-        db::enqueue_job(tx, &r.id, "erase", &ctx.now_s())?;
-        add_event(
-            tx,
-            &r.id,
-            &ctx.now_s(),
-            "erase_approved",
-            actor,
-            "Erasure approved",
-        )?;
-        done.push("the erasure is queued (one transaction per source)".to_string());
-    }
-    if done.is_empty() {
-        return Ok(Err(format!(
-            "Nothing of {} waits for approval yet (the lookup or the package may still be running)",
-            r.id
-        )));
-    }
+    complete_if_done(ctx, tx, r)?;
     Ok(Ok(format!("{}: {}", r.id, done.join("; "))))
 }
 
-fn looked_up(tx: &rusqlite::Connection, r: &Request) -> Result<bool> {
-    Ok(db::results(tx, &r.id)?
-        .iter()
-        .any(|x| x.action == "lookup" && x.outcome == "ok"))
+fn nothing_found_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
+    let facts = ctx.facts(r);
+    let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
+    ctx.mailer.queue_notice(
+        tx,
+        &Job {
+            references: &refs,
+            ..Job::to_consumer("nothing_found", r, &facts)
+        },
+    )?;
+    Ok(())
 }
 
 /// Completes the request once every part is done: the link sent for access, the erasure
-/// done for delete. `erased`: this call follows an erasure (the consumer gets `completed`).
-fn complete_if_done(
-    ctx: &Ctx,
-    tx: &rusqlite::Connection,
-    r: &mut Request,
-    erased: bool,
-) -> Result<()> {
+/// done (and confirmed) for delete, the opt-out run for an opt-out part, the "nothing found"
+/// reply sent; a correction waits for staff. The consumer gets `completed` after an erasure,
+/// listing only the kinds that were carried out. An erasure done while an opt-out part
+/// cannot run (no source has an `opt-out`) goes to staff for that part.
+fn complete_if_done(ctx: &Ctx, tx: &rusqlite::Connection, r: &mut Request) -> Result<()> {
     if !r.status.is_open() {
         return Ok(());
     }
-    let access_done = !r.kinds.contains(&Kind::Access) || db::link_issued(tx, &r.id)?;
-    let delete_done = !r.kinds.contains(&Kind::Delete) || erased;
+    let f = db::facts(tx, r, configured(ctx))?;
+    if f.failed.is_some() || !f.partial.is_empty() || !f.pending.is_empty() {
+        return Ok(());
+    }
+    let nothing = f.found == Some(0) && f.nothing_found_sent;
+    let access_done = !r.kinds.contains(&Kind::Access) || f.link || nothing;
+    let delete_done = !r.kinds.contains(&Kind::Delete) || f.erased || nothing;
+    let opt_out_done = !r.kinds.iter().any(|k| k.is_opt_out()) || f.opted_out;
     let correct_waits = r.kinds.contains(&Kind::Correct);
-    if !(access_done && delete_done) || correct_waits {
+    if access_done && delete_done && !opt_out_done && f.erased {
+        tell_staff(
+            ctx,
+            tx,
+            r,
+            "Erased in every source; the opt-out part waits for you",
+            Vec::new(),
+            "No data source has an `opt-out` statement, so the bot did not carry out the \
+             opt-out part of this request. Do it by hand, then /complete (the consumer is told).",
+            &["/complete", "/note"],
+        )?;
+        return Ok(());
+    }
+    if !(access_done && delete_done && opt_out_done) || correct_waits {
         return Ok(());
     }
     if transitions::check(r, &Transition::Complete)?.is_err() {
@@ -273,17 +445,41 @@ fn complete_if_done(
         r,
         &Transition::Complete,
         "bot",
-        "Fulfilled in every data source",
+        if nothing {
+            "Found in no data source: the consumer is told so"
+        } else {
+            "Fulfilled in every data source"
+        },
         ctx.now(),
     )?;
-    if erased {
+    if f.erased {
         completed_mail(ctx, tx, r)?;
     }
     Ok(())
 }
 
 fn completed_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<()> {
-    let facts = ctx.facts(r);
+    let f = db::facts(tx, r, configured(ctx))?;
+    let mut facts = ctx.facts(r);
+    // Each kind the bot carried out, and never one that did not run.
+    let done: Vec<bool> = r
+        .kinds
+        .iter()
+        .map(|k| match k {
+            Kind::Access => f.link,
+            Kind::Delete => f.erased,
+            Kind::Correct => false,
+            _ => f.opted_out,
+        })
+        .collect();
+    if facts.kind_labels.len() == done.len() {
+        facts.kind_labels = facts
+            .kind_labels
+            .into_iter()
+            .zip(done)
+            .filter_map(|(label, d)| d.then_some(label))
+            .collect();
+    }
     let data = CompletedData {
         facts: &facts,
         completed_date: crate::clock::long_date(
@@ -307,6 +503,8 @@ fn completed_mail(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<(
 struct Outcome {
     source: String,
     result: std::result::Result<(u64, String), SourceError>,
+    /// Rows its lookup still found after its erasure committed.
+    left: Option<u64>,
 }
 
 fn subject(ctx: &Ctx, r: &Request) -> Subject {
@@ -317,15 +515,35 @@ fn subject(ctx: &Ctx, r: &Request) -> Subject {
     }
 }
 
-/// Runs every due job once. Returns how many ran.
+/// Rounds of [`run_due`] in one pass: a job's successor (lookup → export) runs in the same
+/// pass, without looping for ever.
+const ROUNDS: usize = 4;
+
+/// Runs every due job, and the jobs they lead to, as far as they go without a person.
+/// Returns how many ran.
 pub async fn run_due(ctx: &Ctx<'_>, store: &Mutex<Store>) -> Result<usize> {
     if !configured(ctx) {
         return Ok(0);
     }
-    let jobs = {
-        let st = lock(store);
-        db::due_jobs(st.reader(), &ctx.now_s(), BATCH)?
-    };
+    let mut ran = 0;
+    let mut tried = std::collections::HashSet::new();
+    for _ in 0..ROUNDS {
+        let jobs: Vec<db::Job> = {
+            let st = lock(store);
+            db::due_jobs(st.reader(), &ctx.now_s(), BATCH)?
+        }
+        .into_iter()
+        .filter(|j| tried.insert(j.id))
+        .collect();
+        if jobs.is_empty() {
+            break;
+        }
+        ran += run_jobs(ctx, store, jobs).await?;
+    }
+    Ok(ran)
+}
+
+async fn run_jobs(ctx: &Ctx<'_>, store: &Mutex<Store>, jobs: Vec<db::Job>) -> Result<usize> {
     let mut ran = 0;
     for job in jobs {
         let r = {
@@ -354,32 +572,41 @@ pub async fn run_due(ctx: &Ctx<'_>, store: &Mutex<Store>) -> Result<usize> {
     Ok(ran)
 }
 
+fn counted(counts: &[super::rows::Count]) -> (u64, String) {
+    let total = counts.iter().map(|c| c.count).sum();
+    let detail = counts
+        .iter()
+        .map(|c| {
+            if c.label.is_empty() {
+                c.count.to_string()
+            } else {
+                format!("{} {}", c.label, c.count)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (total, detail)
+}
+
 async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Request) -> Result<()> {
     let who = subject(ctx, &r);
-    let sources = &ctx.settings.fulfil.sources;
+    let sources: Vec<&SourceSettings> = ctx
+        .settings
+        .fulfil
+        .sources
+        .iter()
+        .filter(|s| job.sources.is_empty() || job.sources.contains(&s.name))
+        .collect();
     let mut package = None;
     let mut outcomes = Vec::new();
     match job.action.as_str() {
         "lookup" => {
             for s in sources.iter().filter(|s| s.lookup.is_some()) {
-                let result = source::lookup(s, &who).await.map(|counts| {
-                    let total = counts.iter().map(|c| c.count).sum();
-                    let detail = counts
-                        .iter()
-                        .map(|c| {
-                            if c.label.is_empty() {
-                                c.count.to_string()
-                            } else {
-                                format!("{} {}", c.label, c.count)
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    (total, detail)
-                });
+                let result = source::lookup(s, &who).await.map(|c| counted(&c));
                 outcomes.push(Outcome {
                     source: s.name.clone(),
                     result,
+                    left: None,
                 });
             }
         }
@@ -400,10 +627,16 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
                         .join(", ");
                     (rows, detail)
                 });
+                let failed = result.is_err();
                 outcomes.push(Outcome {
                     source: s.name.clone(),
                     result,
+                    left: None,
                 });
+                if failed {
+                    // No partial package: the rest is not asked, nothing is kept.
+                    break;
+                }
             }
             if outcomes.iter().all(|o| o.result.is_ok()) {
                 let key = {
@@ -425,9 +658,21 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
                 let result = source::erase(s, &who)
                     .await
                     .map(|n| (n, format!("{n} rows")));
+                // Confirmed: once the statements committed, the lookup runs again.
+                let left = match (&result, &s.lookup) {
+                    (Ok(_), Some(_)) => match source::lookup(s, &who).await {
+                        Ok(c) => Some(counted(&c).0),
+                        Err(e) => {
+                            tracing::warn!(source = %s.name, step = "erase", request = %r.id, error = %e, "The lookup after an erasure failed");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
                 outcomes.push(Outcome {
                     source: s.name.clone(),
                     result,
+                    left,
                 });
             }
         }
@@ -439,6 +684,7 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
                 outcomes.push(Outcome {
                     source: s.name.clone(),
                     result,
+                    left: None,
                 });
             }
         }
@@ -449,11 +695,20 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
     let now_s = ctx.now_s();
     let attempt = u32::try_from(job.attempts + 1).unwrap_or(u32::MAX);
     for o in &outcomes {
-        let (outcome, count, detail) = match &o.result {
-            Ok((n, d)) => ("ok", *n, d.clone()),
-            Err(e) if e.is_transient() => ("unavailable", 0, e.to_string()),
-            Err(e) => ("failed", 0, e.to_string()),
+        let (outcome, count, detail) = match (&o.result, o.left) {
+            (Ok(_), Some(left)) if left > 0 => (
+                "failed",
+                0,
+                format!("{} {left} record(s) left after the erasure", db::PARTIAL),
+            ),
+            (Ok((n, d)), _) => ("ok", *n, d.clone()),
+            (Err(e), _) if e.is_transient() => ("unavailable", 0, e.to_string()),
+            (Err(e), _) => ("failed", 0, e.to_string()),
         };
+        if outcome != "ok" {
+            tracing::warn!(source = %o.source, step = %job.action, request = %r.id, error = %detail, "Data source failed");
+            crate::metrics::counters().source_failed(&o.source, &job.action);
+        }
         db::record_result(
             &tx,
             &r.id,
@@ -469,21 +724,42 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
         )?;
     }
     let lines = lines_of(&outcomes);
-    let failed: Vec<&SourceError> = outcomes
+    let partial: Vec<(&str, u64)> = outcomes
         .iter()
-        .filter_map(|o| o.result.as_ref().err())
+        .filter_map(|o| match (&o.result, o.left) {
+            (Ok(_), Some(left)) if left > 0 => Some((o.source.as_str(), left)),
+            _ => None,
+        })
         .collect();
-    if !failed.is_empty() {
-        let all_transient = failed.iter().all(|e| e.is_transient());
+    let failed: Vec<(&str, &SourceError)> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| (o.source.as_str(), e)))
+        .collect();
+    if !failed.is_empty() || !partial.is_empty() {
+        let all_transient = partial.is_empty() && failed.iter().all(|(_, e)| e.is_transient());
         let tries = usize::try_from(job.attempts).unwrap_or(usize::MAX);
         let why = failed
             .iter()
-            .map(|e| e.to_string())
+            .map(|(_, e)| e.to_string())
+            .chain(
+                partial
+                    .iter()
+                    .map(|(s, n)| format!("{s}: {n} record(s) left after the erasure")),
+            )
             .collect::<Vec<_>>()
             .join("; ");
+        // Sources that succeeded are not asked again (an export is rebuilt whole).
+        let again: Vec<String> = failed
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .chain(partial.iter().map(|(s, _)| s.to_string()))
+            .collect();
         if all_transient && tries < RETRY_AFTER.len() {
             let at = crate::clock::fmt(ctx.now() + chrono::Duration::seconds(RETRY_AFTER[tries]));
             db::finish_job(&tx, job.id, "pending", &why, Some(&at))?;
+            if job.action != "export" {
+                db::set_job_sources(&tx, job.id, &again)?;
+            }
             add_event(
                 &tx,
                 &r.id,
@@ -503,20 +779,29 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
             "bot",
             &format!("{}: {why}", job.action),
         )?;
-        let first = failed.first().map(|e| e.to_string()).unwrap_or_default();
+        let step = Step::parse(&job.action).unwrap_or(Step::Lookup);
+        let (what, next) = failure_notice(step, &again, attempt, !partial.is_empty());
+        // Only the request's id and the sources' own words: no personal data.
+        let error_lines: Vec<String> = failed
+            .iter()
+            .map(|(s, e)| {
+                format!(
+                    "{s}: ERROR {}",
+                    crate::outbound::facts::clean_line(&e.to_string(), 300)
+                )
+            })
+            .chain(partial.iter().map(|(s, n)| {
+                format!("{s}: {n} record(s) still found after the erasure committed")
+            }))
+            .collect();
         tell_staff(
             ctx,
             &tx,
             &r,
-            &format!(
-                "A source failed ({}): {}",
-                job.action,
-                crate::outbound::facts::clean_line(&first, 120)
-            ),
-            lines,
-            "Nothing was sent to the consumer and no partial export exists. Fix the source (or \
-             its config), then reply /approve to try the approved step again, or act by hand \
-             and /complete; /note records what you did.",
+            &what,
+            error_lines,
+            &next,
+            &["/retry", "/approve", "/complete", "/note"],
         )?;
         return Ok(tx.commit()?);
     }
@@ -534,7 +819,15 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
         &lines.join("; "),
     )?;
     match job.action.as_str() {
-        "lookup" => after_lookup(ctx, &tx, &mut r, total, lines)?,
+        "lookup" => {
+            // A rerun for some sources: the plan counts every source's latest figure.
+            let (total, lines) = if job.sources.is_empty() {
+                (total, lines)
+            } else {
+                lookup_totals(ctx, &tx, &r)?
+            };
+            after_lookup(ctx, &tx, &mut r, total, lines)?
+        }
         "export" => {
             if let Some((summary, rows)) = package {
                 db::add_package(
@@ -554,9 +847,10 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
                             "Access package ready, link not sent",
                             lines,
                             &why,
+                            &["/complete", "/note"],
                         )?;
                     }
-                    complete_if_done(ctx, &tx, &mut r, false)?;
+                    complete_if_done(ctx, &tx, &mut r)?;
                 } else {
                     tell_staff(
                         ctx,
@@ -566,11 +860,12 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
                         lines,
                         "Reply /approve to mail the consumer a single-use download link (the \
                          package never goes by mail), or /deny exempt <explanation>.",
+                        &["/approve", "/deny", "/note"],
                     )?;
                 }
             }
         }
-        "erase" => complete_if_done(ctx, &tx, &mut r, true)?,
+        "erase" => complete_if_done(ctx, &tx, &mut r)?,
         "opt-out"
             if r.kinds.iter().all(|k| k.is_opt_out())
                 && transitions::check(&r, &Transition::Complete)?.is_ok() =>
@@ -590,37 +885,106 @@ async fn run_one(ctx: &Ctx<'_>, store: &Mutex<Store>, job: &db::Job, mut r: Requ
     Ok(tx.commit()?)
 }
 
-/// After a lookup: found nowhere → the consumer is told and the request completes; found →
-/// access builds its package, delete sends staff the plan (or erases with `delete = "auto"`),
-/// correct tells staff where the records are.
+/// The staff mail after a step failed for good: headline and what to do.
+fn failure_notice(step: Step, sources: &[String], tries: u32, partial: bool) -> (String, String) {
+    let which = sources.join(", ");
+    let what = if partial {
+        format!("Erasure partial in {which}: records left, request not completed")
+    } else {
+        format!("A source failed ({step}) in {which} after {tries} tries")
+    };
+    let again = if step == Step::Export {
+        "the export runs again in every source (a package is never built in part)".to_string()
+    } else {
+        format!("the {step} runs again in {which} only")
+    };
+    let next = format!(
+        "Nothing was sent to the consumer and no partial export exists. Fix the source (or its \
+         config), then reply /retry (or /approve): {again}. Or act by hand and /complete; \
+         /note records what you did."
+    );
+    (what, next)
+}
+
+/// Every lookup source's latest figure: (total, lines).
+fn lookup_totals(ctx: &Ctx, tx: &rusqlite::Connection, r: &Request) -> Result<(u64, Vec<String>)> {
+    let results = db::results(tx, &r.id)?;
+    let mut total = 0;
+    let mut lines = Vec::new();
+    for s in ctx
+        .settings
+        .fulfil
+        .sources
+        .iter()
+        .filter(|s| s.lookup.is_some())
+    {
+        if let Some(x) = results
+            .iter()
+            .rev()
+            .find(|x| x.source == s.name && x.action == "lookup" && x.outcome == "ok")
+        {
+            total += x.count;
+            lines.push(if x.count == 0 {
+                format!("{}: nothing", s.name)
+            } else {
+                format!("{}: {}", s.name, x.detail)
+            });
+        }
+    }
+    Ok((total, lines))
+}
+
+/// True when a lookup that found nothing may be answered without staff: every kind the
+/// sources fulfil for `r` runs automatically.
+fn nothing_found_alone(ctx: &Ctx, r: &Request) -> bool {
+    let f = &ctx.settings.fulfil;
+    r.kinds.iter().all(|k| match k {
+        Kind::Access => f.access == Approval::Auto,
+        Kind::Delete => f.delete == Approval::Auto,
+        Kind::Correct => false,
+        _ => true,
+    })
+}
+
+/// After a lookup: found nowhere → a plan for staff to approve (or, with every kind on
+/// "auto", the consumer is told and the request completes); found → access builds its
+/// package, delete sends staff the plan (or erases with `delete = "auto"`), correct tells
+/// staff where the records are.
 fn after_lookup(
     ctx: &Ctx,
     tx: &rusqlite::Connection,
     r: &mut Request,
     total: u64,
-    lines: Vec<String>,
+    mut lines: Vec<String>,
 ) -> Result<()> {
     let now_s = ctx.now_s();
     if total == 0 {
-        let facts = ctx.facts(r);
-        let refs: Vec<String> = r.origin_message_id.iter().cloned().collect();
-        ctx.mailer.queue_notice(
-            tx,
-            &Job {
-                references: &refs,
-                ..Job::to_consumer("nothing_found", r, &facts)
-            },
-        )?;
-        if transitions::check(r, &Transition::Complete)?.is_ok() {
-            transitions::apply(
-                tx,
-                r,
-                &Transition::Complete,
-                "bot",
-                "Found in no data source: the consumer is told so",
-                ctx.now(),
-            )?;
+        if nothing_found_alone(ctx, r) {
+            nothing_found_mail(ctx, tx, r)?;
+            complete_if_done(ctx, tx, r)?;
+            return Ok(());
         }
+        let who = subject(ctx, r);
+        lines.push(format!(
+            "asked with: email {}{}",
+            who.email,
+            who.account
+                .as_deref()
+                .map(|a| format!(", account {a}"))
+                .unwrap_or_else(|| ", no account number on file".into())
+        ));
+        tell_staff(
+            ctx,
+            tx,
+            r,
+            "Nothing found in any source: approve the \"nothing found\" reply",
+            lines,
+            "No source found a record for the identifiers below. If they are right, reply \
+             /approve: the consumer is told nothing was found and the request completes. If \
+             the consumer may be known under another address or account, look by hand, then \
+             /complete or /note.",
+            &["/approve", "/deny", "/note", "/complete"],
+        )?;
         return Ok(());
     }
     if r.kinds.contains(&Kind::Access) {
@@ -640,6 +1004,7 @@ fn after_lookup(
                 &what,
                 lines,
                 "The erasure runs now ([fulfil] delete = \"auto\").",
+                &["/note"],
             )?;
         } else {
             tell_staff(
@@ -650,6 +1015,7 @@ fn after_lookup(
                 lines,
                 "Reply /approve to erase these records (each source's `erase` statements in one \
                  transaction), or /deny exempt <explanation> to keep what the law requires.",
+                &["/approve", "/deny", "/note"],
             )?;
         }
     } else if r.kinds.contains(&Kind::Correct) {
@@ -660,6 +1026,7 @@ fn after_lookup(
             &what,
             lines,
             "Correct the records the consumer named, then /complete (the consumer is told).",
+            &["/complete", "/note"],
         )?;
     }
     Ok(())

@@ -127,8 +127,14 @@ pub enum ReplyStep {
         /// The consumer also asks a question.
         question: bool,
     },
-    /// The requester asks for a fresh download link (`/resend`).
-    Resend,
+    /// The requester's address asks for a fresh download link (`/resend`); the link goes
+    /// to the address on file only.
+    Resend {
+        /// Our own server's authentication results vouch for the sender (no failure, and a
+        /// verdict from our server when `imap.authserv-id` is set). Unproven, it may not
+        /// void a link that still works.
+        proven: bool,
+    },
     /// Something a person must read.
     Escalate(String),
     /// Recorded on the request.
@@ -266,12 +272,17 @@ fn reply_step(mail: &Inbound, sender: &str, t: &Thread, k: &Known) -> ReplyStep 
     }
     let same_sender =
         crate::address::base_address(sender) == crate::address::base_address(&r.requester);
-    // The one command a consumer may give: a fresh download link, to their own address.
-    if matches!(parsed, Parsed::Ok(command::Command::Resend))
-        && same_sender
-        && k.auth.failure.is_none()
-    {
-        return ReplyStep::Resend;
+    // The one command a consumer may give: a fresh download link, to the address on file.
+    if matches!(parsed, Parsed::Ok(command::Command::Resend)) && same_sender {
+        if let Some(why) = &k.auth.failure {
+            return ReplyStep::CommandRefused {
+                why: format!("Suspected spoofing: a /resend in the requester's name ({why}): refused; their link is untouched"),
+                detail: line.to_string(),
+            };
+        }
+        return ReplyStep::Resend {
+            proven: k.authserv_id.is_none() || k.auth.from_our_server,
+        };
     }
     if matches!(parsed, Parsed::Ok(_) | Parsed::Invalid { .. }) {
         return ReplyStep::CommandRefused {
@@ -675,7 +686,27 @@ mod tests {
                 "the requester asks for a fresh download link",
                 mail(CONSUMER, "", "/resend"),
                 on_thread(Status::Verified, false, classified(Action::Escalate, &[])),
-                Step(|s| *s == ReplyStep::Resend),
+                Step(|s| *s == ReplyStep::Resend { proven: true }),
+            ),
+            (
+                "the requester's /resend without a verdict from our server: unproven",
+                mail(CONSUMER, "", "/resend"),
+                Known {
+                    authserv_id: Some("mx.acme.example.test".into()),
+                    ..on_thread(Status::Verified, false, classified(Action::Escalate, &[]))
+                },
+                Step(|s| *s == ReplyStep::Resend { proven: false }),
+            ),
+            (
+                "a /resend in the requester's name failing authentication: refused",
+                mail(CONSUMER, "", "/resend"),
+                Known {
+                    auth: failed_auth(),
+                    ..on_thread(Status::Verified, false, classified(Action::Escalate, &[]))
+                },
+                Step(
+                    |s| matches!(s, ReplyStep::CommandRefused { why, .. } if why.contains("spoofing")),
+                ),
             ),
             (
                 "someone else asking for the requester's link: refused",

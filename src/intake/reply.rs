@@ -154,14 +154,24 @@ pub fn apply(
             }
             "Verified".into()
         }
-        ReplyStep::Resend => match crate::fulfil::flow::send_link(ctx, tx, &r, sender)? {
-            Ok(done) => format!("The consumer asked for a new link: {done}"),
-            Err(why) => {
-                let why = format!("The consumer asks for a new download link, but: {why}");
-                to_staff(&r, &why)?;
-                why
+        ReplyStep::Resend { proven } => {
+            use crate::fulfil::flow::{self, Asker};
+            let asker = if proven {
+                Asker::Consumer
+            } else {
+                Asker::Unproven
+            };
+            match flow::resend(ctx, tx, &r, sender, asker)? {
+                Ok(done) => format!("The consumer asked for a new link: {done}"),
+                Err(why) => {
+                    // No link; the address on file (never the From:) is told what the
+                    // request waits for.
+                    add_event(tx, &r.id, &ctx.now_s(), "resend_refused", sender, &why)?;
+                    flow::resend_refused_mail(ctx, tx, &r)?;
+                    format!("The consumer asks for a new download link: {why}")
+                }
             }
-        },
+        }
         ReplyStep::Escalate(why) => {
             to_staff(&r, &why)?;
             format!("Sent to staff: {why}")

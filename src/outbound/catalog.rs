@@ -251,6 +251,8 @@ fn build() -> Vec<Entry> {
                 var("expires_date", "string", "The last day the link works, as a date.", json!("April 9, 2026")),
                 var("link_days", "integer", "How many days the link works (`portal.link-days`).", json!(7))
                     .alt(json!(1)),
+                var("waiting", "string", "Empty when a link is sent. Otherwise the consumer's `/resend` got no link, and this says why: `approval` (staff have not approved yet), `verification` (not confirmed yet), `denied`, `closed` (package no longer kept), `unchanged` (the mail was not proven to come from the requester, and their current link still works).", json!(""))
+                    .alt(json!("approval")),
             ]),
         },
         Entry {
@@ -405,6 +407,8 @@ fn build() -> Vec<Entry> {
                     .alt(json!([]))
                     .untrusted(),
                 var("next", "string", "What staff can do now, in words.", json!("Reply /approve to erase these records (one transaction per source), or /deny exempt <explanation> to keep them.")),
+                var("commands", "list of strings", "The commands the request's fulfilment state allows now, one line each (`/approve   go ahead ...`); no `/resend` for a deletion.", json!(["/approve   go ahead with what this mail describes", "/note      /note <text>: a note in the record"]))
+                    .alt(json!([])),
             ]),
         },
     ]
@@ -456,6 +460,8 @@ pub struct ExportReadyData<'a> {
     pub expires_date: String,
     /// How many days the link works.
     pub link_days: u32,
+    /// Empty with a link; otherwise why a `/resend` got none.
+    pub waiting: String,
 }
 
 /// `fulfilment`: [`RequestFacts`] plus a fulfilment step's headline, per-source lines and
@@ -471,6 +477,8 @@ pub struct FulfilmentData<'a> {
     pub lines: Vec<String>,
     /// What staff can do now.
     pub next: String,
+    /// The commands the state allows, one line each.
+    pub commands: Vec<String>,
 }
 
 /// `staff_reply`: the answer to a staff command.
@@ -619,6 +627,7 @@ mod tests {
             link: "https://x.example/d/t".into(),
             expires_date: "x".into(),
             link_days: 7,
+            waiting: String::new(),
         };
         assert_eq!(keys(&ready), catalog_keys("export_ready"));
         assert_eq!(keys(&f), catalog_keys("nothing_found"));
@@ -627,6 +636,7 @@ mod tests {
             what: "x".into(),
             lines: vec![],
             next: "x".into(),
+            commands: vec![],
         };
         assert_eq!(keys(&step), catalog_keys("fulfilment"));
         let reply = StaffReplyData {

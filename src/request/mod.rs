@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod deadlines;
+pub mod fulfilment;
 pub mod law;
 pub mod lifecycle;
 pub mod staff_token;

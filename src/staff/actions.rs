@@ -70,17 +70,15 @@ pub fn staff_command(
     if let Err(e) = transitions::check(&r, &t)? {
         return refuse(&r, capitalized(&e.to_string()));
     }
-    if let Command::Approve | Command::Resend = cmd {
-        if !r.status.is_open() {
-            return refuse(
-                &r,
-                format!("{} is {}: nothing to {}", r.id, r.status, &cmd.word()[1..]),
-            );
-        }
+    if let Command::Approve | Command::Resend | Command::Retry = cmd {
+        // The fulfilment state decides: each refusal says the state and what it waits for.
         let done = match cmd {
-            Command::Approve => crate::fulfil::flow::approve(ctx, tx, &mut r, actor)?,
-            _ => crate::fulfil::flow::send_link(ctx, tx, &r, actor)?
-                .map(|m| format!("{}: {m}", r.id)),
+            Command::Approve => crate::fulfil::flow::approve(ctx, tx, &mut r, actor, false)?,
+            Command::Retry => crate::fulfil::flow::approve(ctx, tx, &mut r, actor, true)?,
+            _ => {
+                crate::fulfil::flow::resend(ctx, tx, &r, actor, crate::fulfil::flow::Asker::Staff)?
+                    .map(|m| format!("{}: {m}", r.id))
+            }
         };
         return match done {
             Ok(message) => Ok(Outcome {
@@ -180,7 +178,9 @@ pub fn staff_command(
         ),
         Command::NotARequest { note } if note.is_empty() => "Not a privacy request".to_string(),
         Command::NotARequest { note } => format!("Not a privacy request: {note}"),
-        Command::Handle { .. } | Command::Approve | Command::Resend => String::new(),
+        Command::Handle { .. } | Command::Approve | Command::Resend | Command::Retry => {
+            String::new()
+        }
     };
     transitions::apply(tx, &mut r, &t, actor, &detail, now)?;
     if let Command::Verify = cmd {
@@ -189,6 +189,20 @@ pub fn staff_command(
     }
     if let Command::NotARequest { .. } = cmd {
         label(ctx, tx, &r, actor, StaffAction::NotARequest)?;
+    }
+    if let Command::Deny { .. } = cmd {
+        // No download link works after a denial.
+        let n = crate::store::fulfil::void_links(tx, &r.id)?;
+        if n > 0 {
+            add_event(
+                tx,
+                &r.id,
+                &clock::fmt(now),
+                "links_voided",
+                actor,
+                &format!("{n} unused download link(s) voided by the denial"),
+            )?;
+        }
     }
     let told = tell_consumer(ctx, tx, &r, cmd)?;
     let due_date = ctx.show_date(r.due_in_force());
@@ -212,7 +226,9 @@ pub fn staff_command(
             "{} is closed as not a privacy request; the consumer gets no mail from the bot",
             r.id
         ),
-        Command::Handle { .. } | Command::Approve | Command::Resend => String::new(),
+        Command::Handle { .. } | Command::Approve | Command::Resend | Command::Retry => {
+            String::new()
+        }
     };
     if let Some(template) = told {
         message.push_str(&format!(
@@ -423,7 +439,8 @@ fn tell_consumer(
         | Command::Handle { .. }
         | Command::NotARequest { .. }
         | Command::Approve
-        | Command::Resend => return Ok(None),
+        | Command::Resend
+        | Command::Retry => return Ok(None),
     };
     Ok(Some(template))
 }

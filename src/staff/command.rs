@@ -12,7 +12,9 @@
 //! /handle [kind...]            back on the automatic track, with these kinds (or the
 //!                              classifier's): acknowledged as if the bot had read it so
 //! /not-a-request [note]        closed: not a privacy request; no mail to the consumer
-//! /approve                     what fulfilment waits for: the access link, the erasure
+//! /approve                     what fulfilment waits for: the access link, the erasure,
+//!                              the "nothing found" reply, or a failed step run again
+//! /retry                       a failed fulfilment step again, for the sources that failed
 //! /resend                      a fresh download link (the old one void); consumers may too
 //! ```
 
@@ -71,6 +73,8 @@ pub enum Command {
     Approve,
     /// A fresh download link (the old one void).
     Resend,
+    /// Run a failed fulfilment step again, for exactly the sources that failed.
+    Retry,
 }
 
 /// Every command word, for help texts.
@@ -85,6 +89,7 @@ pub const WORDS: &[&str] = &[
     "handle",
     "not-a-request",
     "approve",
+    "retry",
     "resend",
 ];
 
@@ -121,6 +126,7 @@ impl Command {
             Command::NotARequest { .. } => "/not-a-request",
             Command::Approve => "/approve",
             Command::Resend => "/resend",
+            Command::Retry => "/retry",
         }
     }
 
@@ -138,7 +144,7 @@ impl Command {
             Command::Law { law } => Transition::SetLaw { law: *law },
             Command::Handle { .. } => Transition::Handle,
             Command::NotARequest { .. } => Transition::NotARequest,
-            Command::Approve | Command::Resend => Transition::Note {
+            Command::Approve | Command::Resend | Command::Retry => Transition::Note {
                 text: self.word().to_string(),
             },
         }
@@ -295,6 +301,7 @@ pub fn parse(line: &str) -> Parsed {
         },
         "approve" => Command::Approve,
         "resend" => Command::Resend,
+        "retry" => Command::Retry,
         _ => return Parsed::Unknown(format!("/{word}")),
     };
     Parsed::Ok(cmd)

@@ -72,6 +72,11 @@ CREATE UNIQUE INDEX fulfil_jobs_pending ON fulfil_jobs (request_id, action) WHER
 CREATE INDEX fulfil_jobs_due ON fulfil_jobs (state, next_at);
 "#;
 
+/// Migration 10: `fulfil_jobs.sources`, the sources a job runs on (comma-separated source
+/// names; empty: every source with the action).
+pub const MIGRATION_JOB_SOURCES: &str =
+    "ALTER TABLE fulfil_jobs ADD COLUMN sources TEXT NOT NULL DEFAULT '';";
+
 /// One piece of fulfilment work waiting for the daemon: run `action` on every source for
 /// `request_id` (queued in the transaction that decided it, run outside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,33 @@ pub struct Job {
     pub action: String,
     /// Tries so far.
     pub attempts: i64,
+    /// The sources it runs on (empty: every source with the action).
+    pub sources: Vec<String>,
+}
+
+fn split_sources(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Queues `action` for exactly `sources` (empty: all), once; false when one is pending.
+pub fn enqueue_job_for(
+    conn: &Connection,
+    request_id: &str,
+    action: &str,
+    sources: &[String],
+    now: &str,
+) -> Result<bool> {
+    let n = conn
+        .execute(
+            "INSERT OR IGNORE INTO fulfil_jobs (request_id, action, next_at, created_at, sources)
+             VALUES (?1, ?2, ?3, ?3, ?4)",
+            params![request_id, action, now, sources.join(",")],
+        )
+        .context("Cannot queue a fulfilment job")?;
+    Ok(n == 1)
 }
 
 /// Queues `action` for a request (once: a pending one is not queued twice).
@@ -101,7 +133,7 @@ pub fn enqueue_job(conn: &Connection, request_id: &str, action: &str, now: &str)
 /// Pending jobs due at `now`, oldest first.
 pub fn due_jobs(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Job>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, request_id, action, attempts FROM fulfil_jobs
+        "SELECT id, request_id, action, attempts, sources FROM fulfil_jobs
          WHERE state = 'pending' AND next_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit as i64], |r| {
@@ -110,6 +142,7 @@ pub fn due_jobs(conn: &Connection, now: &str, limit: usize) -> Result<Vec<Job>> 
             request_id: r.get(1)?,
             action: r.get(2)?,
             attempts: r.get(3)?,
+            sources: split_sources(&r.get::<_, String>(4)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -136,6 +169,34 @@ pub fn finish_job(
     Ok(())
 }
 
+/// Narrows a job being retried to `sources` (those that failed).
+pub fn set_job_sources(conn: &Connection, id: i64, sources: &[String]) -> Result<()> {
+    conn.execute(
+        "UPDATE fulfil_jobs SET sources = ?2 WHERE id = ?1",
+        params![id, sources.join(",")],
+    )?;
+    Ok(())
+}
+
+/// Voids every active link of a request (a denial: no link works after it); returns how many.
+pub fn void_links(conn: &Connection, request_id: &str) -> Result<usize> {
+    conn.execute(
+        "UPDATE links SET state = 'voided' WHERE request_id = ?1 AND state = 'active'",
+        params![request_id],
+    )
+    .context("Cannot void the links")
+}
+
+/// True when the request has an active, unexpired, unused link at `now`.
+pub fn active_link(conn: &Connection, request_id: &str, now: DateTime<Utc>) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM links WHERE request_id = ?1 AND state = 'active'
+                        AND expires_at > ?2)",
+        params![request_id, crate::clock::fmt(now)],
+        |r| r.get(0),
+    )?)
+}
+
 /// True when a job of `action` for the request is pending or done.
 pub fn job_exists(conn: &Connection, request_id: &str, action: &str) -> Result<bool> {
     Ok(conn.query_row(
@@ -143,6 +204,110 @@ pub fn job_exists(conn: &Connection, request_id: &str, action: &str) -> Result<b
         params![request_id, action],
         |r| r.get(0),
     )?)
+}
+
+/// Detail prefix of an erase result whose re-check still found rows.
+pub const PARTIAL: &str = "partial:";
+
+/// What the store knows about a request's fulfilment, for [`crate::request::fulfilment::state`].
+pub fn facts(
+    conn: &Connection,
+    r: &super::requests::Request,
+    configured: bool,
+) -> Result<crate::request::fulfilment::Facts> {
+    use crate::request::fulfilment::{Facts, Failure, Step};
+    let mut stmt = conn.prepare_cached(
+        "SELECT action, state, attempts FROM fulfil_jobs WHERE request_id = ?1 ORDER BY id",
+    )?;
+    let jobs: Vec<(String, String, i64)> = stmt
+        .query_map(params![r.id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let results = results(conn, &r.id)?;
+    // Per (action, source): the newest result.
+    let latest = |action: &str| {
+        let mut by: Vec<&SourceResult> = Vec::new();
+        for x in results.iter().filter(|x| x.action == action) {
+            by.retain(|y| y.source != x.source);
+            by.push(x);
+        }
+        by
+    };
+    let newest = |action: &str| jobs.iter().rev().find(|j| j.0 == action);
+    let pending: Vec<Step> = jobs
+        .iter()
+        .filter(|j| j.1 == "pending")
+        .filter_map(|j| Step::parse(&j.0))
+        .collect();
+    let mut failed = None;
+    let mut partial = Vec::new();
+    for step in [Step::Lookup, Step::Export, Step::Erase, Step::OptOut] {
+        let Some((_, state, attempts)) = newest(step.as_str()) else {
+            continue;
+        };
+        if state != "failed" {
+            continue;
+        }
+        let bad: Vec<&SourceResult> = latest(step.as_str())
+            .into_iter()
+            .filter(|x| x.outcome != "ok")
+            .collect();
+        if step == Step::Erase
+            && !bad.is_empty()
+            && bad.iter().all(|x| x.detail.starts_with(PARTIAL))
+        {
+            partial = bad.iter().map(|x| x.source.clone()).collect();
+            continue;
+        }
+        if failed.is_none() {
+            failed = Some(Failure {
+                step,
+                sources: bad.iter().map(|x| x.source.clone()).collect(),
+                tries: u32::try_from(*attempts).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    let found = match newest("lookup") {
+        Some((_, state, _)) if state == "done" => Some(
+            latest("lookup")
+                .iter()
+                .filter(|x| x.outcome == "ok")
+                .map(|x| x.count)
+                .sum(),
+        ),
+        _ => None,
+    };
+    Ok(Facts {
+        status: r.status,
+        kinds: r.kinds.clone(),
+        configured,
+        pending,
+        failed,
+        found,
+        package: latest_package(conn, &r.id)?.is_some(),
+        link: link_issued(conn, &r.id)?,
+        erase_queued: jobs.iter().any(|j| j.0 == "erase"),
+        erased: newest("erase").is_some_and(|j| j.1 == "done"),
+        partial,
+        nothing_found_sent: super::outbox::consumer_purposes(conn, &r.id)?
+            .iter()
+            .any(|p| p == "nothing_found"),
+        opted_out: newest("opt-out").is_some_and(|j| j.1 == "done"),
+    })
+}
+
+/// Failed steps of open requests: (request, action, last error), for the sweep.
+pub fn failed_open(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.request_id, j.action, j.last_error FROM fulfil_jobs j
+         JOIN requests q ON q.id = j.request_id
+         WHERE j.state = 'failed'
+           AND q.status IN ('received', 'acknowledged', 'awaiting_verification', 'verified')
+           AND NOT EXISTS (SELECT 1 FROM fulfil_jobs k WHERE k.request_id = j.request_id
+                           AND k.action = j.action AND k.id > j.id)
+         ORDER BY j.id",
+    )?;
+    let rows = stmt.query_map([], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The newest package of a request: (id, path, rows).
@@ -521,6 +686,14 @@ mod tests {
         assert_eq!(
             link_state(c, "nope", now).expect("state"),
             LinkState::Unknown
+        );
+        let third = issue_link(c, "PI-1", pkg, now, 7).expect("link");
+        assert!(active_link(c, "PI-1", now).expect("active"));
+        assert_eq!(void_links(c, "PI-1").expect("void"), 1);
+        assert!(!active_link(c, "PI-1", now).expect("active"));
+        assert!(
+            !use_link(c, &third, now).expect("use"),
+            "void after a denial"
         );
     }
 

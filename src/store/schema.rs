@@ -313,6 +313,9 @@ CREATE INDEX inbox_request ON inbox (request_id) WHERE request_id IS NOT NULL;
     // 9 (issue 15): fulfilment: what each data source said per request, the encrypted
     // access packages, their download links (hashed tokens) and the portal's audit log.
     super::fulfil::MIGRATION,
+    // 10 (issue 24): a fulfilment job may run for some sources only (a failed step run
+    // again for exactly the sources that failed).
+    super::fulfil::MIGRATION_JOB_SOURCES,
 ];
 
 /// Applies every migration the database has not seen yet.

@@ -131,8 +131,8 @@ pub enum ReplyStep {
     /// to the address on file only.
     Resend {
         /// Our own server's authentication results vouch for the sender (no failure, and a
-        /// verdict from our server when `imap.authserv-id` is set). Unproven, it may not
-        /// void a link that still works.
+        /// verdict from our server, so only with `imap.authserv-id` set). Unproven, it may
+        /// not void a link that still works.
         proven: bool,
     },
     /// Something a person must read.
@@ -281,7 +281,9 @@ fn reply_step(mail: &Inbound, sender: &str, t: &Thread, k: &Known) -> ReplyStep 
             };
         }
         return ReplyStep::Resend {
-            proven: k.authserv_id.is_none() || k.auth.from_our_server,
+            // Without `imap.authserv-id` no Authentication-Results header can be trusted
+            // (RFC 8601 §5): a From: alone proves nothing, so the link stays.
+            proven: k.auth.from_our_server,
         };
     }
     if matches!(parsed, Parsed::Ok(_) | Parsed::Invalid { .. }) {
@@ -683,10 +685,23 @@ mod tests {
                 Step(|s| matches!(s, ReplyStep::CommandRefused { .. })),
             ),
             (
-                "the requester asks for a fresh download link",
+                "the requester asks for a fresh download link, our server vouching",
+                mail(CONSUMER, "", "/resend"),
+                Known {
+                    authserv_id: Some("mx.acme.example.test".into()),
+                    auth: AuthVerdict {
+                        failure: None,
+                        from_our_server: true,
+                    },
+                    ..on_thread(Status::Verified, false, classified(Action::Escalate, &[]))
+                },
+                Step(|s| *s == ReplyStep::Resend { proven: true }),
+            ),
+            (
+                "a /resend in the requester's name with no authserv-id configured: its From: proves nothing",
                 mail(CONSUMER, "", "/resend"),
                 on_thread(Status::Verified, false, classified(Action::Escalate, &[])),
-                Step(|s| *s == ReplyStep::Resend { proven: true }),
+                Step(|s| *s == ReplyStep::Resend { proven: false }),
             ),
             (
                 "the requester's /resend without a verdict from our server: unproven",

@@ -14,6 +14,8 @@
 //! type or collation is case-insensitive (a `citext` column, `COLLATE NOCASE` in the table's
 //! definition) cannot be seen from the query: the warning says so.
 
+use super::params::skip_quoted;
+
 /// Which SQL the query is written in: SQLite's `LIKE` ignores ASCII case, PostgreSQL's does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -85,11 +87,11 @@ fn tokens(sql: &str) -> Vec<Token> {
             }
             b'\'' => {
                 let escapes = i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
-                i = skip_quoted(b, i, b'\'', escapes);
+                i = skip_quoted(b, i, b'\'', escapes).unwrap_or(b.len());
                 Tok::Value
             }
             b'"' | b'`' => {
-                i = skip_quoted(b, i, c, false);
+                i = skip_quoted(b, i, c, false).unwrap_or(b.len());
                 let inner_end = if i > start + 1 && b[i - 1] == c {
                     i - 1
                 } else {
@@ -197,26 +199,6 @@ fn param(name: &str) -> Tok {
     } else {
         Tok::Value
     }
-}
-
-/// Index just past the closing quote (or the end of the text when there is none).
-fn skip_quoted(b: &[u8], start: usize, q: u8, backslash: bool) -> usize {
-    let mut i = start + 1;
-    while i < b.len() {
-        if backslash && b[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if b[i] == q {
-            if b.get(i + 1) == Some(&q) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
 }
 
 /// What is known about one side of a comparison.

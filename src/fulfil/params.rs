@@ -146,8 +146,9 @@ pub fn to_postgres(sql: &str) -> Result<(String, Vec<Param>), String> {
     Ok((out, params))
 }
 
-/// Index just past the closing quote of the quoted run starting at `start`.
-fn skip_quoted(b: &[u8], start: usize, q: u8, backslash: bool) -> Option<usize> {
+/// Index just past the closing quote of the quoted run starting at `start`; `None` when it
+/// is never closed. Shared with `casing`, which reads the same SQL.
+pub(super) fn skip_quoted(b: &[u8], start: usize, q: u8, backslash: bool) -> Option<usize> {
     let mut i = start + 1;
     while i < b.len() {
         if backslash && b[i] == b'\\' {
